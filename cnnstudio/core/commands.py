@@ -1,0 +1,273 @@
+"""Undoable edits of a :class:`~cnnstudio.core.graph.LayerGraph`.
+
+Each command has ``do()`` and ``undo()`` and a ``text`` for the Edit menu. ``do()`` may
+raise :class:`~cnnstudio.core.graph.GraphError` or ParamError, leaving the graph unchanged.
+The UI wraps commands in a ``QUndoStack``; :class:`UndoStack` is the same idea without Qt,
+for headless use and tests.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable
+
+from .graph import Edge, LayerGraph, Node, node_from_dict, node_to_dict
+
+
+class Command:
+    """Base class: an edit of ``graph`` that can be undone."""
+
+    text = "edit"
+
+    def __init__(self, graph: LayerGraph) -> None:
+        self.graph = graph
+
+    def do(self) -> None:
+        """Apply the edit."""
+        raise NotImplementedError
+
+    def undo(self) -> None:
+        """Revert the edit."""
+        raise NotImplementedError
+
+
+class AddNode(Command):
+    """Add a layer, optionally wired after ``after`` (into its free port)."""
+
+    def __init__(self, graph: LayerGraph, kind: str, params: dict | None = None,
+                 pos: Iterable[float] = (0, 0), after: str | None = None, name: str | None = None) -> None:
+        super().__init__(graph)
+        self.kind, self.params, self.pos, self.after, self.name = kind, params, tuple(pos), after, name
+        self.node: Node | None = None
+        self.text = f"add {kind}"
+
+    def do(self) -> None:
+        if self.node is None:
+            self.node = self.graph.add_node(self.kind, self.params, self.name, self.pos)
+        else:
+            self.graph.insert_node(self.node)
+        if self.after is not None:
+            try:
+                self.graph.add_edge(self.after, self.node.id)
+            except Exception:
+                self.graph.remove_node(self.node.id)
+                raise
+
+    def undo(self) -> None:
+        self.graph.remove_node(self.node.id)
+
+
+class RemoveNodes(Command):
+    """Delete nodes and every edge touching them."""
+
+    def __init__(self, graph: LayerGraph, node_ids: Iterable[str]) -> None:
+        super().__init__(graph)
+        self.ids = list(node_ids)
+        self.removed: list[tuple[Node, int]] = []
+        self.edges: list[Edge] = []
+        self.text = f"delete {len(self.ids)} layer{'s' if len(self.ids) != 1 else ''}"
+
+    def do(self) -> None:
+        order = list(self.graph.nodes)
+        self.edges = [e for e in self.graph.edges if e.src in self.ids or e.dst in self.ids]
+        self.removed = [(self.graph.nodes[i], order.index(i)) for i in self.ids]
+        for i in self.ids:
+            self.graph.remove_node(i)
+
+    def undo(self) -> None:
+        for node, _ in self.removed:
+            self.graph.insert_node(node)
+        # restore insertion order so names, layout and Keras layer order stay as they were
+        want = sorted(self.removed, key=lambda t: t[1])
+        items = [(k, v) for k, v in self.graph.nodes.items() if k not in {n.id for n, _ in want}]
+        for node, idx in want:
+            items.insert(min(idx, len(items)), (node.id, node))
+        self.graph.nodes.clear()
+        self.graph.nodes.update(items)
+        for e in self.edges:
+            self.graph.add_edge(e.src, e.dst, e.port, check=False)
+
+
+class Connect(Command):
+    """Add an edge ``src -> dst``."""
+
+    def __init__(self, graph: LayerGraph, src: str, dst: str, port: int | None = None) -> None:
+        super().__init__(graph)
+        self.src, self.dst, self.port = src, dst, port
+        self.edge: Edge | None = None
+        self.text = "connect"
+
+    def do(self) -> None:
+        self.edge = self.graph.add_edge(self.src, self.dst, self.port)
+
+    def undo(self) -> None:
+        self.graph.remove_edge(self.edge)
+
+
+class Disconnect(Command):
+    """Remove edges."""
+
+    def __init__(self, graph: LayerGraph, edges: Iterable[Edge]) -> None:
+        super().__init__(graph)
+        self.edges = list(edges)
+        self.text = "disconnect"
+
+    def do(self) -> None:
+        for e in self.edges:
+            self.graph.remove_edge(e)
+
+    def undo(self) -> None:
+        for e in self.edges:
+            self.graph.add_edge(e.src, e.dst, e.port, check=False)
+
+
+class SetParams(Command):
+    """Change some parameters of one node (checked; a bad value raises ParamError)."""
+
+    def __init__(self, graph: LayerGraph, node_id: str, values: dict[str, Any]) -> None:
+        super().__init__(graph)
+        self.node_id, self.values = node_id, dict(values)
+        self.old: dict[str, Any] = {}
+        self.text = f"set {', '.join(values)}"
+
+    def do(self) -> None:
+        self.old = self.graph.set_params(self.node_id, self.values)
+
+    def undo(self) -> None:
+        node = self.graph.node(self.node_id)
+        node.params.update(self.old)
+        self.graph.node_changed.emit(node)
+
+
+class Rename(Command):
+    """Rename a node."""
+
+    def __init__(self, graph: LayerGraph, node_id: str, name: str) -> None:
+        super().__init__(graph)
+        self.node_id, self.name, self.old = node_id, name, ""
+        self.text = f"rename to {name}"
+
+    def do(self) -> None:
+        self.old = self.graph.rename(self.node_id, self.name)
+
+    def undo(self) -> None:
+        self.graph.rename(self.node_id, self.old)
+
+
+class MoveNodes(Command):
+    """Move nodes to new positions (one command for a whole drag)."""
+
+    def __init__(self, graph: LayerGraph, moves: dict[str, tuple[float, float]], old: dict | None = None) -> None:
+        super().__init__(graph)
+        self.moves = dict(moves)
+        self.old = dict(old or {})
+        self.text = "move"
+
+    def do(self) -> None:
+        for nid, pos in self.moves.items():
+            prev = self.graph.move(nid, pos)
+            self.old.setdefault(nid, prev)
+
+    def undo(self) -> None:
+        for nid, pos in self.old.items():
+            self.graph.move(nid, pos)
+
+
+class Paste(Command):
+    """Insert a copied sub-graph (from :func:`copy_subgraph`), with fresh ids and names."""
+
+    def __init__(self, graph: LayerGraph, clip: dict, offset: tuple[float, float] = (40, 40)) -> None:
+        super().__init__(graph)
+        self.clip, self.offset = clip, offset
+        self.new_ids: list[str] = []
+        self.nodes: list[Node] = []
+        self.edges: list[Edge] = []
+        self.text = "paste"
+
+    def do(self) -> None:
+        if not self.nodes:
+            remap = {}
+            for nd in self.clip["nodes"]:
+                node = node_from_dict(nd)
+                remap[node.id] = node.id = self.graph.new_id()
+                node.name = self.graph.unique_name(node.name)
+                node.pos = (node.pos[0] + self.offset[0], node.pos[1] + self.offset[1])
+                self.graph.insert_node(node)
+                self.nodes.append(node)
+            self.edges = [Edge(remap[s], remap[d], p) for s, d, p in self.clip["edges"]]
+        else:
+            for node in self.nodes:
+                self.graph.insert_node(node)
+        for e in self.edges:
+            self.graph.add_edge(e.src, e.dst, e.port, check=False)
+        self.new_ids = [n.id for n in self.nodes]
+
+    def undo(self) -> None:
+        for n in self.nodes:
+            self.graph.remove_node(n.id)
+
+
+class Macro(Command):
+    """Several commands as one undo step."""
+
+    def __init__(self, graph: LayerGraph, text: str, commands: list[Command]) -> None:
+        super().__init__(graph)
+        self.commands, self.text = commands, text
+        self.done: list[Command] = []
+
+    def do(self) -> None:
+        self.done = []
+        try:
+            for c in self.commands:
+                c.do()
+                self.done.append(c)
+        except Exception:
+            for c in reversed(self.done):
+                c.undo()
+            raise
+
+    def undo(self) -> None:
+        for c in reversed(self.done):
+            c.undo()
+
+
+def copy_subgraph(graph: LayerGraph, node_ids: Iterable[str]) -> dict:
+    """The selected nodes and the edges among them, as clipboard data."""
+    ids = set(node_ids)
+    return {
+        "nodes": [copy.deepcopy(node_to_dict(graph.nodes[i])) for i in graph.nodes if i in ids],
+        "edges": [[e.src, e.dst, e.port] for e in graph.edges if e.src in ids and e.dst in ids],
+    }
+
+
+class UndoStack:
+    """A plain undo stack (the UI uses QUndoStack with the same commands)."""
+
+    def __init__(self) -> None:
+        self._done: list[Command] = []
+        self._undone: list[Command] = []
+
+    def push(self, cmd: Command) -> Command:
+        """Do ``cmd`` and record it; if it raises, nothing is recorded."""
+        cmd.do()
+        self._done.append(cmd)
+        self._undone.clear()
+        return cmd
+
+    def undo(self) -> bool:
+        """Undo the last command; False if there is none."""
+        if not self._done:
+            return False
+        cmd = self._done.pop()
+        cmd.undo()
+        self._undone.append(cmd)
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone command; False if there is none."""
+        if not self._undone:
+            return False
+        cmd = self._undone.pop()
+        cmd.do()
+        self._done.append(cmd)
+        return True

@@ -1,0 +1,411 @@
+"""The layer graph: nodes (a layer kind, its parameters, a position) and edges between them.
+
+Rules live here: :meth:`LayerGraph.check_connect` raises a typed :class:`GraphError`;
+the canvas asks :meth:`LayerGraph.can_connect` for hover feedback. Edits go through
+:mod:`cnnstudio.core.commands` so they can be undone; the model emits signals on change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .catalog import MANY, spec
+from .params import ParamError
+from .signals import Signal
+
+
+class GraphError(ValueError):
+    """A graph edit that cannot be made; the message is for a person."""
+
+
+class CycleError(GraphError):
+    """The connection would close a loop."""
+
+
+class PortTakenError(GraphError):
+    """The input port already has an incoming edge."""
+
+
+class ShapeMismatchError(GraphError):
+    """The source's output shape does not fit the destination's input."""
+
+
+class MissingInputError(GraphError):
+    """A layer has fewer inputs than it needs."""
+
+
+class UnknownNodeError(GraphError, KeyError):
+    """No node has that id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass
+class Node:
+    """One layer: its kind, parameters (coerced), name and canvas position.
+
+    ``extra`` keeps Keras config entries the catalog does not edit (initializers,
+    regularizers...), and for a generic (non-catalog) kind the whole serialized layer.
+    ``known_shape`` is the output shape Keras reported at import, used for generic kinds.
+    """
+
+    id: str
+    kind: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    pos: tuple[float, float] = (0.0, 0.0)
+    extra: dict[str, Any] = field(default_factory=dict)
+    known_shape: tuple | None = None
+    known_params: tuple[int, int] | None = None
+
+    @property
+    def generic(self) -> bool:
+        """True for a layer kind the catalog does not describe."""
+        return spec(self.kind) is None
+
+    @property
+    def n_inputs(self) -> int:
+        """Inputs the kind takes: 0, 1, or :data:`MANY`."""
+        s = spec(self.kind)
+        return s.inputs if s else MANY
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Output of ``src`` feeds input ``port`` of ``dst``."""
+
+    src: str
+    dst: str
+    port: int = 0
+
+
+_NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def snake(kind: str) -> str:
+    """``'Conv2D'`` -> ``'conv2d'``, ``'MaxPooling2D'`` -> ``'max_pooling2d'`` (Keras's naming)."""
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind).lower()
+    return s.replace("_layer", "") if s == "input_layer" else s
+
+
+class LayerGraph:
+    """A directed acyclic graph of layers with change signals.
+
+    Signals: ``node_added(node)``, ``node_removed(node)``, ``node_changed(node)``,
+    ``node_moved(node)``, ``edge_added(edge)``, ``edge_removed(edge)``, ``reset()``.
+    """
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.edges: list[Edge] = []
+        self.output_ids: list[str] | None = None  # None: the sinks, in node order
+        self._ids = itertools.count(1)
+        self.node_added = Signal()
+        self.node_removed = Signal()
+        self.node_changed = Signal()
+        self.node_moved = Signal()
+        self.edge_added = Signal()
+        self.edge_removed = Signal()
+        self.reset = Signal()
+
+    # -- queries ----------------------------------------------------------------------
+    def node(self, node_id: str) -> Node:
+        """The node with ``node_id``; raises :class:`UnknownNodeError`."""
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise UnknownNodeError(f"no node {node_id!r}") from None
+
+    def by_name(self, name: str) -> Node | None:
+        """The node called ``name``, or ``None``."""
+        for n in self.nodes.values():
+            if n.name == name:
+                return n
+        return None
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into ``node_id``, by port."""
+        return sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.port)
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        """Edges out of ``node_id``."""
+        return [e for e in self.edges if e.src == node_id]
+
+    def inputs_of(self, node_id: str) -> list[str]:
+        """Ids of the nodes feeding ``node_id``, by port."""
+        return [e.src for e in self.in_edges(node_id)]
+
+    def input_nodes(self) -> list[Node]:
+        """The InputLayer nodes, in node order."""
+        return [n for n in self.nodes.values() if n.kind == "InputLayer"]
+
+    def outputs(self) -> list[Node]:
+        """The model outputs: explicit ``output_ids`` if set and valid, else the sinks."""
+        if self.output_ids and all(i in self.nodes for i in self.output_ids):
+            return [self.nodes[i] for i in self.output_ids]
+        has_out = {e.src for e in self.edges}
+        return [n for n in self.nodes.values() if n.id not in has_out and n.kind != "InputLayer"]
+
+    def topological_order(self) -> list[str]:
+        """Node ids, every node after its inputs; stable with respect to insertion order."""
+        indeg = {i: 0 for i in self.nodes}
+        succ: dict[str, list[str]] = {i: [] for i in self.nodes}
+        for e in self.edges:
+            indeg[e.dst] += 1
+            succ[e.src].append(e.dst)
+        ready = [i for i in self.nodes if indeg[i] == 0]
+        order: list[str] = []
+        pos = {i: k for k, i in enumerate(self.nodes)}
+        while ready:
+            ready.sort(key=pos.__getitem__, reverse=True)
+            i = ready.pop()
+            order.append(i)
+            for j in succ[i]:
+                indeg[j] -= 1
+                if indeg[j] == 0:
+                    ready.append(j)
+        return order
+
+    def descendants(self, node_id: str) -> set[str]:
+        """Every node reachable from ``node_id`` (not including it)."""
+        seen: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for e in self.out_edges(stack.pop()):
+                if e.dst not in seen:
+                    seen.add(e.dst)
+                    stack.append(e.dst)
+        return seen
+
+    def unique_name(self, base: str) -> str:
+        """``base`` if unused, else ``base_1``, ``base_2``..."""
+        base = _NAME_RE.sub("_", base).strip("_") or "layer"
+        names = {n.name for n in self.nodes.values()}
+        if base not in names:
+            return base
+        for k in itertools.count(1):
+            cand = f"{base}_{k}"
+            if cand not in names:
+                return cand
+        raise AssertionError("unreachable")
+
+    def new_id(self) -> str:
+        """A fresh node id."""
+        while True:
+            i = f"n{next(self._ids)}"
+            if i not in self.nodes:
+                return i
+
+    # -- rules ------------------------------------------------------------------------
+    def free_port(self, dst: str) -> int:
+        """The port a new edge into ``dst`` would take."""
+        ports = {e.port for e in self.in_edges(dst)}
+        k = 0
+        while k in ports:
+            k += 1
+        return k
+
+    def check_connect(self, src: str, dst: str, port: int | None = None, shape_of=None) -> int:
+        """Raise a :class:`GraphError` if ``src -> dst`` cannot be made; return the port used.
+
+        ``shape_of(node_id)`` (optional) gives the current output shape of a node; with it a
+        connection into a single-input catalog layer is tried for shape fit too.
+        """
+        s, d = self.node(src), self.node(dst)
+        if src == dst:
+            raise CycleError(f"{s.name} cannot feed itself")
+        if d.n_inputs == 0:
+            raise PortTakenError(f"{d.name} is an input layer and takes no inputs")
+        if port is None:
+            port = self.free_port(dst)
+        if d.n_inputs == 1 and port != 0:
+            raise PortTakenError(f"{d.name} has a single input")
+        if any(e.dst == dst and e.port == port for e in self.edges):
+            taken = next(e for e in self.edges if e.dst == dst and e.port == port)
+            raise PortTakenError(f"input {port} of {d.name} is already fed by {self.node(taken.src).name}")
+        if any(e.src == src and e.dst == dst for e in self.edges):
+            raise PortTakenError(f"{s.name} already feeds {d.name}")
+        if dst == src or dst in self.ancestors(src):
+            raise CycleError(f"connecting {s.name} to {d.name} would make a cycle")
+        if shape_of is not None and d.n_inputs == 1 and not d.generic:
+            shape = shape_of(src)
+            if shape is not None:
+                sp = spec(d.kind)
+                try:
+                    sp.compute(d.params, [shape])
+                except ValueError as exc:
+                    raise ShapeMismatchError(f"{s.name} gives {_fmt(shape)}: {exc}") from None
+        return port
+
+    def can_connect(self, src: str, dst: str, port: int | None = None, shape_of=None) -> tuple[bool, str]:
+        """``(True, '')`` or ``(False, reason)`` for hover feedback."""
+        try:
+            self.check_connect(src, dst, port, shape_of)
+        except GraphError as exc:
+            return False, str(exc)
+        return True, ""
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node that reaches ``node_id``."""
+        seen: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for e in self.in_edges(stack.pop()):
+                if e.src not in seen:
+                    seen.add(e.src)
+                    stack.append(e.src)
+        return seen
+
+    # -- raw edits (use commands for undoable edits) -----------------------------------
+    def add_node(self, kind: str, params: dict | None = None, name: str | None = None,
+                 pos: Iterable[float] = (0.0, 0.0), node_id: str | None = None,
+                 extra: dict | None = None) -> Node:
+        """Add a layer of ``kind``; parameters are checked against the catalog."""
+        sp = spec(kind)
+        if sp is not None:
+            kind = sp.kind
+            values = sp.coerce(params or {})
+        else:
+            values = dict(params or {})
+        if name is not None and self.by_name(name) is not None:
+            raise GraphError(f"a layer called {name!r} already exists")
+        node = Node(node_id or self.new_id(), kind, name or self.unique_name(snake(kind)), values,
+                    tuple(float(x) for x in pos), dict(extra or {}))
+        self.insert_node(node)
+        return node
+
+    def insert_node(self, node: Node) -> None:
+        """Put an existing :class:`Node` object in (used by undo)."""
+        if node.id in self.nodes:
+            raise GraphError(f"node id {node.id} already used")
+        self.nodes[node.id] = node
+        self.node_added.emit(node)
+
+    def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
+        """Remove a node and its edges; returns both for undo."""
+        node = self.node(node_id)
+        gone = [e for e in self.edges if e.src == node_id or e.dst == node_id]
+        for e in gone:
+            self.remove_edge(e)
+        del self.nodes[node_id]
+        self.node_removed.emit(node)
+        return node, gone
+
+    def add_edge(self, src: str, dst: str, port: int | None = None, check: bool = True) -> Edge:
+        """Connect ``src`` to ``dst`` (checked unless ``check`` is False)."""
+        port = self.check_connect(src, dst, port) if check else (self.free_port(dst) if port is None else port)
+        edge = Edge(src, dst, port)
+        self.edges.append(edge)
+        self.edge_added.emit(edge)
+        return edge
+
+    def remove_edge(self, edge: Edge) -> None:
+        """Remove ``edge``."""
+        self.edges.remove(edge)
+        self.edge_removed.emit(edge)
+
+    def set_params(self, node_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Change parameters (checked); returns the previous values of those changed."""
+        node = self.node(node_id)
+        sp = spec(node.kind)
+        old = {k: node.params.get(k) for k in values}
+        if sp is not None:
+            merged = dict(node.params)
+            for k, v in values.items():
+                p = sp.params.get(k)
+                if p is None:
+                    raise ParamError(f"{node.kind} has no parameter {k!r}")
+                merged[k] = p.coerce(v)
+            node.params = merged
+        else:
+            node.params = {**node.params, **values}
+        self.node_changed.emit(node)
+        return old
+
+    def rename(self, node_id: str, name: str) -> str:
+        """Rename a node; names are unique and Keras-safe. Returns the old name."""
+        node = self.node(node_id)
+        if not name or _NAME_RE.search(name):
+            raise GraphError(f"{name!r} is not a valid layer name (letters, digits and _ only)")
+        other = self.by_name(name)
+        if other is not None and other.id != node_id:
+            raise GraphError(f"a layer called {name!r} already exists")
+        old, node.name = node.name, name
+        self.node_changed.emit(node)
+        return old
+
+    def move(self, node_id: str, pos: Iterable[float]) -> tuple[float, float]:
+        """Move a node on the canvas; returns the old position."""
+        node = self.node(node_id)
+        old, node.pos = node.pos, tuple(float(x) for x in pos)
+        self.node_moved.emit(node)
+        return old
+
+    def clear(self) -> None:
+        """Remove everything (emits ``reset``)."""
+        self.nodes.clear()
+        self.edges.clear()
+        self.output_ids = None
+        self.reset.emit()
+
+    # -- serialisation ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (used by project files and the clipboard)."""
+        return {
+            "nodes": [node_to_dict(n) for n in self.nodes.values()],
+            "edges": [[e.src, e.dst, e.port] for e in self.edges],
+            "outputs": self.output_ids,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LayerGraph":
+        """Rebuild a graph from :meth:`to_dict` output; raises GraphError / ParamError."""
+        g = cls()
+        for nd in data.get("nodes", []):
+            g.insert_node(node_from_dict(nd))
+        for src, dst, port in data.get("edges", []):
+            g.node(src), g.node(dst)
+            g.edges.append(Edge(src, dst, int(port)))
+        g.output_ids = data.get("outputs")
+        if len(g.topological_order()) != len(g.nodes):
+            raise CycleError("the graph contains a cycle")
+        return g
+
+
+def node_to_dict(n: Node) -> dict[str, Any]:
+    """One node as JSON-ready data."""
+    d = {"id": n.id, "kind": n.kind, "name": n.name, "params": _jsonable(n.params), "pos": list(n.pos)}
+    if n.extra:
+        d["extra"] = _jsonable(n.extra)
+    if n.known_shape is not None:
+        d["known_shape"] = list(n.known_shape)
+    if n.known_params is not None:
+        d["known_params"] = list(n.known_params)
+    return d
+
+
+def node_from_dict(d: dict[str, Any]) -> Node:
+    """Inverse of :func:`node_to_dict`; parameters are coerced through the catalog."""
+    sp = spec(d["kind"])
+    params = sp.coerce(d.get("params", {})) if sp else dict(d.get("params", {}))
+    known = d.get("known_shape")
+    kp = d.get("known_params")
+    return Node(str(d["id"]), sp.kind if sp else d["kind"], str(d["name"]), params,
+                tuple(d.get("pos", (0, 0))), dict(d.get("extra", {})),
+                tuple(known) if known is not None else None, tuple(kp) if kp is not None else None)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"

@@ -1,0 +1,176 @@
+"""Project files: a versioned JSON document with the graph, training settings, data source
+and preprocessing. Writes are atomic (temporary file, then rename), so a crash or a bad
+value never leaves a half-written project; reading a corrupt, truncated or newer file
+raises :class:`ProjectError` with a message for a person.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .graph import GraphError, LayerGraph
+from .params import ParamError
+
+FORMAT = "cnnstudio-project"
+FORMAT_VERSION = 1
+SUFFIX = ".cnnproj"
+
+#: Training settings and their defaults (the trainer reads these names).
+DEFAULT_TRAINING: dict[str, Any] = {
+    "optimizer": "adam",          # sgd | rmsprop | adam | adamw
+    "learning_rate": 1e-3,
+    "momentum": 0.9,              # SGD only
+    "weight_decay": 1e-4,         # AdamW only
+    "schedule": "constant",       # constant | cosine | step | exponential
+    "loss": "sparse_categorical_crossentropy",
+    "focal_gamma": 2.0,
+    "class_weighted": False,
+    "metrics": ["accuracy"],
+    "batch_size": 32,
+    "epochs": 10,
+    "early_stopping": 0,          # patience in epochs; 0 switches it off
+    "seed": 0,
+    "mixed_precision": False,
+}
+
+#: Where the data comes from (see cnnstudio.ml.datasets).
+DEFAULT_DATA: dict[str, Any] = {
+    "kind": "shapes",             # shapes | folder | keras | npz
+    "path": "",
+    "name": "",                   # keras.datasets name
+    "options": {},                # per-kind options (e.g. the shapes generator's sliders)
+    "validation_split": 0.15,
+    "test_split": 0.15,
+    "seed": 0,
+}
+
+#: How an image becomes the model's input, at training, probe and live time alike.
+DEFAULT_PREPROCESSING: dict[str, Any] = {
+    "size": [32, 32],             # height, width
+    "color": "grey",              # grey | rgb
+    "scale": "0-1",               # 0-1 | -1-1 | none (0..255)
+    "fit": "stretch",             # stretch | crop | pad
+}
+
+
+class ProjectError(Exception):
+    """A project file that cannot be read or written; the message is for a person."""
+
+
+@dataclass
+class Project:
+    """A network and what is needed to train and probe it."""
+
+    graph: LayerGraph = field(default_factory=LayerGraph)
+    name: str = "untitled"
+    training: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_TRAINING))
+    data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATA))
+    preprocessing: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_PREPROCESSING))
+    classes: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "graph": self.graph.to_dict(),
+            "training": self.training,
+            "data": self.data,
+            "preprocessing": self.preprocessing,
+            "classes": self.classes,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Any, source: str = "project") -> "Project":
+        """Build a project from its JSON document; raises :class:`ProjectError`."""
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ProjectError(f"{source} is not a cnnstudio project")
+        version = doc.get("version")
+        if not isinstance(version, int):
+            raise ProjectError(f"{source} has no format version")
+        if version > FORMAT_VERSION:
+            raise ProjectError(f"{source} was saved by a newer cnnstudio (format {version}; "
+                               f"this version reads up to {FORMAT_VERSION}). Update cnnstudio to open it.")
+        try:
+            graph = LayerGraph.from_dict(doc.get("graph", {}))
+        except (GraphError, ParamError, KeyError, TypeError, ValueError) as exc:
+            raise ProjectError(f"{source} has an invalid graph: {exc}") from None
+        return cls(
+            graph=graph,
+            name=str(doc.get("name", "untitled")),
+            training={**DEFAULT_TRAINING, **doc.get("training", {})},
+            data={**DEFAULT_DATA, **doc.get("data", {})},
+            preprocessing={**DEFAULT_PREPROCESSING, **doc.get("preprocessing", {})},
+            classes=list(doc.get("classes", [])),
+        )
+
+    def runs_dir(self) -> Path:
+        """Folder of this project's training runs (beside the file, or ./runs if unsaved)."""
+        if self.path is None:
+            return Path("runs") / self.name
+        return self.path.with_suffix(".runs")
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """Read a project file; raises :class:`ProjectError` for any problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{p}: cannot read ({exc})") from None
+    if not text.strip():
+        raise ProjectError(f"{p} is empty")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"{p} is corrupt or truncated (JSON error at line {exc.lineno}, column {exc.colno})") from None
+    project = Project.from_dict(doc, source=str(p))
+    project.path = p
+    return project
+
+
+def save_project(project: Project, path: str | os.PathLike | None = None) -> Path:
+    """Write ``project`` atomically to ``path`` (or its own path); returns the path.
+
+    The document is serialised first, then written to a temporary file in the same
+    folder and renamed over the target, so the old file survives any failure.
+    """
+    target = Path(path) if path is not None else project.path
+    if target is None:
+        raise ProjectError("the project has no file name yet")
+    try:
+        text = json.dumps(project.to_dict(), indent=1)
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"cannot save {target}: {exc}") from None
+    write_atomic(target, text)
+    project.path = target
+    return target
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` via a temporary file and ``os.replace``."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ProjectError(f"cannot write {target}: {exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ProjectError(f"cannot write {target}: {exc}") from None
