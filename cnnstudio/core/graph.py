@@ -87,9 +87,10 @@ _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 
 
 def snake(kind: str) -> str:
-    """``'Conv2D'`` -> ``'conv2d'``, ``'MaxPooling2D'`` -> ``'max_pooling2d'`` (Keras's naming)."""
-    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind).lower()
-    return s.replace("_layer", "") if s == "input_layer" else s
+    """``'Conv2D'`` -> ``'conv2d'``, ``'MaxPooling2D'`` -> ``'max_pooling2d'``: Keras's own naming rule."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", kind)
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+    return "input" if s == "input_layer" else s
 
 
 class LayerGraph:

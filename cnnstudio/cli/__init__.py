@@ -1,0 +1,50 @@
+"""The ``cnnstudio`` command: no arguments opens the studio; subcommands run headless.
+
+Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args) -> int``.
+A :class:`CLIError` (or any expected bad-input error) becomes one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+#: Subcommand modules, in help order.
+SUBCOMMANDS = ["summary"]
+
+
+class CLIError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnstudio", description="Build, train and look inside CNNs.")
+    parser.add_argument("project", nargs="?", help="project or Keras model to open in the studio")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"cnnstudio.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cnnstudio`` console script."""
+    t0 = time.perf_counter()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS):
+        from cnnstudio.ui.app import run
+        return run(argv[0] if argv else None, t0=t0)
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except CLIError as exc:
+        print(f"cnnstudio {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cnnstudio {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Image -> model input, the same at training, probe and live time.
+
+The project's ``preprocessing`` settings (see ``cnnstudio.core.project``) say the size,
+grey or RGB, the scaling and how the aspect ratio is fitted (stretch, centre crop or pad).
+Images come in as uint8 RGB (H, W, 3) or grey (H, W) / (H, W, 1) arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def channels(settings: dict[str, Any]) -> int:
+    """1 for grey, 3 for RGB."""
+    return 1 if settings.get("color", "grey") == "grey" else 3
+
+
+def input_shape(settings: dict[str, Any]) -> tuple[int, int, int]:
+    """The model input shape the settings produce: (height, width, channels)."""
+    h, w = settings["size"]
+    return int(h), int(w), channels(settings)
+
+
+def fit_image(img: np.ndarray, size: tuple[int, int], fit: str = "stretch") -> np.ndarray:
+    """Resize ``img`` to ``size`` (height, width): stretch, centre-crop or pad to keep the aspect."""
+    h, w = int(size[0]), int(size[1])
+    ih, iw = img.shape[:2]
+    if fit == "crop":
+        scale = max(h / ih, w / iw)
+        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        y, x = (nh - h) // 2, (nw - w) // 2
+        return img[y:y + h, x:x + w]
+    if fit == "pad":
+        scale = min(h / ih, w / iw)
+        nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        out = np.zeros((h, w) + img.shape[2:], img.dtype)
+        y, x = (h - nh) // 2, (w - nw) // 2
+        out[y:y + nh, x:x + nw] = img
+        return out
+    if (ih, iw) == (h, w):
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if ih * iw > h * w else cv2.INTER_LINEAR)
+
+
+def to_color(img: np.ndarray, n_channels: int) -> np.ndarray:
+    """Make ``img`` (H, W) / (H, W, 1) / (H, W, 3) / (H, W, 4) have ``n_channels`` channels, as (H, W, C)."""
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.shape[2] == n_channels:
+        return img
+    if n_channels == 1:
+        return cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)[:, :, None]
+    return np.repeat(img, 3, axis=2)
+
+
+def scale_values(x: np.ndarray, scale: str) -> np.ndarray:
+    """uint8 pixel values -> float32 in 0..1, -1..1, or 0..255 ('none')."""
+    x = x.astype(np.float32)
+    if scale == "0-1":
+        return x / 255.0
+    if scale == "-1-1":
+        return x / 127.5 - 1.0
+    return x
+
+
+def preprocess(img: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
+    """One uint8 image -> float32 (H, W, C) model input."""
+    img = fit_image(img, settings["size"], settings.get("fit", "stretch"))
+    img = to_color(img, channels(settings))
+    return scale_values(img, settings.get("scale", "0-1"))
+
+
+def preprocess_batch(images, settings: dict[str, Any]) -> np.ndarray:
+    """Many uint8 images (any sizes) -> float32 (N, H, W, C)."""
+    return np.stack([preprocess(im, settings) for im in images]) if len(images) else np.zeros((0,) + input_shape(settings), np.float32)
+
+
+def display_image(x: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
+    """Model input (H, W, C) float -> uint8 RGB for display (undoes the scaling)."""
+    scale = settings.get("scale", "0-1")
+    if scale == "0-1":
+        x = x * 255.0
+    elif scale == "-1-1":
+        x = (x + 1.0) * 127.5
+    x = np.clip(x, 0, 255).astype(np.uint8)
+    return np.repeat(x, 3, axis=2) if x.shape[2] == 1 else x[:, :, :3]

@@ -1,0 +1,49 @@
+"""Start the studio: the window first, TensorFlow in the background after it shows."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from cnnstudio import RESOURCES
+from cnnstudio.core.project import SUFFIX, ProjectError, load_project
+
+from .mainwindow import MainWindow
+from .studio import Studio
+
+DEFAULT_PROJECT = RESOURCES / "projects" / f"default{SUFFIX}"
+
+
+def run(path: str | None = None, t0: float | None = None) -> int:
+    """Open the studio on ``path`` (a project or Keras model) or the default project."""
+    t0 = time.perf_counter() if t0 is None else t0
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("cnnstudio")
+    app.setOrganizationName("cnnstudio")
+    try:
+        project = load_project(DEFAULT_PROJECT)
+        project.path = None  # edits go to a new file, never over the shipped example
+    except ProjectError:
+        from cnnstudio.core.templates import default_project
+        project = default_project()
+    studio = Studio(project)
+    window = MainWindow(studio)
+    window.show()
+    if path:
+        window.open_path(Path(path), confirmed=True)
+    else:
+        QTimer.singleShot(0, window.recover_autosave)
+    if os.environ.get("CNNSTUDIO_STARTUP_BENCH"):
+        # benchmarks/bench_startup.py: report when the first frame has been painted, then quit
+        def _report() -> None:
+            print(f"window_shown_s={time.perf_counter() - t0:.4f}", flush=True)
+            app.quit()
+        QTimer.singleShot(0, _report)
+    else:
+        QTimer.singleShot(0, studio.load_tensorflow)
+    return app.exec()

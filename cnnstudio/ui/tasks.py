@@ -1,0 +1,88 @@
+"""Run a function off the GUI thread and get its result back as a Qt signal.
+
+Used for anything slow that is not training (which has its own worker): importing a
+Keras model, building ``keras.applications`` architectures, probes. The callbacks run on
+the GUI thread. A :class:`TaskRunner` keeps its tasks so a window can wait for them on close.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+
+
+class _Signals(QObject):
+    finished = Signal(object)
+    failed = Signal(str, str)  # message, traceback
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        super().__init__()
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = _Signals()
+        self.setAutoDelete(False)
+
+    def run(self) -> None:
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except Exception as exc:  # reported to the GUI, never raised into Qt
+            self.signals.failed.emit(str(exc) or type(exc).__name__, traceback.format_exc())
+            return
+        self.signals.finished.emit(result)
+
+
+class TaskRunner(QObject):
+    """Starts tasks on a private thread pool."""
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max_threads)
+        self._live: set[_Task] = set()
+
+    def run(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
+            on_error: Callable[[str, str], None] | None = None, **kwargs: Any) -> _Task:
+        """Call ``fn(*args, **kwargs)`` on the pool; then ``on_done(result)`` or ``on_error(msg, tb)``."""
+        task = _Task(fn, args, kwargs)
+        self._live.add(task)
+
+        def _done(result: Any) -> None:
+            self._live.discard(task)
+            if on_done is not None:
+                on_done(result)
+
+        def _failed(msg: str, tb: str) -> None:
+            self._live.discard(task)
+            if on_error is not None:
+                on_error(msg, tb)
+
+        task.signals.finished.connect(_done)
+        task.signals.failed.connect(_failed)
+        self.pool.start(task)
+        return task
+
+    def busy(self) -> bool:
+        """Some task has not reported back yet."""
+        return bool(self._live)
+
+    def wait(self, msecs: int = 30000) -> bool:
+        """Block until every task has finished (used on close)."""
+        return self.pool.waitForDone(msecs)
+
+
+_THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+
+
+def track(thread: QThread) -> QThread:
+    """Register a ``QThread`` the studio starts, so tests can check none is left running."""
+    _THREADS.add(thread)
+    return thread
+
+
+def running_threads() -> list[QThread]:
+    """Tracked threads that are still running."""
+    return [t for t in list(_THREADS) if t.isRunning()]

@@ -1,0 +1,28 @@
+"""Test set-up: Qt offscreen, settings and autosave in a temporary home, no thread left running."""
+
+import os
+import tempfile
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported anywhere
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests never need a GPU
+_HOME = tempfile.mkdtemp(prefix="cnnstudio-test-home-")
+for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    os.environ[var] = os.path.join(_HOME, var.lower())
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_running(request):
+    """Fail a GUI test that leaves one of the studio's QThreads running."""
+    yield
+    if "qtbot" not in request.fixturenames:
+        return
+    from cnnstudio.ui.tasks import running_threads
+
+    left = running_threads()
+    for t in left:
+        t.quit()
+        t.wait(5000)
+    assert not left, f"{len(left)} QThread(s) left running"
