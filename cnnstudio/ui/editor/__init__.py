@@ -1,0 +1,1 @@
+"""The network editor: canvas, palette, inspector, summary and the editor's menus."""
