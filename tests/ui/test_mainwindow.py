@@ -1,0 +1,55 @@
+"""The main window shell: opens without TensorFlow, loads it in the background, survives a broken panel."""
+
+import sys
+
+from cnnstudio.core.templates import lenet5
+from cnnstudio.ui.mainwindow import LazyPage, MainWindow
+from cnnstudio.ui.studio import Studio
+
+
+def test_window_shows_before_tensorflow_and_then_names_the_device(qtbot):
+    studio = Studio(lenet5())
+    win = MainWindow(studio)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.device_label.text() == "Loading TensorFlow…"
+    assert "LeNet-5" in win.windowTitle()
+    with qtbot.waitSignal(studio.tensorflow_loaded, timeout=60000) as blocker:
+        studio.load_tensorflow()
+    device = blocker.args[0]
+    assert device.startswith(("CPU", "GPU"))
+    qtbot.waitUntil(lambda: win.device_label.text() == device)
+    assert studio.keras_fallback is not None
+
+
+def test_editor_modules_do_not_import_tensorflow_at_startup():
+    import subprocess
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen';"
+            "from PySide6.QtWidgets import QApplication; app=QApplication([]);"
+            "from cnnstudio.ui.mainwindow import MainWindow; w=MainWindow(); w.show(); app.processEvents();"
+            "sys.exit(1 if 'tensorflow' in sys.modules else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, "TensorFlow was imported before the window showed\n" + out.stderr[-2000:]
+
+
+def test_a_panel_that_fails_to_build_shows_its_error_instead_of_crashing(qtbot):
+    studio = Studio(lenet5())
+    page = LazyPage(studio, "cnnstudio.ui.no_such_module:Panel")
+    qtbot.addWidget(page)
+    panel = page.ensure()
+    assert "failed to open" in panel.text()
+    assert "ModuleNotFoundError" in panel.text()
+
+
+def test_dirty_marker_follows_the_undo_stack(qtbot):
+    from cnnstudio.core.commands import SetParams
+
+    studio = Studio(lenet5())
+    win = MainWindow(studio)
+    qtbot.addWidget(win)
+    c1 = studio.graph.by_name("C1").id
+    assert studio.push(SetParams(studio.graph, c1, {"filters": 8})) is None
+    assert win.windowTitle().startswith("LeNet-5 *")
+    studio.undo_stack.undo()
+    assert not win.windowTitle().startswith("LeNet-5 *")
+    assert studio.graph.nodes[c1].params["filters"] == 6
