@@ -232,15 +232,24 @@ class LayerGraph:
             raise PortTakenError(f"{s.name} already feeds {d.name}")
         if dst == src or dst in self.ancestors(src):
             raise CycleError(f"connecting {s.name} to {d.name} would make a cycle")
-        if shape_of is not None and d.n_inputs == 1 and not d.generic:
-            shape = shape_of(src)
-            if shape is not None:
-                sp = spec(d.kind)
-                try:
-                    sp.compute(d.params, [shape])
-                except ValueError as exc:
-                    raise ShapeMismatchError(f"{s.name} gives {_fmt(shape)}: {exc}") from None
+        if shape_of is not None and not d.generic:
+            self._check_fit(s, d, shape_of)
         return port
+
+    def _check_fit(self, s: Node, d: Node, shape_of) -> None:
+        """Raise ShapeMismatchError if ``s``'s output cannot feed ``d`` (with ``d``'s other inputs)."""
+        shape = shape_of(s.id)
+        if shape is None:
+            return
+        shapes = [shape]
+        if d.n_inputs == MANY:
+            shapes = [shape_of(e.src) for e in self.in_edges(d.id)] + [shape]
+            if len(shapes) < 2 or any(x is None for x in shapes):
+                return
+        try:
+            spec(d.kind).compute(d.params, shapes)
+        except ValueError as exc:
+            raise ShapeMismatchError(f"{s.name} gives {_fmt(shape)}: {exc}") from None
 
     def can_connect(self, src: str, dst: str, port: int | None = None, shape_of=None) -> tuple[bool, str]:
         """``(True, '')`` or ``(False, reason)`` for hover feedback."""
