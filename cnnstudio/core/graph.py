@@ -222,12 +222,13 @@ class LayerGraph:
         if d.n_inputs == 0:
             raise PortTakenError(f"{d.name} is an input layer and takes no inputs")
         if port is None:
-            port = self.free_port(dst)
+            port = 0 if d.n_inputs == 1 else self.free_port(dst)
         if d.n_inputs == 1 and port != 0:
             raise PortTakenError(f"{d.name} has a single input")
         if any(e.dst == dst and e.port == port for e in self.edges):
             taken = next(e for e in self.edges if e.dst == dst and e.port == port)
-            raise PortTakenError(f"input {port} of {d.name} is already fed by {self.node(taken.src).name}")
+            where = "the input" if d.n_inputs == 1 else f"input {port}"
+            raise PortTakenError(f"{where} of {d.name} is already fed by {self.node(taken.src).name}")
         if any(e.src == src and e.dst == dst for e in self.edges):
             raise PortTakenError(f"{s.name} already feeds {d.name}")
         if dst == src or dst in self.ancestors(src):
