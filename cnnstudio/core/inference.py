@@ -156,7 +156,10 @@ def infer_node(node: Node, inputs: list[NodeInfo], fallback: Fallback | None = N
         math: LayerMath = sp.compute(node.params, shapes)
     except (ShapeError, ParamError) as exc:
         return NodeInfo(error=f"{node.name}: {exc}", root_error=True, culprit=node.name)
-    info = NodeInfo(math.output_shape, math.trainable, math.non_trainable, math.flops,
+    trainable, frozen = math.trainable, math.non_trainable
+    if node.extra.get("config", {}).get("trainable") is False:  # a frozen layer: Keras counts all its weights non-trainable
+        trainable, frozen = 0, trainable + frozen
+    info = NodeInfo(math.output_shape, trainable, frozen, math.flops,
                     activation_bytes(math.output_shape), formula=math.formula)
     _set_rf(info, math.rf, math.rf_note, inputs)
     return info
