@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         self.templates_menu = bar.addMenu("&Templates")
         self.help_menu = bar.addMenu("&Help")
         self._action(self.help_menu, "&About cnnstudio", self._about)
+        from .editor.actions import install_editor_actions  # templates, applications, import, export
+        install_editor_actions(self)
 
     def _about(self) -> None:
         from cnnstudio import __version__

@@ -1,0 +1,99 @@
+"""The inspector's read-only text: a layer's arithmetic, its error, totals of a selection.
+
+Plain functions from inference results to small HTML documents for a ``QLabel``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from cnnstudio.core.graph import LayerGraph
+from cnnstudio.core.inference import GraphInference, NodeInfo
+
+from . import formatting as fmt
+
+LECTURE_RULE = "out = floor((n + 2p - f)/s) + 1"
+_MONO = "font-family: monospace;"
+_AXES = ("height: ", "width: ", "depth: ")
+
+
+def _row(title: str, body: str) -> str:
+    return (f"<tr><td style='padding: 3px 10px 3px 0; color: #6b6b6b;' valign='top'>{title}</td>"
+            f"<td style='padding: 3px 0;'>{body}</td></tr>")
+
+
+def _mono(lines: list[str]) -> str:
+    return "<br>".join(f"<span style='{_MONO}'>{escape(x)}</span>" for x in lines)
+
+
+def _size_lines(lines: list[str]) -> list[str]:
+    """Per-axis formulas, merged into one line when every axis computes the same."""
+    rest = [x.split(": ", 1)[1] if x.startswith(_AXES) else x for x in lines]
+    if len(lines) > 1 and all(x.startswith(_AXES) for x in lines) and len(set(rest)) == 1:
+        axes = [x.split(":", 1)[0] for x in lines]
+        return [f"{' and '.join(axes)}: {rest[0]}"]
+    return lines
+
+
+def node_html(info: NodeInfo | None) -> str:
+    """Output shape, size formula, receptive field, parameters, FLOPs and memory of one layer."""
+    if info is None or info.output_shape is None:
+        return "<i>Nothing to compute until the error above is fixed.</i>" if info else ""
+    params_lines = [x for x in info.formula if x.startswith("params")]
+    size_lines = _size_lines([x for x in info.formula if not x.startswith("params")])
+    rows = [_row("Output shape", f"<b>{fmt.short_shape(info.output_shape)}</b>"
+                 f" &nbsp;<span style='color: #6b6b6b;'>{fmt.keras_shape(info.output_shape)}</span>")]
+    if size_lines:
+        rule = any("floor" in x for x in size_lines)
+        note = f"<span style='color: #6b6b6b;'>lecture: {LECTURE_RULE}</span><br>" if rule else ""
+        rows.append(_row("Output size", note + _mono(size_lines)))
+    if info.receptive_field is not None:
+        rows.append(_row("Receptive field", escape(info.receptive_field.text())))
+    else:
+        rows.append(_row("Receptive field", f"undefined: {escape(info.rf_note or 'no spatial axes')}"))
+    params = (f"<b>{fmt.count(info.params)}</b> ({fmt.count(info.trainable)} trainable, "
+              f"{fmt.count(info.non_trainable)} non-trainable)")
+    rows.append(_row("Parameters", params + ("<br>" + _mono(params_lines) if params_lines else "")))
+    rows.append(_row("FLOPs", f"{fmt.count(info.flops)} ({fmt.flops(info.flops)}) per sample"))
+    rows.append(_row("Activations", f"{fmt.size_bytes(info.memory)} per sample (float32)"))
+    return f"<table cellspacing='0'>{''.join(rows)}</table>"
+
+
+def node_error_html(info: NodeInfo | None, graph: LayerGraph, inference: GraphInference) -> str:
+    """The layer's error in words: its own, or the upstream one with a link to that layer."""
+    if info is None or info.error is None:
+        return ""
+    if info.root_error:
+        return f"<b>Error:</b> {escape(info.error)}"
+    culprit = graph.by_name(info.culprit)
+    if culprit is None:
+        return f"<b>Not computed:</b> {escape(info.error)}"
+    root = inference.get(culprit.id)
+    why = f": {escape(root.error)}" if root and root.error else ""
+    return (f"<b>Not computed:</b> the error is upstream in "
+            f"<a href='node:{culprit.id}'>{escape(culprit.name)}</a>{why}")
+
+
+def multi_html(ids: list[str], graph: LayerGraph, inference: GraphInference) -> str:
+    """Totals over several selected layers, or a hint when none is selected."""
+    if not ids:
+        n = len(graph.nodes)
+        return (f"<p><b>No layer selected.</b></p><p>Click a layer on the canvas or a row of the summary to "
+                f"inspect and edit it.</p><p style='color: #6b6b6b;'>The model has {n} layer{'s' if n != 1 else ''}, "
+                f"{fmt.count(inference.total_params)} parameters.</p>")
+    infos = [inference[i] for i in ids if i in inference]
+    bad = [graph.nodes[i].name for i in ids if i in inference and inference[i].error]
+    trainable = sum(i.trainable for i in infos)
+    total = sum(i.params for i in infos)
+    flops = sum(i.flops for i in infos)
+    rows = [
+        _row("Parameters", f"<b>{fmt.count(total)}</b> ({fmt.count(trainable)} trainable, "
+                           f"{fmt.count(total - trainable)} non-trainable)"),
+        _row("FLOPs", f"{fmt.count(flops)} ({fmt.flops(flops)}) per sample"),
+        _row("Activations", f"{fmt.size_bytes(sum(i.memory for i in infos))} per sample (float32)"),
+    ]
+    if bad:
+        rows.append(_row("Errors", f"<span style='color: #c62828;'>{escape(', '.join(bad))}</span>"))
+    names = ", ".join(graph.nodes[i].name for i in ids[:12]) + (", …" if len(ids) > 12 else "")
+    return (f"<p><b>{len(ids)} layers selected</b></p><p style='color: #6b6b6b;'>{escape(names)}</p>"
+            f"<table cellspacing='0'>{''.join(rows)}</table>")
