@@ -85,15 +85,22 @@ def _channels(s: Shape, kind: str) -> int:
     return s[-1]
 
 
-def window_axis(n: int | None, k: int, s: int, d: int, padding: str) -> tuple[int | None, AxisStep | None, str]:
+def window_axis(n: int | None, k: int, s: int, d: int, padding: str | int) -> tuple[int | None, AxisStep | None, str]:
     """Output length, receptive-field step and formula for a sliding window on one axis.
 
     Follows TensorFlow's padding: ``valid`` pads nothing; ``same`` pads
     ``max((ceil(n/s)-1)*s + f - n, 0)`` in total, the smaller half before;
-    ``causal`` pads ``f-1`` before.
+    ``causal`` pads ``f-1`` before; an int ``p`` pads ``p`` at both ends.
     """
     f = d * (k - 1) + 1
     fdesc = f"f = {f}" if d == 1 else f"f = d(k-1)+1 = {d}*({k}-1)+1 = {f}"
+    if isinstance(padding, int):
+        if n is None:
+            return None, AxisStep(f, s, padding), f"out = floor((n + 2p - f)/s) + 1 with n unknown ({fdesc})"
+        if n + 2 * padding < f:
+            raise ShapeError("")  # the caller words the message
+        out = (n + 2 * padding - f) // s + 1
+        return out, AxisStep(f, s, padding), f"out = floor((n + 2p - f)/s) + 1 = floor(({n} + 2*{padding} - {f})/{s}) + 1 = {out}"
     if padding == "valid":
         if n is None:
             return None, AxisStep(f, s, 0), f"out = floor((n - f)/s) + 1 with n unknown ({fdesc})"
@@ -107,6 +114,8 @@ def window_axis(n: int | None, k: int, s: int, d: int, padding: str) -> tuple[in
         return out, AxisStep(f, s, f - 1), txt
     # same
     if n is None:
+        if s == 1:  # stride 1 pads f-1 in total whatever n is, so the field is still known
+            return None, AxisStep(f, 1, (f - 1) // 2), f"padding='same', s = 1: out = n, p = {(f - 1) // 2} before"
         return None, None, "padding='same' with n unknown: out = ceil(n/s)"
     out = -(-n // s)
     total = max((out - 1) * s + f - n, 0)
