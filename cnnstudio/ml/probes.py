@@ -1,0 +1,328 @@
+"""Looking inside a Keras model: activations, filters, receptive fields, predictions.
+
+A :class:`Prober` is built once per model. For the layers asked about it makes ONE
+multi-output sub-model (the prediction plus those layers' outputs) and calls it directly
+inside a ``tf.function`` (never ``model.predict``); sub-models and their traced functions are
+cached, so asking again for the same layers costs one graph call. Gradient primitives
+(class-score gradients w.r.t. the input or a layer, one unit's gradient w.r.t. the input)
+are traced once the same way; :mod:`cnnstudio.ml.attribution` turns them into saliency,
+SmoothGrad, Grad-CAM and occlusion maps.
+
+Theoretical receptive fields come from core inference over the model's graph
+(:class:`cnnstudio.core.inference.ReceptiveField`), so the probe draws exactly what the
+editor reports. Inputs are preprocessed model inputs, (H, W, C) or (N, H, W, C) float32
+(see :func:`cnnstudio.ml.preprocess.preprocess`). A Prober is not thread-safe: use it from
+one worker at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cnnstudio.core.graph import LayerGraph
+from cnnstudio.core.inference import ReceptiveField, infer
+
+from .filters import CONV_KINDS
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One class of a top-k list."""
+
+    index: int
+    label: str
+    probability: float
+
+
+@dataclass
+class ProbeResult:
+    """The outputs of one probe of one image."""
+
+    probabilities: np.ndarray  # (classes,)
+    activations: dict[str, np.ndarray]  # layer name -> its output for the image, batch axis dropped
+
+    def top_k(self, k: int = 5, labels: Sequence[str] = ()) -> list[Prediction]:
+        """The ``k`` most probable classes, most probable first."""
+        return top_k(self.probabilities, k, labels)
+
+
+def top_k(probabilities: np.ndarray, k: int = 5, labels: Sequence[str] = ()) -> list[Prediction]:
+    """The ``k`` largest entries of a probability vector as :class:`Prediction` s."""
+    p = np.asarray(probabilities, np.float32).ravel()
+    order = np.argsort(-p, kind="stable")[:max(0, k)]
+    return [Prediction(int(i), labels[i] if i < len(labels) else str(int(i)), float(p[i])) for i in order]
+
+
+@dataclass(frozen=True)
+class UnitField:
+    """The theoretical receptive field of one unit (row, col) of a layer, in model-input pixels.
+
+    ``box`` is ((top, bottom), (left, right)), inclusive, and may reach past the image:
+    that part lies in the zero padding the convolutions added.
+    """
+
+    layer: str
+    unit: tuple[int, int]
+    field: ReceptiveField
+    box: tuple[tuple[int, int], tuple[int, int]]
+    image_size: tuple[int, int]
+
+    @property
+    def inside(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """The part of ``box`` on the image, or ``None`` if the field lies wholly in padding."""
+        out = []
+        for (a, b), n in zip(self.box, self.image_size):
+            a, b = max(a, 0), min(b, n - 1)
+            if a > b:
+                return None
+            out.append((a, b))
+        return tuple(out)
+
+    @property
+    def padding_pixels(self) -> int:
+        """How many of the field's pixels lie in the padding, off the image."""
+        (t, b), (l, r) = self.box
+        total = (b - t + 1) * (r - l + 1)
+        inside = self.inside
+        if inside is None:
+            return total
+        (ti, bi), (li, ri) = inside
+        return total - (bi - ti + 1) * (ri - li + 1)
+
+    def text(self) -> str:
+        """``'unit (3, 5) of conv2: field 7x7 px at rows 4-10, cols 8-14, stride 2'`` (+ padding)."""
+        (t, b), (l, r) = self.box
+        size = "x".join(map(str, self.field.size))
+        stride = self.field.stride[0] if len(set(self.field.stride)) == 1 else "x".join(map(str, self.field.stride))
+        out = (f"unit ({self.unit[0]}, {self.unit[1]}) of {self.layer}: field {size} px "
+               f"at rows {t}..{b}, cols {l}..{r}, stride {stride}")
+        pad = self.padding_pixels
+        if pad:
+            out += f"; {pad} of {(b - t + 1) * (r - l + 1)} px in padding"
+        return out
+
+
+def output_rank(layer: keras.layers.Layer) -> int:
+    """Rank of the layer's (first) output tensor, batch axis included; 0 if unknown."""
+    try:
+        out = layer.output
+    except (AttributeError, ValueError):  # shared layers and unbuilt ones have no single output
+        return 0
+    return len(out.shape) if hasattr(out, "shape") else 0
+
+
+class Prober:
+    """Probes one Keras model: one multi-output sub-model per set of layers, called in a ``tf.function``.
+
+    ``graph`` (the studio project's graph) supplies the theoretical receptive fields; without
+    one the model is read into a graph (:func:`cnnstudio.ml.keras_io.graph_from_model`) the
+    first time a field is asked for.
+    """
+
+    def __init__(self, model: keras.Model, graph: LayerGraph | None = None,
+                 class_names: Sequence[str] = ()) -> None:
+        if len(model.inputs) != 1:
+            raise ValueError(f"{model.name} has {len(model.inputs)} inputs; probing needs exactly one image input")
+        self.model = model
+        self.class_names = list(class_names)
+        self.input_shape: tuple[int, ...] = tuple(int(d) for d in model.inputs[0].shape[1:])
+        self._spec = tf.TensorSpec((None,) + self.input_shape, tf.float32)
+        self._graph = graph
+        self._fields: dict[str, ReceptiveField | None] | None = None  # computed on first use
+        self._field_notes: dict[str, str] = {}
+        self._forward: dict[tuple[str, ...], tf.types.experimental.PolymorphicFunction] = {}
+        self._grads: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
+        self._score_source, self._to_scores = self._class_scores()
+
+    # -- what can be probed ---------------------------------------------------------
+    @property
+    def layer_names(self) -> list[str]:
+        """Layers with spatial outputs (1-D or 2-D maps), in model order: those a mosaic can show."""
+        return [l.name for l in self.model.layers
+                if not isinstance(l, keras.layers.InputLayer) and output_rank(l) in (3, 4)]
+
+    @property
+    def conv_layer_names(self) -> list[str]:
+        """Layers with 2-D convolution kernels, in model order."""
+        return [l.name for l in self.model.layers if type(l).__name__ in CONV_KINDS]
+
+    @property
+    def last_conv_layer(self) -> str | None:
+        """Grad-CAM's default target: the last 2-D map at the last convolution's resolution.
+
+        That is the last conv layer's activated output (e.g. ``conv5_block3_out`` in
+        ResNet50, after its batch norm, add and ReLU), not a pooling that halves it.
+        """
+        convs = [l for l in self.model.layers if type(l).__name__ in CONV_KINDS]
+        if not convs:
+            return None
+        size = tuple(convs[-1].output.shape[1:3])
+        start = self.model.layers.index(convs[-1])
+        same = [l for l in self.model.layers[start:] if output_rank(l) == 4 and tuple(l.output.shape[1:3]) == size]
+        return same[-1].name
+
+    def layer_shape(self, name: str) -> tuple[int, ...]:
+        """Output shape of layer ``name`` without the batch axis."""
+        return tuple(self.model.get_layer(name).output.shape[1:])
+
+    # -- forward --------------------------------------------------------------------
+    def batch(self, x: np.ndarray) -> np.ndarray:
+        """(H, W, C) or (N, H, W, C) -> float32 (N, H, W, C); raises ``ValueError`` if it does not fit."""
+        x = np.asarray(x, np.float32)
+        if x.ndim == len(self.input_shape):
+            x = x[None]
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"the image is {'x'.join(map(str, x.shape[1:]))} but {self.model.name} "
+                             f"takes {'x'.join(map(str, self.input_shape))}")
+        return x
+
+    def _forward_fn(self, layers: tuple[str, ...]):
+        fn = self._forward.get(layers)
+        if fn is None:
+            outs = [self.model.outputs[0]] + [self.model.get_layer(n).output for n in layers]
+            sub = keras.Model(self.model.inputs[0], outs, name=f"{self.model.name}_probe")
+            fn = tf.function(lambda x: sub(x, training=False), input_signature=[self._spec])
+            self._forward[layers] = fn
+        return fn
+
+    def run_batch(self, x: np.ndarray, layers: Sequence[str] = ()) -> list[np.ndarray]:
+        """[probabilities (N, K), then each layer's output (N, ...)] for a batch."""
+        outs = self._forward_fn(tuple(layers))(tf.convert_to_tensor(self.batch(x)))
+        if not isinstance(outs, (list, tuple)):  # Keras unwraps a one-output list
+            outs = [outs]
+        return [np.asarray(o) for o in outs]
+
+    def run(self, x: np.ndarray, layers: Sequence[str] = ()) -> ProbeResult:
+        """Predict one image and return ``layers``' activations for it, from one sub-model call."""
+        outs = self.run_batch(x, layers)
+        return ProbeResult(outs[0][0], {n: o[0] for n, o in zip(layers, outs[1:])})
+
+    def activations(self, x: np.ndarray, layer: str) -> np.ndarray:
+        """Layer ``layer``'s output for one image, without the batch axis."""
+        return self.run(x, (layer,)).activations[layer]
+
+    def predict(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, K) of a batch, ``batch_size`` images per call."""
+        x = self.batch(x)
+        return np.concatenate([self.run_batch(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+
+    def top_k(self, x: np.ndarray, k: int = 5) -> list[Prediction]:
+        """The ``k`` most probable classes for one image."""
+        return top_k(self.run(x).probabilities, k, self.class_names)
+
+    # -- class scores and gradients -------------------------------------------------
+    def _class_scores(self):
+        """The tensor class scores are computed from, and how.
+
+        Gradients of softmax probabilities vanish once the network is sure (Simonyan et al.
+        2014), so where the output layer is a softmax Dense or a softmax activation the
+        scores are its pre-softmax logits; otherwise the output itself.
+        """
+        out = self.model.outputs[0]
+        layer = out._keras_history[0]
+        act = getattr(layer, "activation", None)
+        if isinstance(layer, keras.layers.Softmax) or (isinstance(layer, keras.layers.Activation) and act is keras.activations.softmax):
+            return layer.input, lambda t: t
+        if isinstance(layer, keras.layers.Dense) and act is keras.activations.softmax:
+            def logits(t, layer=layer):
+                z = keras.ops.matmul(t, layer.kernel)
+                return z + layer.bias if layer.use_bias else z
+            return layer.input, logits
+        return out, lambda t: t
+
+    def _grad_fn(self, key: tuple, build):
+        fn = self._grads.get(key)
+        if fn is None:
+            fn = self._grads[key] = build()
+        return fn
+
+    def input_gradients(self, x: np.ndarray, class_index: int) -> np.ndarray:
+        """d score[class_index] / d input for a batch: (N, H, W, C)."""
+        def build():
+            sub = keras.Model(self.model.inputs[0], self._score_source)
+
+            @tf.function(input_signature=[self._spec, tf.TensorSpec((), tf.int32)])
+            def grads(xb, c):
+                with tf.GradientTape() as tape:
+                    tape.watch(xb)
+                    score = tf.reduce_sum(self._to_scores(sub(xb, training=False))[:, c])
+                return tape.gradient(score, xb)
+            return grads
+        return np.asarray(self._grad_fn(("input",), build)(self.batch(x), tf.constant(int(class_index), tf.int32)))
+
+    def layer_gradients(self, x: np.ndarray, layer: str, class_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """One image's activations of ``layer`` and d score[class_index] / d those activations."""
+        def build():
+            sub = keras.Model(self.model.inputs[0], [self.model.get_layer(layer).output, self._score_source])
+
+            @tf.function(input_signature=[self._spec, tf.TensorSpec((), tf.int32)])
+            def grads(xb, c):
+                with tf.GradientTape() as tape:
+                    acts, source = sub(xb, training=False)
+                    score = tf.reduce_sum(self._to_scores(source)[:, c])
+                return acts, tape.gradient(score, acts)
+            return grads
+        acts, g = self._grad_fn(("layer", layer), build)(self.batch(x), tf.constant(int(class_index), tf.int32))
+        return np.asarray(acts)[0], np.asarray(g)[0]
+
+    def unit_gradient(self, x: np.ndarray, layer: str, unit: tuple[int, int], channel: int | None = None) -> np.ndarray:
+        """d activation[unit, channel] / d input for one image: (H, W, C).
+
+        ``channel=None`` sums the unit over all channels of the layer.
+        """
+        def build():
+            sub = keras.Model(self.model.inputs[0], self.model.get_layer(layer).output)
+            ints = tf.TensorSpec((), tf.int32)
+
+            @tf.function(input_signature=[self._spec, ints, ints, ints])
+            def grads(xb, row, col, ch):
+                with tf.GradientTape() as tape:
+                    tape.watch(xb)
+                    acts = sub(xb, training=False)[0, row, col]
+                    value = tf.reduce_sum(acts) if ch < 0 else acts[ch]
+                return tape.gradient(value, xb)
+            return grads
+        row, col = unit
+        g = self._grad_fn(("unit", layer), build)(self.batch(x), tf.constant(int(row)), tf.constant(int(col)),
+                                                  tf.constant(-1 if channel is None else int(channel)))
+        return np.asarray(g)[0]
+
+    # -- receptive fields -------------------------------------------------------------
+    def _receptive_fields(self) -> dict[str, ReceptiveField | None]:
+        """Layer name -> receptive field, from core inference over the graph (imported if not given)."""
+        if self._fields is not None:
+            return self._fields
+        graph = self._graph
+        if graph is None:
+            from .keras_io import ModelImportError, graph_from_model
+            try:
+                graph = graph_from_model(self.model)
+            except ModelImportError as exc:
+                self._fields, self._field_notes = {}, {"": f"no receptive fields: {exc}"}
+                return self._fields
+        info = infer(graph)
+        self._fields = {graph.nodes[nid].name: i.receptive_field for nid, i in info.items()}
+        self._field_notes = {graph.nodes[nid].name: i.rf_note or i.error or "" for nid, i in info.items()}
+        return self._fields
+
+    def field_note(self, layer: str) -> str:
+        """Why ``layer`` has no theoretical receptive field (empty if it has one)."""
+        if self._receptive_fields().get(layer) is not None:
+            return ""
+        return self._field_notes.get(layer) or self._field_notes.get("") or f"{layer} is not in the model's graph"
+
+    def receptive_field(self, layer: str) -> ReceptiveField | None:
+        """The theoretical receptive field of ``layer``'s units, from core inference."""
+        return self._receptive_fields().get(layer)
+
+    def unit_field(self, layer: str, unit: tuple[int, int]) -> UnitField | None:
+        """Where unit ``(row, col)`` of ``layer`` looks in the input, or ``None`` (see :meth:`field_note`)."""
+        rf = self.receptive_field(layer)
+        if rf is None or len(rf.size) != 2:
+            return None
+        return UnitField(layer, (int(unit[0]), int(unit[1])), rf, rf.box(tuple(unit)), self.input_shape[:2])
