@@ -12,7 +12,7 @@ import sys
 import time
 
 #: Subcommand modules, in help order.
-SUBCOMMANDS = ["summary"]
+SUBCOMMANDS = ["summary", "export"]
 
 
 class CLIError(Exception):
@@ -20,8 +20,11 @@ class CLIError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnstudio", description="Build, train and look inside CNNs.")
-    parser.add_argument("project", nargs="?", help="project or Keras model to open in the studio")
+    # ``cnnstudio [PROJECT]`` (the studio) is routed in main() before parsing: a positional
+    # here would swallow the subcommand name.
+    parser = argparse.ArgumentParser(prog="cnnstudio", usage="cnnstudio [PROJECT] | cnnstudio COMMAND ...",
+                                     description="Build, train and look inside CNNs. With no COMMAND, "
+                                                 "opens the studio on PROJECT (a project or Keras model file).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"cnnstudio.cli.{name}").register(sub)
