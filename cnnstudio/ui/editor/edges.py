@@ -1,0 +1,173 @@
+"""The canvas's edge: a curve from an output port to an input port, labelled with the
+tensor shape that flows along it. Skip connections that would run through the cards in
+between (a ResNet's identity shortcuts) swing out to the side instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QStyle
+
+from . import formatting as fmt
+from .nodes import HEIGHT, SELECTED_COLOR, NodeItem
+
+EDGE_COLOR = QColor("#8C96A8")
+BROKEN_COLOR = QColor("#D99A9A")
+LABEL_FONT = QFont()
+LABEL_FONT.setPointSizeF(7.5)
+SIDE_MARGIN = 28.0  # how far a detour passes beside the cards it avoids
+ARROW = 6.0
+
+
+class EdgeItem(QGraphicsItem):
+    """The edge ``edge`` (a core :class:`~cnnstudio.core.graph.Edge`) between two node items."""
+
+    def __init__(self, edge, src_item: NodeItem, dst_item: NodeItem) -> None:
+        super().__init__()
+        self.edge, self.src_item, self.dst_item = edge, src_item, dst_item
+        self.setFlags(QGraphicsItem.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+        self._hover = False
+        self._path = QPainterPath()
+        self._shape = QPainterPath()
+        self._label = ""
+        self._label_rect = QRectF()
+        self._label_at = QPointF()
+        self._bounds = QRectF()
+        src_item.edges.add(self)
+        dst_item.edges.add(self)
+        self.update_label()
+        self.update_path()
+
+    def detach(self) -> None:
+        """Forget the node items (before the edge item leaves the scene)."""
+        self.src_item.edges.discard(self)
+        self.dst_item.edges.discard(self)
+
+    # -- content ------------------------------------------------------------------
+    def update_label(self) -> None:
+        """Show the source's current output shape (and both names in the tooltip)."""
+        info = self.src_item.info
+        text = "" if info is None or info.error is not None else fmt.short_shape(info.output_shape)
+        self.setToolTip(f"{self.src_item.node.name} → {self.dst_item.node.name}: {text or 'not computed'}")
+        if text == self._label:
+            return
+        self._label = text
+        self._place_label()
+        self.update()
+
+    @property
+    def broken(self) -> bool:
+        """The source has no valid output (an error at or above it)."""
+        info = self.src_item.info
+        return info is not None and info.error is not None
+
+    # -- geometry -----------------------------------------------------------------
+    def _n_ports(self) -> int:
+        ports = [e.edge.port for e in self.dst_item.edges if e.dst_item is self.dst_item]
+        return max(ports) + 1 if ports else 1
+
+    def update_path(self) -> None:
+        """Re-route the curve after either end moved (or the scene around it changed)."""
+        p0 = self.src_item.output_anchor()
+        p3 = self.dst_item.input_anchor(self.edge.port, self._n_ports())
+        path = QPainterPath(p0)
+        side = self._detour_side(p0, p3)
+        if side is None:
+            dy = max(30.0, abs(p3.y() - p0.y()) / 2)
+            path.cubicTo(p0 + QPointF(0, dy), p3 - QPointF(0, dy), p3)
+            # edges fanning out of one port would stack their labels at the middle: nearer the target
+            fan = sum(1 for e in self.src_item.edges if e.src_item is self.src_item) > 1
+            self._label_at = path.pointAtPercent(0.7 if fan else 0.5)
+        else:
+            # leave downward, swing out beside the blocking cards, come back in from above
+            path.cubicTo(p0 + QPointF(0, 16), QPointF(side, p0.y() + 6), QPointF(side, p0.y() + 22))
+            path.lineTo(side, p3.y() - 22)
+            path.cubicTo(QPointF(side, p3.y() - 6), p3 - QPointF(0, 16), p3)
+            self._label_at = QPointF(side, (p0.y() + p3.y()) / 2)
+        self.prepareGeometryChange()
+        self._path = path
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        self._shape = stroker.createStroke(path)
+        self._place_label()
+
+    def _detour_side(self, p0: QPointF, p3: QPointF) -> float | None:
+        """The x of a side lane if the straight route crosses other cards, else None."""
+        scene = self.scene()
+        if scene is None or abs(p3.y() - p0.y()) <= HEIGHT + 40:
+            return None
+        line = QPainterPath(p0)
+        line.lineTo(p3)
+        blockers = [it for it in scene.items(line, Qt.IntersectsItemBoundingRect)
+                    if isinstance(it, NodeItem) and it is not self.src_item and it is not self.dst_item]
+        if not blockers:
+            return None
+        right = max(b.sceneBoundingRect().right() for b in blockers) + SIDE_MARGIN
+        left = min(b.sceneBoundingRect().left() for b in blockers) - SIDE_MARGIN
+        mid = (p0.x() + p3.x()) / 2
+        return right if right - mid <= mid - left else left
+
+    def _place_label(self) -> None:
+        self.prepareGeometryChange()
+        if self._label:
+            fm = QFontMetricsF(LABEL_FONT)
+            w, h = fm.horizontalAdvance(self._label) + 10, fm.height() + 2
+            self._label_rect = QRectF(self._label_at.x() - w / 2, self._label_at.y() - h / 2, w, h)
+        else:
+            self._label_rect = QRectF()
+        self._bounds = self._path.boundingRect().adjusted(-ARROW - 2, -ARROW - 2, ARROW + 2, ARROW + 2)
+        if self._label:
+            self._bounds = self._bounds.united(self._label_rect.adjusted(-1, -1, 1, 1))
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt name)
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        shape = QPainterPath(self._shape)
+        if self._label:
+            shape.addRect(self._label_rect)
+        return shape
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._hover = False
+        self.update()
+
+    # -- drawing ------------------------------------------------------------------
+    def paint(self, painter, option, widget=None) -> None:
+        selected = bool(option.state & QStyle.State_Selected)
+        color = SELECTED_COLOR if selected else (BROKEN_COLOR if self.broken else EDGE_COLOR)
+        if self._hover and not selected:
+            color = color.darker(130)
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        pen = QPen(color, 2.6 if selected else 1.6)
+        if self.broken:
+            pen.setStyle(Qt.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.NoBrush)
+        painter.drawPath(self._path)
+        # arrow head along the curve's last direction
+        end = self._path.pointAtPercent(1.0)
+        angle = math.radians(self._path.angleAtPercent(1.0))
+        back = QPointF(math.cos(angle), -math.sin(angle))
+        normal = QPointF(-back.y(), back.x())
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(color)
+        painter.drawPolygon(QPolygonF([end, end - back * ARROW * 1.6 + normal * ARROW * 0.8,
+                                       end - back * ARROW * 1.6 - normal * ARROW * 0.8]))
+        if not self._label or option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
+            return
+        painter.setPen(QPen(color if selected else QColor("#D3D8E0"), 1))
+        painter.setBrush(QColor("#F7F9FC"))
+        painter.drawRoundedRect(self._label_rect, 4, 4)
+        painter.setFont(LABEL_FONT)
+        painter.setPen(QColor("#3A4352"))
+        painter.drawText(self._label_rect, Qt.AlignCenter, self._label)
