@@ -213,11 +213,13 @@ def conv_transpose(kind: str, rank: int, p: dict, shapes: list[Shape]) -> LayerM
 
 
 def depthwise(kind: str, rank: int, p: dict, shapes: list[Shape]) -> LayerMath:
-    """DepthwiseConv2D and SeparableConv2D (depthwise then pointwise)."""
+    """DepthwiseConv2D and SeparableConv2D (depthwise then pointwise).
+
+    Unlike Conv2D, Keras accepts strides > 1 together with dilation_rate > 1 here.
+    """
     s_in = _spatial_input(shapes, kind, rank)
     c_in = _channels(s_in, kind)
     k, st, dil = p["kernel_size"], p["strides"], p["dilation_rate"]
-    _check_stride_dilation(kind, st, dil)
     dm = p["depth_multiplier"]
     spatial, rf, note, texts = _windows(kind, s_in, k, st, dil, p["padding"])
     n_out = prod(spatial)
