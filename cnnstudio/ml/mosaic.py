@@ -170,14 +170,18 @@ def resize_map(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(heat, (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
 
 
-def colorize(heat01: np.ndarray, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
-    """A 0..1 map -> uint8 RGB through an OpenCV colour map."""
+#: Colour maps by name (OpenCV's), for pictures written to files.
+COLORMAPS = {"jet": cv2.COLORMAP_JET, "viridis": cv2.COLORMAP_VIRIDIS, "inferno": cv2.COLORMAP_INFERNO,
+             "magma": cv2.COLORMAP_MAGMA, "turbo": cv2.COLORMAP_TURBO}
+
+
+def colorize(heat01: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """A 0..1 map -> uint8 RGB through a colour map named in :data:`COLORMAPS`."""
     grey = np.clip(np.asarray(heat01, np.float32) * 255.0, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(cv2.applyColorMap(grey, colormap), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
 
 
-def overlay(image_rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5,
-            colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+def overlay(image_rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, colormap: str = "jet") -> np.ndarray:
     """Blend a 0..1 heatmap (any size; resized to the image) over a uint8 RGB image."""
     image_rgb = np.asarray(image_rgb)
     if image_rgb.ndim == 2 or image_rgb.shape[2] == 1:
@@ -190,6 +194,15 @@ def overlay(image_rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5,
 def to_uint8(image01: np.ndarray) -> np.ndarray:
     """A 0..1 float picture -> uint8 (for PNG files)."""
     return np.clip(np.asarray(image01, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def enlarge(image: np.ndarray, min_side: int = 256) -> np.ndarray:
+    """Repeat pixels by a whole factor so the shorter side is at least ``min_side`` (sharp, no blur)."""
+    image = np.asarray(image)
+    factor = max(1, -(-min_side // max(1, min(image.shape[:2]))))
+    if factor == 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
 def save_png(path, image: np.ndarray) -> None:

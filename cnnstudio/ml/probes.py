@@ -107,13 +107,23 @@ class UnitField:
         return out
 
 
-def output_rank(layer: keras.layers.Layer) -> int:
-    """Rank of the layer's (first) output tensor, batch axis included; 0 if unknown."""
-    try:
-        out = layer.output
-    except (AttributeError, ValueError):  # shared layers and unbuilt ones have no single output
-        return 0
-    return len(out.shape) if hasattr(out, "shape") else 0
+def graph_tensors(model: keras.Model) -> dict[str, keras.KerasTensor]:
+    """Layer name -> its output tensor in ``model``'s own graph, found by walking back from the outputs.
+
+    ``layer.output`` is the layer's FIRST call, which need not be the model's: a Sequential
+    model re-calls its layers each time it rebuilds (loading a ``.keras`` file does), and
+    a sub-model mixing two calls would compute disconnected paths with no gradient between.
+    """
+    found: dict[str, keras.KerasTensor] = {}
+    stack = list(model.outputs)
+    while stack:
+        tensor = stack.pop()
+        op, node_index, _ = tensor._keras_history
+        if op.name in found:
+            continue
+        found[op.name] = tensor
+        stack.extend(op._inbound_nodes[node_index].input_tensors)
+    return found
 
 
 class Prober:
@@ -132,6 +142,7 @@ class Prober:
         self.class_names = list(class_names)
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in model.inputs[0].shape[1:])
         self._spec = tf.TensorSpec((None,) + self.input_shape, tf.float32)
+        self._tensors = graph_tensors(model)
         self._graph = graph
         self._fields: dict[str, ReceptiveField | None] | None = None  # computed on first use
         self._field_notes: dict[str, str] = {}
@@ -140,16 +151,20 @@ class Prober:
         self._score_source, self._to_scores = self._class_scores()
 
     # -- what can be probed ---------------------------------------------------------
+    def _rank(self, name: str) -> int:
+        tensor = self._tensors.get(name)
+        return len(tensor.shape) if tensor is not None else 0
+
     @property
     def layer_names(self) -> list[str]:
         """Layers with spatial outputs (1-D or 2-D maps), in model order: those a mosaic can show."""
         return [l.name for l in self.model.layers
-                if not isinstance(l, keras.layers.InputLayer) and output_rank(l) in (3, 4)]
+                if not isinstance(l, keras.layers.InputLayer) and self._rank(l.name) in (3, 4)]
 
     @property
     def conv_layer_names(self) -> list[str]:
         """Layers with 2-D convolution kernels, in model order."""
-        return [l.name for l in self.model.layers if type(l).__name__ in CONV_KINDS]
+        return [l.name for l in self.model.layers if type(l).__name__ in CONV_KINDS and l.name in self._tensors]
 
     @property
     def last_conv_layer(self) -> str | None:
@@ -158,17 +173,23 @@ class Prober:
         That is the last conv layer's activated output (e.g. ``conv5_block3_out`` in
         ResNet50, after its batch norm, add and ReLU), not a pooling that halves it.
         """
-        convs = [l for l in self.model.layers if type(l).__name__ in CONV_KINDS]
+        convs = self.conv_layer_names
         if not convs:
             return None
-        size = tuple(convs[-1].output.shape[1:3])
-        start = self.model.layers.index(convs[-1])
-        same = [l for l in self.model.layers[start:] if output_rank(l) == 4 and tuple(l.output.shape[1:3]) == size]
-        return same[-1].name
+        names = [l.name for l in self.model.layers]
+        size = self.layer_shape(convs[-1])[:2]
+        same = [n for n in names[names.index(convs[-1]):] if self._rank(n) == 4 and self.layer_shape(n)[:2] == size]
+        return same[-1]
 
     def layer_shape(self, name: str) -> tuple[int, ...]:
         """Output shape of layer ``name`` without the batch axis."""
-        return tuple(self.model.get_layer(name).output.shape[1:])
+        return tuple(self._tensors[name].shape[1:])
+
+    def layer_tensor(self, name: str) -> keras.KerasTensor:
+        """The symbolic output of layer ``name`` in the model's graph; raises ``ValueError`` if unknown."""
+        if name not in self._tensors:
+            raise ValueError(f"{self.model.name} has no layer {name!r} on its path from input to output")
+        return self._tensors[name]
 
     # -- forward --------------------------------------------------------------------
     def batch(self, x: np.ndarray) -> np.ndarray:
@@ -184,7 +205,7 @@ class Prober:
     def _forward_fn(self, layers: tuple[str, ...]):
         fn = self._forward.get(layers)
         if fn is None:
-            outs = [self.model.outputs[0]] + [self.model.get_layer(n).output for n in layers]
+            outs = [self.model.outputs[0]] + [self.layer_tensor(n) for n in layers]
             sub = keras.Model(self.model.inputs[0], outs, name=f"{self.model.name}_probe")
             fn = tf.function(lambda x: sub(x, training=False), input_signature=[self._spec])
             self._forward[layers] = fn
@@ -224,15 +245,16 @@ class Prober:
         scores are its pre-softmax logits; otherwise the output itself.
         """
         out = self.model.outputs[0]
-        layer = out._keras_history[0]
+        layer, node_index, _ = out._keras_history
+        source = layer._inbound_nodes[node_index].input_tensors[0]  # the input of the model's call
         act = getattr(layer, "activation", None)
         if isinstance(layer, keras.layers.Softmax) or (isinstance(layer, keras.layers.Activation) and act is keras.activations.softmax):
-            return layer.input, lambda t: t
+            return source, lambda t: t
         if isinstance(layer, keras.layers.Dense) and act is keras.activations.softmax:
             def logits(t, layer=layer):
                 z = keras.ops.matmul(t, layer.kernel)
                 return z + layer.bias if layer.use_bias else z
-            return layer.input, logits
+            return source, logits
         return out, lambda t: t
 
     def _grad_fn(self, key: tuple, build):
@@ -258,7 +280,7 @@ class Prober:
     def layer_gradients(self, x: np.ndarray, layer: str, class_index: int) -> tuple[np.ndarray, np.ndarray]:
         """One image's activations of ``layer`` and d score[class_index] / d those activations."""
         def build():
-            sub = keras.Model(self.model.inputs[0], [self.model.get_layer(layer).output, self._score_source])
+            sub = keras.Model(self.model.inputs[0], [self.layer_tensor(layer), self._score_source])
 
             @tf.function(input_signature=[self._spec, tf.TensorSpec((), tf.int32)])
             def grads(xb, c):
@@ -276,7 +298,7 @@ class Prober:
         ``channel=None`` sums the unit over all channels of the layer.
         """
         def build():
-            sub = keras.Model(self.model.inputs[0], self.model.get_layer(layer).output)
+            sub = keras.Model(self.model.inputs[0], self.layer_tensor(layer))
             ints = tf.TensorSpec((), tf.int32)
 
             @tf.function(input_signature=[self._spec, ints, ints, ints])

@@ -1,0 +1,93 @@
+"""``cnnstudio probe``: the files it writes, for a bare model and for a trained project; bad input exits 2."""
+
+import json
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from cnnstudio.cli import main
+from cnnstudio.core.project import save_project
+from cnnstudio.core.templates import simple_cnn
+from cnnstudio.ml.builder import build_model
+from cnnstudio.ml.preprocess import preprocess
+from cnnstudio.ml.probe_inputs import preprocessing_for
+from cnnstudio.ml.probes import Prober
+from cnnstudio.ml.runs import Run
+
+
+@pytest.fixture(scope="module")
+def rgb_model(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((16, 16, 3)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1"),
+        keras.layers.MaxPooling2D(name="pool"),
+        keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2"),
+        keras.layers.GlobalAveragePooling2D(name="gap"),
+        keras.layers.Dense(3, activation="softmax", name="out")], name="tiny")
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return path, model
+
+
+@pytest.fixture
+def image(tmp_path):
+    img = np.zeros((40, 50, 3), np.uint8)
+    cv2.circle(img, (25, 20), 9, (40, 200, 255), -1)
+    path = tmp_path / "in.png"
+    cv2.imwrite(str(path), img)
+    return path, img[:, :, ::-1]  # the file is BGR on disk; RGB in memory
+
+
+def test_probe_of_a_keras_model_writes_activations_pictures_and_top_k(rgb_model, image, tmp_path, capsys):
+    model_path, model = rgb_model
+    out = tmp_path / "out"
+    assert main(["probe", str(model_path), str(image[0]), "--out", str(out), "--top", "2"]) == 0
+    assert {p.name for p in out.iterdir()} == {"activations_conv2.npy", "feature_maps.png", "gradcam.png",
+                                              "saliency.png", "predictions.json"}
+    x = preprocess(image[1], preprocessing_for((16, 16, 3)))
+    expect = Prober(model).run(x, ["conv2"])
+    np.testing.assert_allclose(np.load(out / "activations_conv2.npy"), expect.activations["conv2"], rtol=1e-5, atol=1e-6)
+    report = json.loads((out / "predictions.json").read_text())
+    assert report["layer"] == "conv2" and report["gradcam_layer"] == "conv2"
+    assert [p["index"] for p in report["top_k"]] == list(np.argsort(-expect.probabilities)[:2])
+    for name in ("feature_maps.png", "gradcam.png", "saliency.png"):
+        picture = cv2.imread(str(out / name))
+        assert picture is not None and min(picture.shape[:2]) >= 256
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_probe_of_a_project_uses_its_newest_checkpoint_preprocessing_and_class_names(image, tmp_path):
+    project = simple_cnn(["ball", "box", "cone"])
+    save_project(project, tmp_path / "shapes.cnnproj")
+    run = Run.create(project.runs_dir(), {})
+    build_model(project.graph).save(run.best_checkpoint)
+    out = tmp_path / "out"
+    assert main(["probe", str(project.path), str(image[0]), "--layer", "conv1", "--out", str(out)]) == 0
+    assert np.load(out / "activations_conv1.npy").shape == (32, 32, 16)  # 32x32 grey, as the project says
+    labels = [p["label"] for p in json.loads((out / "predictions.json").read_text())["top_k"]]
+    assert sorted(labels) == ["ball", "box", "cone"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_model", "no such file"),
+    ("bad_image", "cannot be read as an image"),
+    ("bad_layer", "no such layer with feature maps; choose one of conv1, pool, conv2"),
+    ("untrained_project", "has no trained run yet"),
+])
+def test_bad_input_is_one_line_and_exit_2(case, message, rgb_model, image, tmp_path, capsys):
+    model, img, extra = str(rgb_model[0]), str(image[0]), []
+    if case == "no_model":
+        model = str(tmp_path / "missing.keras")
+    elif case == "bad_image":
+        img = tmp_path / "junk.png"
+        img.write_bytes(b"not a picture")
+    elif case == "bad_layer":
+        extra = ["--layer", "out"]
+    else:
+        model = str(save_project(simple_cnn(), tmp_path / "fresh.cnnproj"))
+    assert main(["probe", model, str(img), "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cnnstudio probe: ") and message in err and "\n" not in err
