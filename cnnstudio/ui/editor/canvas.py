@@ -9,9 +9,10 @@ Its actions are also put in the main window's Edit and View menus.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
 
@@ -43,6 +44,7 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheBackground)  # the grid is drawn once per zoom, then scrolled
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.StrongFocus)
         self._pan_from: QPointF | None = None
@@ -130,6 +132,7 @@ class CanvasView(QGraphicsView):
         if self.zoom_level() > 1.5:
             self.zoom(1.5 / self.zoom_level())
         self.centerOn(rect.center())
+        self._auto_frame = False
 
     def show_graph(self) -> None:
         """Frame a freshly loaded network: all of it, or its top at a readable size if it is tall."""
@@ -201,19 +204,23 @@ class CanvasView(QGraphicsView):
     def drawBackground(self, painter, rect: QRectF) -> None:  # noqa: N802 (Qt name)
         painter.fillRect(rect, QColor("#F5F7FA"))
         step = GRID if self.zoom_level() >= 0.5 else GRID * 5
-        left, top = int(rect.left()) - int(rect.left()) % step, int(rect.top()) - int(rect.top()) % step
-        minor = QPen(QColor("#E8ECF1"), 0)
-        major = QPen(QColor("#DCE1E8"), 0)
-        x = left
+        major_step = GRID * 5
+        minor, major = [], []
+        x = math.floor(rect.left() / step) * step
         while x < rect.right():
-            painter.setPen(major if x % (GRID * 5) == 0 else minor)
-            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            (major if x % major_step == 0 else minor).append(QLineF(x, rect.top(), x, rect.bottom()))
             x += step
-        y = top
+        y = math.floor(rect.top() / step) * step
         while y < rect.bottom():
-            painter.setPen(major if y % (GRID * 5) == 0 else minor)
-            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+            (major if y % major_step == 0 else minor).append(QLineF(rect.left(), y, rect.right(), y))
             y += step
+        painter.save()
+        painter.setRenderHint(QPainter.Antialiasing, False)  # hairlines on pixel rows: crisp and fast
+        painter.setPen(QPen(QColor("#E9EDF2"), 0))
+        painter.drawLines(minor)
+        painter.setPen(QPen(QColor("#DCE1E8"), 0))
+        painter.drawLines(major)
+        painter.restore()
 
     # -- drops from the palette ---------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)

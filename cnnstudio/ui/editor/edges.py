@@ -33,6 +33,7 @@ class EdgeItem(QGraphicsItem):
         self.setZValue(0)
         self._hover = False
         self._path = QPainterPath()
+        self._arrow = QPolygonF()
         self._shape = QPainterPath()
         self._label = ""
         self._label_rect = QRectF()
@@ -91,6 +92,7 @@ class EdgeItem(QGraphicsItem):
             self._label_at = QPointF(side, (p0.y() + p3.y()) / 2)
         self.prepareGeometryChange()
         self._path = path
+        self._arrow = _arrow_head(path)
         stroker = QPainterPathStroker()
         stroker.setWidth(10)
         self._shape = stroker.createStroke(path)
@@ -154,15 +156,9 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
-        # arrow head along the curve's last direction
-        end = self._path.pointAtPercent(1.0)
-        angle = math.radians(self._path.angleAtPercent(1.0))
-        back = QPointF(math.cos(angle), -math.sin(angle))
-        normal = QPointF(-back.y(), back.x())
         painter.setPen(Qt.NoPen)
         painter.setBrush(color)
-        painter.drawPolygon(QPolygonF([end, end - back * ARROW * 1.6 + normal * ARROW * 0.8,
-                                       end - back * ARROW * 1.6 - normal * ARROW * 0.8]))
+        painter.drawPolygon(self._arrow)
         if not self._label or option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
             return
         painter.setPen(QPen(color if selected else QColor("#D3D8E0"), 1))
@@ -171,3 +167,12 @@ class EdgeItem(QGraphicsItem):
         painter.setFont(LABEL_FONT)
         painter.setPen(QColor("#3A4352"))
         painter.drawText(self._label_rect, Qt.AlignCenter, self._label)
+
+
+def _arrow_head(path: QPainterPath) -> QPolygonF:
+    """A small triangle at the end of ``path``, pointing along its last direction."""
+    end = path.pointAtPercent(1.0)
+    angle = math.radians(path.angleAtPercent(1.0))
+    back = QPointF(math.cos(angle), -math.sin(angle))
+    normal = QPointF(-back.y(), back.x())
+    return QPolygonF([end, end - back * ARROW * 1.6 + normal * ARROW * 0.8, end - back * ARROW * 1.6 - normal * ARROW * 0.8])

@@ -79,7 +79,9 @@ class PortItem(QGraphicsItem):
         return QRectF(-self.width / 2 - 3, -r, self.width + 6, 2 * r)
 
     def paint(self, painter, option, widget=None) -> None:
-        color = group_color(self.node_item.node.kind)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+            return  # too small to aim at; the card's block is enough
+        color = self.node_item.color
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         painter.setPen(QPen(color.darker(120), 1.5))
         painter.setBrush(QBrush(color if self._hover else QColor("white")))
@@ -121,7 +123,7 @@ class NodeItem(QGraphicsItem):
         """Show ``node``'s name, kind and key parameters (after a rename or parameter edit)."""
         self.node = node
         sp = spec(node.kind)
-        self._color = group_color(node.kind)
+        self.color = group_color(node.kind)
         self._title = node.name
         self._kind = node.kind
         self._describe = sp.describe(node.params) if sp else "Keras layer"
@@ -222,7 +224,7 @@ class NodeItem(QGraphicsItem):
         info = self.info
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        accent = ERROR_COLOR if self.at_fault else self._color
+        accent = ERROR_COLOR if self.at_fault else self.color
         if lod < 0.3:  # far out: a coloured block says more than unreadable text
             painter.setPen(QPen(SELECTED_COLOR, 6) if selected else Qt.NoPen)
             painter.setBrush(DOWNSTREAM_COLOR if self.downstream_of_error else accent)
