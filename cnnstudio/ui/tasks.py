@@ -3,15 +3,21 @@
 Used for anything slow that is not training (which has its own worker): importing a
 Keras model, building ``keras.applications`` architectures, probes. The callbacks run on
 the GUI thread. A :class:`TaskRunner` keeps its tasks so a window can wait for them on close.
+
+Tasks run on Python threads (``concurrent.futures``), not a ``QThreadPool``: a pool worker
+drops its Python thread state after every task, and TensorFlow keeps per-thread state
+tied to it, so a second TensorFlow task on a worker that imported TensorFlow crashed.
 """
 
 from __future__ import annotations
 
 import traceback
 import weakref
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 
 class _Signals(QObject):
@@ -19,12 +25,11 @@ class _Signals(QObject):
     failed = Signal(str, str)  # message, traceback
 
 
-class _Task(QRunnable):
+class _Task:
     def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-        super().__init__()
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.signals = _Signals()
-        self.setAutoDelete(False)
+        self.future = None
 
     def run(self) -> None:
         try:
@@ -40,8 +45,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(max_threads)
+        self.pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="cnnstudio-task")
         self._live: set[_Task] = set()
 
     def run(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
@@ -62,7 +66,7 @@ class TaskRunner(QObject):
 
         task.signals.finished.connect(_done)
         task.signals.failed.connect(_failed)
-        self.pool.start(task)
+        task.future = self.pool.submit(task.run)
         return task
 
     def busy(self) -> bool:
@@ -71,7 +75,8 @@ class TaskRunner(QObject):
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until every task has finished (used on close)."""
-        return self.pool.waitForDone(msecs)
+        _done, pending = wait_for([t.future for t in list(self._live)], timeout=msecs / 1000)
+        return not pending
 
 
 _THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
