@@ -24,8 +24,8 @@ from .applications import ApplicationsDialog
 KERAS_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
 IMAGE_FILTERS = {"PNG image (*.png)": ".png", "SVG image (*.svg)": ".svg"}
 #: Fragments of the errors Keras raises when it cannot download weights.
-OFFLINE_HINTS = ("url fetch failure", "urlopen", "name or service not known", "name resolution",
-                 "network is unreachable", "getaddrinfo", "connection", "http error", "timed out")
+OFFLINE_HINTS = ("offline", "cannot download", "url fetch failure", "urlopen", "name or service not known",
+                 "name resolution", "network is unreachable", "getaddrinfo", "connection", "http error", "timed out")
 
 
 def graph_problem(studio) -> str | None:
@@ -54,10 +54,9 @@ def _snapshot(graph: LayerGraph) -> LayerGraph:
     return LayerGraph.from_dict(graph.to_dict())
 
 
-def _save_keras(graph: LayerGraph, path: Path) -> Path:
+def _save_keras(graph: LayerGraph, name: str, path: Path) -> Path:
     from cnnstudio.ml.export import save_keras
-    save_keras(graph, path)
-    return path
+    return save_keras(graph, path, name)
 
 
 def _save_python(graph: LayerGraph, name: str, path: Path) -> Path:
@@ -152,8 +151,8 @@ class EditorActions(QObject):
         path, _ = self._ask_save_path("Export Keras model", ".keras", "Keras model (*.keras)")
         if path is not None:
             path = path if path.suffix == ".keras" else path.with_name(path.name + ".keras")
-            self._run_busy("Saving the Keras model…", _save_keras, _snapshot(self.studio.graph), path,
-                           on_done=self._on_exported, on_error=self._on_export_failed)
+            self._run_busy("Saving the Keras model…", _save_keras, _snapshot(self.studio.graph),
+                           self.studio.project.name, path, on_done=self._on_exported, on_error=self._on_export_failed)
 
     def export_python(self) -> None:
         """Write a Keras functional script that rebuilds the model."""

@@ -220,13 +220,19 @@ class InspectorView(QWidget):
         if new == node.params.get(name):
             _show(self.field_errors[name], None)
             return
-        _show(self.field_errors[name], self.studio.push(SetParams(self.studio.graph, node.id, {name: new})))
+        error = self.studio.push(SetParams(self.studio.graph, node.id, {name: new}))
+        if error is None:
+            self._shown[name] = new  # the editor shows it already
+        _show(self.field_errors[name], error)
 
     def _on_name_edit_finished(self) -> None:
         name = self.name_edit.text().strip()
         if self.node is None or name == self.node.name:
             return
-        _show(self.name_error, self.studio.push(Rename(self.studio.graph, self.node.id, name)))
+        error = self.studio.push(Rename(self.studio.graph, self.node.id, name))
+        if error is None:
+            self._shown["__name__"] = name
+        _show(self.name_error, error)
 
     def _on_link_activated(self, link: str) -> None:
         if link.startswith("node:"):

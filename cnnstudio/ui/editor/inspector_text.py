@@ -5,7 +5,7 @@ Plain functions from inference results to small HTML documents for a ``QLabel``.
 
 from __future__ import annotations
 
-from html import escape
+import html
 
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import GraphInference, NodeInfo
@@ -15,6 +15,11 @@ from . import formatting as fmt
 LECTURE_RULE = "out = floor((n + 2p - f)/s) + 1"
 _MONO = "font-family: monospace;"
 _AXES = ("height: ", "width: ", "depth: ")
+
+
+def escape(text: str) -> str:
+    """``text`` safe inside rich text; quotes stay readable (``padding='valid'``)."""
+    return html.escape(text, quote=False)
 
 
 def _row(title: str, body: str) -> str:
