@@ -1,0 +1,128 @@
+"""``cnnstudio train PROJECT [--epochs N] [--out DIR] [--strategy mirrored]``: train without the window.
+
+The same trainer as the studio's Training page, with a progress bar in the terminal.
+Writes ``model.keras`` and ``history.json`` (Keras's ``history.history`` keys) into DIR,
+and the run folder (checkpoints, curves, filter snapshots, TensorBoard logs, evaluation)
+into ``DIR/runs`` (without ``--out``: the run folder beside the project holds everything).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cnnstudio.core.project import ProjectError, load_project
+
+from . import CLIError
+from .quiet import tensorflow_chatter_hidden
+
+BAR_WIDTH = 28
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` subcommand."""
+    p = subparsers.add_parser("train", help="train a project headless, with a terminal progress bar",
+                              description=__doc__.splitlines()[0].split(": ", 1)[1])
+    p.add_argument("project", help="project file (.cnnproj)")
+    p.add_argument("--epochs", type=int, help="number of epochs (default: the project's setting)")
+    p.add_argument("--out", help="folder for model.keras, history.json and the run folder")
+    p.add_argument("--strategy", choices=["mirrored"], help="mirrored: tf.distribute.MirroredStrategy over all local GPUs")
+    p.set_defaults(run=run)
+
+
+def _reporter_class():
+    """The terminal reporter (defined late: it subclasses the TensorFlow-side Reporter)."""
+    from cnnstudio.ml.training import Reporter
+
+    class TerminalReporter(Reporter):
+        """A one-line progress bar per epoch, then the epoch's figures."""
+
+        def __init__(self, stream=None) -> None:
+            super().__init__()
+            self.stream = stream or sys.stdout
+            self.tty = self.stream.isatty()
+            self.info: dict[str, Any] = {}
+            self._t_epoch = self._last_draw = 0.0
+
+        def on_status(self, text: str) -> None:
+            print(text, file=self.stream, flush=True)
+
+        def on_start(self, info: dict[str, Any]) -> None:
+            self.info = info
+            print(f"training {info['samples']} images, batch {info['batch_size']}, "
+                  f"epochs {info['initial_epoch'] + 1}..{info['epochs']}  ->  {info['run']}", file=self.stream)
+            self._t_epoch = time.perf_counter()
+
+        def on_batch(self, step: int, epoch: int, logs: dict[str, float]) -> None:
+            now = time.perf_counter()
+            spe = self.info.get("steps_per_epoch", 1)
+            done = (step - 1) % spe + 1
+            if done == 1:
+                self._t_epoch = now
+            if not self.tty or (now - self._last_draw < 0.1 and done < spe):
+                return
+            self._last_draw = now
+            rate = done * self.info["batch_size"] / max(1e-6, now - self._t_epoch)
+            left = (spe - done) * self.info["batch_size"] / max(rate, 1e-6)
+            fill = int(BAR_WIDTH * done / spe)
+            self.stream.write(f"\repoch {epoch}/{self.info['epochs']} [{'#' * fill}{'.' * (BAR_WIDTH - fill)}] "
+                              f"{done}/{spe}  loss {logs.get('loss', float('nan')):.4f}  {rate:,.0f} img/s  "
+                              f"{left:4.0f} s left ")
+            self.stream.flush()
+
+        def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+            figures = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "seconds")
+            prefix = "\r" if self.tty else ""
+            print(f"{prefix}epoch {epoch}/{self.info.get('epochs', '?')}  {figures}  "
+                  f"({logs.get('seconds', 0):.1f} s)".ljust(BAR_WIDTH + 60), file=self.stream, flush=True)
+
+    return TerminalReporter
+
+
+def run(args) -> int:
+    """Train ``args.project``; write the model and history."""
+    try:
+        project = load_project(args.project)
+    except ProjectError as exc:
+        raise CLIError(str(exc)) from None
+    if args.epochs is not None and args.epochs < 1:
+        raise CLIError(f"--epochs must be at least 1 (got {args.epochs})")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} exists and is not a folder")
+    t0 = time.perf_counter()
+    with tensorflow_chatter_hidden():
+        from cnnstudio.ml.builder import BuildError
+        from cnnstudio.ml.losses import SettingsError
+        from cnnstudio.ml.runner import run_project
+        from cnnstudio.ml.sources import DataError
+
+        try:
+            result = run_project(project, _reporter_class()(), epochs=args.epochs,
+                                 runs_dir=out / "runs" if out else None, strategy=args.strategy)
+        except (DataError, SettingsError, BuildError) as exc:
+            raise CLIError(str(exc)) from None
+        except Exception as exc:
+            if type(exc).__name__ == "ResourceExhaustedError":
+                raise CLIError("out of memory: lower the batch size or the image size") from None
+            raise
+    target = out or result.run.path
+    target.mkdir(parents=True, exist_ok=True)
+    model_path = target / "model.keras"
+    if result.run.last_checkpoint.exists() and result.outcome.status != "nan":
+        shutil.copyfile(result.run.last_checkpoint, model_path)
+    else:
+        result.model.save(model_path)
+    (target / "history.json").write_text(json.dumps(result.outcome.history, indent=1), encoding="utf-8")
+    ev = result.evaluation
+    test = f", test accuracy {ev.accuracy:.4f} on {ev.total} images" if ev is not None and ev.total else ""
+    print(f"{result.outcome.message}{test}; {time.perf_counter() - t0:.1f} s. "
+          f"Model: {model_path}  history: {target / 'history.json'}")
+    if result.outcome.status == "nan":
+        print(f"cnnstudio train: {result.outcome.message}", file=sys.stderr)
+        return 1
+    return 0

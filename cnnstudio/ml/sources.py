@@ -1,0 +1,214 @@
+"""Where training images come from: the shapes generator, image folders, ``keras.datasets``, ``.npz``.
+
+Each loader returns a :class:`RawData`: class names, and the images either in memory
+(uint8 arrays, any size) or as file paths (image folders, decoded later while streaming),
+split into parts (``"all"``, or the source's own ``"train"``/``"val"``/``"test"``).
+:mod:`cnnstudio.ml.datasets` splits, preprocesses and batches them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .shapes import ShapesError, ShapesGenerator
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+#: keras.datasets name -> (title, class names).
+KERAS_DATASETS: dict[str, tuple[str, list[str]]] = {
+    "mnist": ("MNIST", [str(i) for i in range(10)]),
+    "fashion_mnist": ("Fashion-MNIST", ["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal",
+                                        "shirt", "sneaker", "bag", "ankle boot"]),
+    "cifar10": ("CIFAR-10", ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                             "ship", "truck"]),
+    "cifar100": ("CIFAR-100", [str(i) for i in range(100)]),
+}
+
+
+class DataError(ValueError):
+    """Data that cannot be loaded or does not fit; the message is for a person."""
+
+
+@dataclass
+class Part:
+    """Labelled images of one part: uint8 arrays in memory, or file paths to stream."""
+
+    labels: np.ndarray
+    images: np.ndarray | None = None
+    paths: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: np.ndarray) -> "Part":
+        """The samples at ``index``, in that order."""
+        return Part(self.labels[index],
+                    None if self.images is None else self.images[index],
+                    None if self.paths is None else self.paths[index])
+
+
+@dataclass
+class RawData:
+    """What a source gives: class names, parts, files it skipped and a one-line description."""
+
+    classes: list[str]
+    parts: dict[str, Part]
+    description: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+def load_shapes(data: dict[str, Any]) -> RawData:
+    """The generated shapes dataset from ``data["options"]`` and ``data["seed"]``."""
+    try:
+        gen = ShapesGenerator(data.get("options") or {}, seed=int(data.get("seed", 0)))
+    except ShapesError as exc:
+        raise DataError(f"shapes dataset: {exc}") from None
+    images, labels = gen.images()
+    colour = "colour" if gen.channels == 3 else "grey"
+    return RawData(list(gen.classes), {"all": Part(labels, images)},
+                   f"{len(labels)} generated {gen.size}x{gen.size} {colour} shapes")
+
+
+def load_folder(data: dict[str, Any]) -> RawData:
+    """An image folder with one sub-folder per class; files are only listed here, not read.
+
+    Files whose header is no image OpenCV can decode are skipped and listed; files that
+    fail to decode later, while streaming, are skipped then (see ``datasets``).
+    """
+    root = Path(str(data.get("path") or "")).expanduser()
+    if not str(data.get("path") or "").strip():
+        raise DataError("image folder: choose a folder (one sub-folder of images per class)")
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < 2:
+        raise DataError(f"image folder {root} needs one sub-folder per class (found {len(class_dirs)})")
+    paths, labels, skipped = [], [], []
+    for label, folder in enumerate(class_dirs):
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in sorted(files):
+                path = os.path.join(dirpath, name)
+                if not name.lower().endswith(IMAGE_SUFFIXES):
+                    continue
+                if not cv2.haveImageReader(path):
+                    skipped.append((path, "not a readable image"))
+                    continue
+                paths.append(path)
+                labels.append(label)
+    if not paths:
+        raise DataError(f"image folder {root} has no png/jpg/bmp/webp images in its class folders")
+    labels = np.asarray(labels, np.int64)
+    empty = [class_dirs[i].name for i in range(len(class_dirs)) if not np.any(labels == i)]
+    if empty:
+        raise DataError(f"image folder {root}: class folder(s) without images: {', '.join(empty)}")
+    return RawData([d.name for d in class_dirs], {"all": Part(labels, paths=np.asarray(paths))},
+                   f"{len(paths)} images in {len(class_dirs)} folders under {root}", skipped)
+
+
+def read_image(path: str) -> np.ndarray | None:
+    """A file as uint8 RGB (H, W, 3) or grey (H, W); None if it cannot be decoded."""
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        return None
+    if img.dtype != np.uint8:
+        img = cv2.convertScaleAbs(img, alpha=255.0 / max(1.0, float(img.max())))
+    if img.ndim == 2:
+        return img
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def load_keras(data: dict[str, Any]) -> RawData:
+    """A ``keras.datasets`` set; its own test split is kept. Needs the internet the first time."""
+    import keras
+
+    name = str(data.get("name") or "").lower().replace("-", "_")
+    if name not in KERAS_DATASETS:
+        raise DataError(f"unknown Keras dataset {name!r}; choose one of {', '.join(KERAS_DATASETS)}")
+    title, classes = KERAS_DATASETS[name]
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as exc:  # URLError, OSError, ValueError...: keras wraps download failures variously
+        raise DataError(f"cannot download {title}: no internet connection? ({type(exc).__name__}: "
+                        f"{str(exc)[:120]}). Use the shapes dataset, an image folder or an .npz file "
+                        f"offline.") from None
+    parts = {"train": Part(np.asarray(y_train).reshape(-1).astype(np.int64), np.asarray(x_train)),
+             "test": Part(np.asarray(y_test).reshape(-1).astype(np.int64), np.asarray(x_test))}
+    return RawData(list(classes), parts, f"{title}: {len(y_train)} training and {len(y_test)} test images")
+
+
+def _as_uint8_images(x: np.ndarray, where: str) -> np.ndarray:
+    """Arrays of images (N, H, W) / (N, H, W, C) of any number type -> uint8 0..255."""
+    x = np.asarray(x)
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[3] not in (1, 3, 4)):
+        raise DataError(f"{where} has shape {x.shape}; expected images (N, H, W) or (N, H, W, 1|3)")
+    if x.dtype == np.uint8:
+        return x
+    x = x.astype(np.float32)
+    if x.size and float(np.nanmax(x)) <= 1.0:
+        x = x * 255.0  # float images in 0..1
+    return np.clip(np.nan_to_num(x), 0, 255).round().astype(np.uint8)
+
+
+def _as_labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        y = y.argmax(axis=1)  # one-hot
+    y = y.reshape(-1)
+    if len(y) != n:
+        raise DataError(f"{where}: {len(y)} labels for {n} images")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise DataError(f"{where}: labels must be class numbers (integers) or one-hot rows")
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise DataError(f"{where}: negative label {y.min()}")
+    return y
+
+
+def load_npz(data: dict[str, Any]) -> RawData:
+    """A NumPy ``.npz`` with ``x``/``y`` or ``x_train``/``y_train`` (+ ``x_val``, ``x_test``...) and
+    optional ``classes`` (names)."""
+    path = Path(str(data.get("path") or "")).expanduser()
+    if not path.is_file():
+        raise DataError(f"npz file {path} does not exist" if str(data.get("path") or "").strip()
+                        else "npz: choose a .npz file with arrays x and y (or x_train, y_train)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError: all mean "not a usable npz"
+        raise DataError(f"cannot read {path.name}: {exc}") from None
+    parts: dict[str, Part] = {}
+    for part, suffixes in (("all", ("",)), ("train", ("_train",)), ("val", ("_val", "_valid")), ("test", ("_test",))):
+        for sfx in suffixes:
+            if f"x{sfx}" in arrays and f"y{sfx}" in arrays:
+                x = _as_uint8_images(arrays[f"x{sfx}"], f"{path.name}: x{sfx}")
+                parts[part] = Part(_as_labels(arrays[f"y{sfx}"], len(x), f"{path.name}: y{sfx}"), x)
+    if "all" in parts and "train" in parts:
+        del parts["train"]
+    if "all" not in parts and "train" not in parts:
+        raise DataError(f"{path.name} needs arrays x and y, or x_train and y_train (has: {', '.join(arrays)})")
+    n_classes = 1 + max(int(p.labels.max()) for p in parts.values() if len(p))
+    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(n_classes)]
+    if len(classes) < n_classes:
+        raise DataError(f"{path.name}: {len(classes)} class names but labels go up to {n_classes - 1}")
+    total = sum(len(p) for p in parts.values())
+    return RawData(classes, parts, f"{total} images from {path.name}")
+
+
+LOADERS = {"shapes": load_shapes, "folder": load_folder, "keras": load_keras, "npz": load_npz}
+
+
+def load_raw(data: dict[str, Any]) -> RawData:
+    """Dispatch on ``data["kind"]``."""
+    kind = str(data.get("kind", "shapes"))
+    if kind not in LOADERS:
+        raise DataError(f"unknown data source {kind!r}; choose one of {', '.join(LOADERS)}")
+    return LOADERS[kind](data)

@@ -1,0 +1,56 @@
+"""TensorBoard scalar logs without the ``tensorboard`` package.
+
+Keras's ``TensorBoard`` callback needs the separate ``tensorboard`` package for its
+summary ops; the event file format itself is TFRecord framing around ``Event`` protocol
+buffers, both shipped with TensorFlow. This writes the same layout Keras does
+(``train/`` and ``validation/`` with ``epoch_loss``, ``epoch_accuracy``...), so
+``tensorboard --logdir <run>/tensorboard`` overlays training and validation curves.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+
+class ScalarLog:
+    """One event file per sub-folder (``train``, ``validation``), appended to and flushed each epoch."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = Path(log_dir)
+        self._writers: dict[str, object] = {}
+
+    def _writer(self, sub: str):
+        if sub not in self._writers:
+            import tensorflow as tf
+            from tensorflow.core.util import event_pb2
+
+            folder = self.log_dir / sub
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.cnnstudio"
+            writer = tf.io.TFRecordWriter(str(folder / name))
+            writer.write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+            self._writers[sub] = writer
+        return self._writers[sub]
+
+    def scalars(self, step: int, logs: dict[str, float]) -> None:
+        """Write ``logs`` at ``step``: ``val_x`` goes to validation/epoch_x, the rest to train/epoch_x."""
+        from tensorflow.core.framework import summary_pb2
+        from tensorflow.core.util import event_pb2
+
+        groups: dict[str, list] = {}
+        for key, value in logs.items():
+            sub, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            groups.setdefault(sub, []).append(summary_pb2.Summary.Value(tag=f"epoch_{tag}", simple_value=float(value)))
+        for sub, values in groups.items():
+            event = event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values))
+            writer = self._writer(sub)
+            writer.write(event.SerializeToString())
+            writer.flush()
+
+    def close(self) -> None:
+        """Close the event files."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
