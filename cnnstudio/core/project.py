@@ -28,6 +28,8 @@ DEFAULT_TRAINING: dict[str, Any] = {
     "momentum": 0.9,              # SGD only
     "weight_decay": 1e-4,         # AdamW only
     "schedule": "constant",       # constant | cosine | step | exponential
+    "decay_rate": 0.5,            # step / exponential: factor per decay_epochs
+    "decay_epochs": 3,
     "loss": "sparse_categorical_crossentropy",
     "focal_gamma": 2.0,
     "class_weighted": False,
