@@ -12,7 +12,7 @@ import sys
 import time
 
 #: Subcommand modules, in help order.
-SUBCOMMANDS = ["summary", "export"]
+SUBCOMMANDS = ["summary", "export", "train", "probe"]
 
 
 class CLIError(Exception):
