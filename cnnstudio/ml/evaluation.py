@@ -108,20 +108,18 @@ def evaluate(model, dataset: Dataset, split: str = "test", batch_size: int = 256
         result = model.evaluate(dataset.tf_dataset(split, batch_size, label_mode=label_mode), verbose=0,
                                 return_dict=True)
         metrics = {name: float(v) for name, v in result.items()}
-    trues, preds, wrong, images = [], [], [], []
+    ds = dataset.tf_dataset(split, batch_size)
+    # model.predict, not predict_on_batch: it also handles distribution strategies
+    pred = predicted_classes(model.predict(ds.map(lambda x, y: x), verbose=0))
+    trues, images = [], []
     seen = 0
-    for x, y in dataset.tf_dataset(split, batch_size).as_numpy_iterator():
-        pred = predicted_classes(model.predict_on_batch(x))
-        bad = np.flatnonzero(pred != y)
-        for i in bad[:max(0, max_images - len(images))]:
-            images.append(display_image(x[i], dataset.preprocessing))
-        wrong.append(bad + seen)
+    for x, y in ds.as_numpy_iterator():
         trues.append(y)
-        preds.append(pred)
+        for i in np.flatnonzero(pred[seen:seen + len(y)] != y)[:max(0, max_images - len(images))]:
+            images.append(display_image(x[i], dataset.preprocessing))
         seen += len(y)
-    true, pred = np.concatenate(trues), np.concatenate(preds)
-    wrong_idx = np.concatenate(wrong).astype(np.int64)
+    true = np.concatenate(trues)
+    wrong = np.flatnonzero(pred != true).astype(np.int64)
     shape = dataset.input_shape[:2] + (3,)
-    return Evaluation(list(dataset.classes), confusion_matrix(true, pred, k), metrics, wrong_idx,
-                      true[wrong_idx], pred[wrong_idx],
-                      np.stack(images) if images else np.zeros((0,) + shape, np.uint8))
+    return Evaluation(list(dataset.classes), confusion_matrix(true, pred, k), metrics, wrong,
+                      true[wrong], pred[wrong], np.stack(images) if images else np.zeros((0,) + shape, np.uint8))

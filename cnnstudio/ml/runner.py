@@ -98,8 +98,9 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     reporter.on_status("Loading data…")
     dataset = load_dataset(project.data, project.preprocessing)
     keras.utils.set_random_seed(int(training.get("seed", 0)))
-    reporter.on_status("Building the model…")
     dist = make_strategy(strategy)
+    replicas = dist.num_replicas_in_sync
+    reporter.on_status("Building the model…" + (f" ({replicas} replicas)" if replicas > 1 else ""))
     initial_epoch = run.curves.epochs_done if run is not None else 0
     target = int(epochs if epochs is not None else (run.target_epochs if run else training.get("epochs", 10)))
     if run is not None and target <= initial_epoch:
