@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -62,6 +62,9 @@ class InspectorView(QWidget):
         studio.inference_updated.connect(self._on_studio_inference_updated)
         studio.project_replaced.connect(self.rebuild)
         self.rebuild()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(390, 640)  # room for a formula line without wrapping
 
     # -- building ---------------------------------------------------------------------
     def rebuild(self) -> None:
@@ -115,6 +118,7 @@ class InspectorView(QWidget):
             config.setMinimumHeight(160)
             self.page_layout.addWidget(config)
         else:
+            self._label_width = max((self.fontMetrics().horizontalAdvance(p.name) for p in sp.params), default=0)
             basic = [p for p in sp.params if not p.advanced]
             advanced = [p for p in sp.params if p.advanced]
             if basic:
@@ -147,6 +151,7 @@ class InspectorView(QWidget):
             box.addWidget(error)
             label = QLabel(p.name, parent)
             label.setToolTip(p.doc)
+            label.setMinimumWidth(self._label_width)  # basic and advanced forms line up
             form.addRow(label, cell)
             self.fields[p.name] = field
             self.field_errors[p.name] = error

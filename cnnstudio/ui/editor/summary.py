@@ -7,7 +7,7 @@ with the message as tooltip. Clicking rows selects those layers everywhere.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QSize, QItemSelection, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
@@ -29,26 +29,31 @@ class SummaryModel(QAbstractTableModel):
         super().__init__(parent)
         self.ids: list[str] = []
         self.cells: list[tuple[str, ...]] = []
-        self.errors: list[str | None] = []
+        self.errors: list[str | None] = []  # the tooltip of a row with an error, upstream ones included
         self.notes: list[str] = []  # why a receptive field is undefined
 
     def refresh(self, graph: LayerGraph, inference: GraphInference) -> None:
         """Recompute every row (cheap: strings for a few hundred layers)."""
         self.beginResetModel()
         self.ids, self.cells, self.errors, self.notes = [], [], [], []
+        root_errors = {graph.nodes[i].name: msg for i, msg in inference.errors.items()}
         for nid in graph.topological_order():
             node, info = graph.nodes[nid], inference.get(nid)
             if info is None:
                 continue
             if info.error:
-                shape = "root error" if info.root_error else f"not computed ({info.culprit})"
+                # the message without the leading "name: " (the Layer column says it); all of it in the tooltip
+                what = info.error.removeprefix(f"{node.name}: ") if info.root_error else f"not computed: error in {info.culprit}"
+                self.cells.append((node.name, node.kind, f"⚠ {what}", "—", "—", "—", "—", "—"))
             else:
-                shape = fmt.keras_shape(info.output_shape)
-            rf = info.receptive_field.text() if info.receptive_field else "—"
+                rf = info.receptive_field.text() if info.receptive_field else "—"
+                self.cells.append((node.name, node.kind, fmt.keras_shape(info.output_shape), fmt.count(info.params),
+                                   fmt.count(info.trainable), rf, fmt.flops(info.flops), fmt.size_bytes(info.memory)))
             self.ids.append(nid)
-            self.cells.append((node.name, node.kind, shape, fmt.count(info.params), fmt.count(info.trainable), rf,
-                               fmt.flops(info.flops), fmt.size_bytes(info.memory)))
-            self.errors.append(info.error)
+            if info.error and not info.root_error and info.culprit in root_errors:
+                self.errors.append(f"{info.error}:\n{root_errors[info.culprit]}")
+            else:
+                self.errors.append(info.error)
             self.notes.append(info.rf_note)
         self.endResetModel()
 
@@ -102,7 +107,7 @@ class SummaryView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
         self.totals = QLabel(self)
         self.totals.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout = QVBoxLayout(self)
@@ -112,10 +117,14 @@ class SummaryView(QWidget):
         layout.addWidget(self.totals)
         self._syncing = False
         self._sized_for: int | None = None
+        self._errors_shown: list = []
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         studio.inference_updated.connect(self.refresh)
         studio.selection_changed.connect(self._on_studio_selection_changed)
         self.refresh()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(900, 280)  # about a dozen rows: all of LeNet-5 at once
 
     def refresh(self) -> None:
         """Refill the table and totals from the studio's inference."""
@@ -126,6 +135,12 @@ class SummaryView(QWidget):
         if self._sized_for != len(self.model.ids):  # fit columns when layers come or go, not on every edit
             self._sized_for = len(self.model.ids)
             self.table.resizeColumnsToContents()
+
+        if self.model.errors != self._errors_shown:  # widen the shape column to show messages, and back
+            self._errors_shown = list(self.model.errors)
+            shape = COLUMNS.index("Output shape")
+            self.table.resizeColumnToContents(shape)
+            self.table.setColumnWidth(shape, min(self.table.columnWidth(shape), 75 * self.fontMetrics().averageCharWidth()))
         self._show_selection(self.studio.selection)
         self.totals.setText(self.totals_text(inference))
 
