@@ -203,8 +203,10 @@ class CanvasView(QGraphicsView):
     # -- background ---------------------------------------------------------------
     def drawBackground(self, painter, rect: QRectF) -> None:  # noqa: N802 (Qt name)
         painter.fillRect(rect, QColor("#F5F7FA"))
-        step = GRID if self.zoom_level() >= 0.5 else GRID * 5
-        major_step = GRID * 5
+        step = GRID
+        while step * self.zoom_level() < 12:  # lines at least 12 px apart on screen
+            step *= 5
+        major_step = step * 5
         minor, major = [], []
         x = math.floor(rect.left() / step) * step
         while x < rect.right():

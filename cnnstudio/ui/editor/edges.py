@@ -38,6 +38,7 @@ class EdgeItem(QGraphicsItem):
         self._label = ""
         self._label_rect = QRectF()
         self._label_at = QPointF()
+        self._label_side = 0  # -1 / 1: the label sits left / right of the wire instead of on it
         self._bounds = QRectF()
         src_item.edges.add(self)
         dst_item.edges.add(self)
@@ -68,28 +69,38 @@ class EdgeItem(QGraphicsItem):
         return info is not None and info.error is not None
 
     # -- geometry -----------------------------------------------------------------
-    def _n_ports(self) -> int:
-        ports = [e.edge.port for e in self.dst_item.edges if e.dst_item is self.dst_item]
-        return max(ports) + 1 if ports else 1
+    def _slot(self) -> tuple[int, int]:
+        """``(index, count)`` of this edge among the edges into its target.
+
+        A merge's anchors are ordered by where the sources sit, left to right, so wires
+        into one merge do not cross (the port order itself is shown in the tooltips).
+        """
+        siblings = [e for e in self.dst_item.edges if e.dst_item is self.dst_item]
+        siblings.sort(key=lambda e: (e.src_item.scenePos().x(), e.edge.port))
+        return siblings.index(self), len(siblings)
 
     def update_path(self) -> None:
         """Re-route the curve after either end moved (or the scene around it changed)."""
+        index, count = self._slot()
         p0 = self.src_item.output_anchor()
-        p3 = self.dst_item.input_anchor(self.edge.port, self._n_ports())
+        p3 = self.dst_item.input_anchor(index, count)
         path = QPainterPath(p0)
-        side = self._detour_side(p0, p3)
-        if side is None:
+        lane = self._detour_lane(p0, p3)
+        if lane is None:
             dy = max(30.0, abs(p3.y() - p0.y()) / 2)
             path.cubicTo(p0 + QPointF(0, dy), p3 - QPointF(0, dy), p3)
             # edges fanning out of one port would stack their labels at the middle: nearer the target
             fan = sum(1 for e in self.src_item.edges if e.src_item is self.src_item) > 1
             self._label_at = path.pointAtPercent(0.7 if fan else 0.5)
+            # into a merge, other wires arrive beside this one: keep the label on the outer side
+            self._label_side = 0 if count == 1 else (-1 if index < (count - 1) / 2 else 1)
         else:
-            # leave downward, swing out beside the blocking cards, come back in from above
-            path.cubicTo(p0 + QPointF(0, 16), QPointF(side, p0.y() + 6), QPointF(side, p0.y() + 22))
-            path.lineTo(side, p3.y() - 22)
-            path.cubicTo(QPointF(side, p3.y() - 6), p3 - QPointF(0, 16), p3)
-            self._label_at = QPointF(side, (p0.y() + p3.y()) / 2)
+            # leave downward, run down a lane beside the cards in the way, come back in from above
+            path.cubicTo(p0 + QPointF(0, 16), QPointF(lane, p0.y() + 6), QPointF(lane, p0.y() + 22))
+            path.lineTo(lane, p3.y() - 22)
+            path.cubicTo(QPointF(lane, p3.y() - 6), p3 - QPointF(0, 16), p3)
+            self._label_at = QPointF(lane, (p0.y() + p3.y()) / 2)
+            self._label_side = 0
         self.prepareGeometryChange()
         self._path = path
         self._arrow = _arrow_head(path)
@@ -98,28 +109,47 @@ class EdgeItem(QGraphicsItem):
         self._shape = stroker.createStroke(path)
         self._place_label()
 
-    def _detour_side(self, p0: QPointF, p3: QPointF) -> float | None:
-        """The x of a side lane if the straight route crosses other cards, else None."""
+    def _detour_lane(self, p0: QPointF, p3: QPointF) -> float | None:
+        """The x of a free vertical lane if the straight route crosses other cards, else None."""
         scene = self.scene()
         if scene is None or abs(p3.y() - p0.y()) <= HEIGHT + 40:
             return None
         line = QPainterPath(p0)
         line.lineTo(p3)
-        blockers = [it for it in scene.items(line, Qt.IntersectsItemBoundingRect)
-                    if isinstance(it, NodeItem) and it is not self.src_item and it is not self.dst_item]
+        blockers = self._cards_on(scene, line)
         if not blockers:
             return None
         right = max(b.sceneBoundingRect().right() for b in blockers) + SIDE_MARGIN
         left = min(b.sceneBoundingRect().left() for b in blockers) - SIDE_MARGIN
-        mid = (p0.x() + p3.x()) / 2
-        return right if right - mid <= mid - left else left
+        # the side the wire comes from (or, from straight above, the side of the port it enters)
+        dst_x = self.dst_item.scenePos().x()
+        if abs(p0.x() - dst_x) > 1:
+            go_right = p0.x() > dst_x
+        elif abs(p3.x() - dst_x) > 1:
+            go_right = p3.x() > dst_x
+        else:
+            mid = (p0.x() + p3.x()) / 2
+            go_right = right - mid <= mid - left
+        beyond = p0.x() >= right if go_right else p0.x() <= left
+        lanes = ([p0.x()] if beyond else []) + [right if go_right else left]
+        for x in lanes:  # straight down from the source if nothing is there, else just past the cards
+            lane = QPainterPath(QPointF(x, p0.y() + 22))
+            lane.lineTo(x, p3.y() - 22)
+            if not self._cards_on(scene, lane):
+                return x
+        return lanes[-1]
+
+    def _cards_on(self, scene, path: QPainterPath) -> list[NodeItem]:
+        return [it for it in scene.items(path, Qt.IntersectsItemBoundingRect)
+                if isinstance(it, NodeItem) and it is not self.src_item and it is not self.dst_item]
 
     def _place_label(self) -> None:
         self.prepareGeometryChange()
         if self._label:
             fm = QFontMetricsF(LABEL_FONT)
             w, h = fm.horizontalAdvance(self._label) + 10, fm.height() + 2
-            self._label_rect = QRectF(self._label_at.x() - w / 2, self._label_at.y() - h / 2, w, h)
+            x = self._label_at.x() - w / 2 + self._label_side * (w / 2 + 4)
+            self._label_rect = QRectF(x, self._label_at.y() - h / 2, w, h)
         else:
             self._label_rect = QRectF()
         self._bounds = self._path.boundingRect().adjusted(-ARROW - 2, -ARROW - 2, ARROW + 2, ARROW + 2)
@@ -150,7 +180,11 @@ class EdgeItem(QGraphicsItem):
         if self._hover and not selected:
             color = color.darker(130)
         painter.setRenderHint(painter.RenderHint.Antialiasing)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
         pen = QPen(color, 2.6 if selected else 1.6)
+        if lod < 0.3:
+            pen.setCosmetic(True)  # zoomed far out: one pixel wide, still visible
+            pen.setWidthF(1.0)
         if self.broken:
             pen.setStyle(Qt.DashLine)
         painter.setPen(pen)
@@ -159,7 +193,7 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(Qt.NoPen)
         painter.setBrush(color)
         painter.drawPolygon(self._arrow)
-        if not self._label or option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
+        if not self._label or lod < 0.45:
             return
         painter.setPen(QPen(color if selected else QColor("#D3D8E0"), 1))
         painter.setBrush(QColor("#F7F9FC"))

@@ -158,7 +158,8 @@ class NodeItem(QGraphicsItem):
         lines: list[tuple[str, str, QColor, QFont]] = []
         if info is not None and info.error is not None:
             color = ERROR_COLOR if info.root_error else QColor("#A05050")
-            for text in _wrap(info.error, fm, room, 2):
+            message = info.error.removeprefix(f"{self._title}: ")  # the header already names the layer
+            for text in _wrap(message, fm, room, 2):
                 lines.append((text, "", color, BODY_FONT))
         elif info is not None:
             n = info.params
@@ -170,7 +171,7 @@ class NodeItem(QGraphicsItem):
         self._lines = lines
         self._title_text = QFontMetricsF(TITLE_FONT).elidedText(self._title, Qt.ElideMiddle, WIDTH - 18)
         self.setToolTip(self._tooltip())
-        self._update_ports()
+        self.update_ports()
         self.update()
 
     def _tooltip(self) -> str:
@@ -188,15 +189,16 @@ class NodeItem(QGraphicsItem):
             rows.append(f"Receptive field: {rf.text()}" if rf else f"Receptive field: none ({info.rf_note or 'not defined'})")
         return "<br>".join(rows)
 
-    def _update_ports(self) -> None:
+    def update_ports(self) -> None:
+        """A merge's input port spans the anchors of the edges it takes (at least two)."""
         if self.in_port is not None and self.node.n_inputs == MANY:
-            n = max(2, len([e for e in self.edges if e.dst_item is self]) + 1)
+            n = max(2, sum(1 for e in self.edges if e.dst_item is self))
             self.in_port.set_width(PORT_SPACING * (n - 1) + 2 * PORT_RADIUS)
 
     # -- geometry -----------------------------------------------------------------
-    def input_anchor(self, port: int, n_ports: int) -> QPointF:
-        """Scene point where the edge into ``port`` (of ``n_ports`` used) ends."""
-        dx = (port - (n_ports - 1) / 2) * PORT_SPACING if n_ports > 1 else 0.0
+    def input_anchor(self, slot: int, n_slots: int) -> QPointF:
+        """Scene point where the ``slot``-th (from the left) of ``n_slots`` incoming edges ends."""
+        dx = (slot - (n_slots - 1) / 2) * PORT_SPACING if n_slots > 1 else 0.0
         return self.scenePos() + QPointF(dx, -HEIGHT / 2 - PORT_RADIUS)
 
     def output_anchor(self) -> QPointF:
@@ -213,7 +215,11 @@ class NodeItem(QGraphicsItem):
 
     def itemChange(self, change, value):  # noqa: N802 (Qt name)
         if change == QGraphicsItem.ItemPositionHasChanged:
-            for e in self.edges:
+            touched = set(self.edges)
+            for e in self.edges:  # a merge orders its anchors by where its sources sit
+                if e.src_item is self and e.dst_item.node.n_inputs == MANY:
+                    touched.update(x for x in e.dst_item.edges if x.dst_item is e.dst_item)
+            for e in touched:
                 e.update_path()
         return super().itemChange(change, value)
 

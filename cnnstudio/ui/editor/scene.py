@@ -128,7 +128,7 @@ class GraphScene(QGraphicsScene):
 
     def _refresh_inputs(self, node_item: NodeItem) -> None:
         """A merge's incoming edges spread over its port: re-place all of them."""
-        node_item._update_ports()
+        node_item.update_ports()
         for e in node_item.edges:
             if e.dst_item is node_item:
                 e.update_path()
