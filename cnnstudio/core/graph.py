@@ -260,6 +260,16 @@ class LayerGraph:
             return False, str(exc)
         return True, ""
 
+    def check_inputs(self) -> None:
+        """Raise :class:`MissingInputError` for the first layer fed by fewer inputs than it needs."""
+        for node in self.nodes.values():
+            need = {0: 0, 1: 1}.get(node.n_inputs, 1 if node.generic else 2)
+            have = len(self.in_edges(node.id))
+            if have < need:
+                if have == 0:
+                    raise MissingInputError(f"{node.name} has no input: connect a layer into it")
+                raise MissingInputError(f"{node.name} needs at least {need} inputs, has {have}")
+
     def ancestors(self, node_id: str) -> set[str]:
         """Every node that reaches ``node_id``."""
         seen: set[str] = set()

@@ -1,0 +1,64 @@
+"""Project files: JSON round trip, atomic saves, and clear errors that overwrite nothing."""
+
+import json
+
+import pytest
+
+from cnnstudio import RESOURCES
+from cnnstudio.core.project import FORMAT_VERSION, Project, ProjectError, load_project, save_project
+from cnnstudio.core.templates import TEMPLATES, lenet5, resnet_style
+
+
+def test_round_trip_keeps_graph_settings_and_classes(tmp_path):
+    project = resnet_style()
+    project.training["epochs"] = 3
+    project.data.update(kind="folder", path="/data/cats")
+    project.classes = ["cat", "dog"]
+    path = save_project(project, tmp_path / "net.cnnproj")
+    again = load_project(path)
+    assert again.to_dict() == project.to_dict()
+    assert again.path == path and project.path == path
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "cnnstudio-project" and doc["version"] == FORMAT_VERSION
+
+
+def test_failed_save_leaves_the_old_file_intact(tmp_path):
+    path = save_project(lenet5(), tmp_path / "lenet.cnnproj")
+    old = path.read_bytes()
+    broken = lenet5()
+    broken.training["callback"] = object()  # cannot be serialised
+    with pytest.raises(ProjectError, match="cannot save"):
+        save_project(broken, path)
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["lenet.cnnproj"]  # no temporary file left
+
+
+def test_save_needs_a_path():
+    with pytest.raises(ProjectError, match="no file name"):
+        save_project(Project())
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    ("", "is empty"),
+    ('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": [', "corrupt or truncated"),
+    ("[1, 2]", "is not a cnnstudio project"),
+    ('{"format": "cnnstudio-project"}', "has no format version"),
+    ('{"format": "cnnstudio-project", "version": 99}', "newer cnnstudio"),
+    ('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": [{"id": "a", "kind": "Conv2D", "name": "c",'
+     ' "params": {"kernel_size": -3}}]}}', "invalid graph: kernel_size must be at least 1"),
+])
+def test_bad_files_raise_clear_errors(tmp_path, content, message):
+    path = tmp_path / "p.cnnproj"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ProjectError, match=message):
+        load_project(path)
+    if content is not None:
+        assert path.read_text() == content
+
+
+def test_templates_equal_the_shipped_example_projects():
+    for label, (stem, build) in TEMPLATES.items():
+        shipped = load_project(RESOURCES / "projects" / f"{stem}.cnnproj")
+        assert shipped.to_dict() == build().to_dict(), f"{stem}.cnnproj differs from the {label} template"
