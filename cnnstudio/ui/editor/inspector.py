@@ -54,6 +54,7 @@ class InspectorView(QWidget):
         self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the form follows the dock's width
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll)
@@ -152,6 +153,7 @@ class InspectorView(QWidget):
             label = QLabel(p.name, parent)
             label.setToolTip(p.doc)
             label.setMinimumWidth(self._label_width)  # basic and advanced forms line up
+            label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
             form.addRow(label, cell)
             self.fields[p.name] = field
             self.field_errors[p.name] = error

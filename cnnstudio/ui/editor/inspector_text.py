@@ -54,6 +54,11 @@ def _chain(line: str) -> str:
     return "<br>".join([f"{escape(parts[0])} = {escape(parts[1])}"] + [f"{indent}= {escape(p)}" for p in parts[2:]])
 
 
+def _flops(n: int) -> str:
+    """``235,200 (235.2 K)``; small counts without the short form."""
+    return fmt.count(n) if n < 1000 else f"{fmt.count(n)} ({fmt.flops(n)})"
+
+
 def _block(items: list[str]) -> str:
     """Formulas across the full width, in monospace on a light band."""
     return (f"<tr><td colspan='2' bgcolor='#eef1f5' style='padding: 4px 8px; {_MONO}'>"
@@ -88,7 +93,7 @@ def node_html(info: NodeInfo | None) -> str:
                                    f"{fmt.count(info.non_trainable)} non-trainable)"))
     if params_lines:
         rows.append(_block([_chain(x) for x in params_lines]))
-    rows.append(_row("FLOPs", f"{fmt.count(info.flops)} ({fmt.flops(info.flops)}) per sample"))
+    rows.append(_row("FLOPs", f"{_flops(info.flops)} per sample"))
     rows.append(_row("Activations", f"{fmt.size_bytes(info.memory)} per sample (float32)"))
     return f"<table cellspacing='0' width='100%'>{''.join(rows)}</table>"
 
@@ -123,7 +128,7 @@ def multi_html(ids: list[str], graph: LayerGraph, inference: GraphInference) -> 
     rows = [
         _row("Parameters", f"<b>{fmt.count(total)}</b> ({fmt.count(trainable)} trainable, "
                            f"{fmt.count(total - trainable)} non-trainable)"),
-        _row("FLOPs", f"{fmt.count(flops)} ({fmt.flops(flops)}) per sample"),
+        _row("FLOPs", f"{_flops(flops)} per sample"),
         _row("Activations", f"{fmt.size_bytes(sum(i.memory for i in infos))} per sample (float32)"),
     ]
     if bad:

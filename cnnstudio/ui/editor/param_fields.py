@@ -58,6 +58,7 @@ def _int_spin(param: Param, parent: QWidget) -> QSpinBox:
     box.setRange(-_INT_LIMIT if param.min is None else int(param.min), _INT_LIMIT if param.max is None else int(param.max))
     box.setKeyboardTracking(False)
     box.setToolTip(param.doc)
+    box.setMinimumWidth(56)  # a wide range must not make the inspector wider than its dock
     return box
 
 
@@ -89,6 +90,7 @@ class FloatField(ParamField):
         self.box.setRange(-_FLOAT_LIMIT if param.min is None else param.min, _FLOAT_LIMIT if param.max is None else param.max)
         self.box.setSingleStep(0.05 if param.max is not None and param.max <= 1 else 0.1)
         self.box.setKeyboardTracking(False)
+        self.box.setMinimumWidth(72)
         self.box.valueChanged.connect(self._emit)
         self.row.addWidget(self.box)
 
@@ -187,7 +189,8 @@ class PairsField(ParamField):
         grid.setContentsMargins(0, 0, 0, 0)
         self.boxes = []
         for i in range(param.length or 2):
-            grid.addWidget(QLabel(self.AXES[i] if i < len(self.AXES) else f"axis {i}"), i, 0)
+            axis = self.AXES[i] if i < len(self.AXES) else f"axis {i}"
+            grid.addWidget(QLabel(f"{axis} ({'top, bottom' if i == 0 else 'left, right'})"), i, 0)
             pair = [_int_spin(param, self), _int_spin(param, self)]
             pair[0].setToolTip(f"{param.doc}\nBefore (top or left)")
             pair[1].setToolTip(f"{param.doc}\nAfter (bottom or right)")
