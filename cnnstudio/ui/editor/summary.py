@@ -120,6 +120,7 @@ class SummaryView(QWidget):
         self._errors_shown: list = []
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         studio.inference_updated.connect(self.refresh)
+        studio.project_replaced.connect(self._on_studio_project_replaced)
         studio.selection_changed.connect(self._on_studio_selection_changed)
         self.refresh()
 
@@ -168,6 +169,10 @@ class SummaryView(QWidget):
         self._syncing = False
         if ids and ids[0] in self.model.ids:
             self.table.scrollTo(self.model.index(self.model.ids.index(ids[0]), 0))
+
+    def _on_studio_project_replaced(self) -> None:
+        self._sized_for = None  # another network: fit the columns to it
+        self.refresh()
 
     def _on_studio_selection_changed(self, ids: list) -> None:
         if not self._syncing:
