@@ -49,15 +49,17 @@ class Studio(QObject):
     status_message = Signal(str)         # a short message for the status bar
     tensorflow_loaded = Signal(str)      # device description, once TF imported in the background
     tensorflow_failed = Signal(str)
+    model_trained = Signal(str)          # path of the newest trained .keras checkpoint (Training page)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self.selection: list[str] = []
         self.inference: GraphInference = GraphInference()
         self.keras_fallback = None  # set by the ml package once TensorFlow is loaded
         self.device = ""  # "CPU" or the GPU's name, once known
+        self.trained_model_path: str | None = None  # newest checkpoint of this project (see model_trained)
         self._infer_timer = QTimer(self, singleShot=True, interval=0)
         self._infer_timer.timeout.connect(self.reinfer)
         self.project: Project = project or Project()
@@ -73,6 +75,7 @@ class Studio(QObject):
     def set_project(self, project: Project) -> None:
         """Replace the open project (clears undo history and selection)."""
         self.project = project
+        self.trained_model_path = None
         self.undo_stack.clear()
         self.selection = []
         self._watch(project.graph)
@@ -85,6 +88,9 @@ class Studio(QObject):
         """The project was written: the undo stack's current state is clean."""
         self.undo_stack.setClean()
         self.dirty_changed.emit(False)
+
+    def _on_undo_stack_clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(not clean)
 
     @property
     def dirty(self) -> bool:
