@@ -14,7 +14,8 @@ import numpy as np
 from cnnstudio.core.project import DEFAULT_PREPROCESSING, Project
 
 from .runs import list_runs
-from .sources import read_image
+from .shapes import ShapesGenerator
+from .sources import DataError, RawData, load_raw, read_image
 
 
 class ProbeInputError(ValueError):
@@ -30,25 +31,18 @@ def latest_checkpoint(project: Project) -> Path | None:
     return None
 
 
-def latest_filter_snapshots(project: Project):
-    """The newest run's :class:`~cnnstudio.ml.runs.FilterSnapshots` that has any, or ``None``."""
-    for run in reversed(list_runs(project.runs_dir())):
-        snapshots = run.filters()
-        if snapshots.epochs:
-            return snapshots
-    return None
-
-
 def preprocessing_for(input_shape: tuple[int, ...]) -> dict[str, Any]:
     """Preprocessing settings for a model known only by its input shape (H, W, C).
 
     Size and grey/RGB follow the shape; pixel values are scaled to 0..1 (the studio's
     default), since a bare model file does not say how it was trained.
     """
-    if len(input_shape) != 3 or input_shape[2] not in (1, 3) or None in input_shape:
-        raise ProbeInputError(f"the model takes {input_shape}; probing needs an image input (height, width, 1 or 3)")
-    return {**DEFAULT_PREPROCESSING, "size": [int(input_shape[0]), int(input_shape[1])],
-            "color": "grey" if input_shape[2] == 1 else "rgb"}
+    from .live import LiveError, fit_to_model
+
+    try:
+        return fit_to_model(DEFAULT_PREPROCESSING, input_shape)[0]
+    except LiveError as exc:
+        raise ProbeInputError(str(exc)) from None
 
 
 def load_model(path: str | Path):
@@ -73,3 +67,43 @@ def read_rgb(path: str | Path) -> np.ndarray:
     if img is None:
         raise ProbeInputError(f"{p.name} cannot be read as an image")
     return np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img
+
+
+class DatasetSamples:
+    """Single images of the project's dataset by index, with their class names.
+
+    The shapes generator draws image ``i`` on its own; other sources are loaded once
+    (file lists only, for image folders) and their images read one at a time.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self._generator: ShapesGenerator | None = None
+        self._raw: RawData | None = None
+        try:
+            if data.get("kind", "shapes") == "shapes":
+                self._generator = ShapesGenerator(data.get("options") or {}, seed=int(data.get("seed", 0)))
+            else:
+                self._raw = load_raw(data)
+        except (DataError, ValueError) as exc:
+            raise ProbeInputError(str(exc)) from None
+
+    def __len__(self) -> int:
+        if self._generator is not None:
+            return len(self._generator)
+        return sum(len(p) for p in self._raw.parts.values())
+
+    def sample(self, index: int) -> tuple[np.ndarray, str]:
+        """Image ``index`` (wrapped around) as uint8 and its class name."""
+        index = int(index) % max(1, len(self))
+        if self._generator is not None:
+            gen = self._generator
+            return gen.render(index), gen.classes[int(gen.labels[index])]
+        for part in self._raw.parts.values():
+            if index < len(part):
+                label = self._raw.classes[int(part.labels[index])]
+                if part.images is not None:
+                    return part.images[index], label
+                return read_rgb(part.paths[index]), label
+            index -= len(part)
+        raise ProbeInputError("the dataset is empty")

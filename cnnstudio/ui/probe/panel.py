@@ -1,0 +1,279 @@
+"""The Probe page: look inside the network for one image.
+
+A model (the latest trained one, the editor's graph with random weights, or a ``.keras``
+file) and an image (a dataset sample, an image file, or a frame of the demo or a video) feed
+four views: Filters, Feature maps, Receptive field and Attribution. Every model call runs on
+one background worker (:class:`.jobs.ProbeJobs`) holding a
+:class:`cnnstudio.ml.probe_session.ProbeSession`; the GUI thread only draws. TensorFlow is
+imported by the worker's jobs, never here.
+
+Other panels can hand in a picture with :meth:`ProbePanel.set_image` (e.g. a live frame).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from cnnstudio.ui.live.models import file_spec, graph_spec, latest_checkpoint, trained_spec
+from cnnstudio.ui.live.views import ImageView
+
+from . import sources
+from .attribution_tab import AttributionTab
+from .features_tab import FeatureMapsTab
+from .field_tab import ReceptiveFieldTab
+from .filters_tab import FiltersTab
+from .jobs import ProbeJobs
+from .tab import fill_combo
+
+MODELS = [("Latest trained model", "trained"), ("Editor graph (random weights)", "graph"), ("Model file…", "file")]
+SOURCES = [("Dataset sample", "dataset"), ("Image file…", "file"), ("Demo frame", "demo"), ("Video frame…", "video")]
+
+
+class ProbePanel(QWidget):
+    """Model and image choosers, the model's input and prediction, and the four probe views."""
+
+    def __init__(self, studio, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.studio = studio
+        self.jobs = ProbeJobs(self)
+        self.session = None   # ProbeSession, made and used on the worker
+        self.info = None      # its ModelInfo
+        self.image = None     # ImageProbe of the current image
+        self.image_name = ""
+        self.frames = sources.FrameReader()
+        self.samples = sources.SampleCache()
+        self._source_path: str | None = None
+        self._model_stale = False
+        self._build()
+        self.jobs.busy_changed.connect(self._on_jobs_busy_changed)
+        self.jobs.job_started.connect(self.status.setText)
+        self.jobs.job_failed.connect(self._on_jobs_failed)
+        self.studio.project_replaced.connect(self._on_studio_project_replaced)
+        self.studio.graph_changed.connect(self._on_studio_graph_changed)
+        QTimer.singleShot(0, lambda: self.choose_model("trained"))
+
+    # -- layout ---------------------------------------------------------------------
+    def _build(self) -> None:
+        self.model = QComboBox(self)
+        fill_combo(self.model, MODELS)
+        reload = QPushButton("Reload", self)
+        reload.setToolTip("Load the model again (after training or editing the graph)")
+        self.source = QComboBox(self)
+        fill_combo(self.source, SOURCES)
+        self.prev_button, self.next_button = QPushButton("◀", self), QPushButton("▶", self)
+        for b, tip in ((self.prev_button, "Previous sample"), (self.next_button, "Next sample or frame")):
+            b.setFixedWidth(32)
+            b.setToolTip(tip)
+        self.index = QSpinBox(self, minimum=0, maximum=10**6)
+        self.index.setToolTip("Dataset sample number")
+        self.busy = QProgressBar(self)
+        self.busy.setRange(0, 0)  # indeterminate: a probe has no steps to count
+        self.busy.setFixedWidth(90)
+        self.busy.hide()
+        self.status = QLabel("", self)
+        export = QPushButton("Export PNG…", self)
+        export.setToolTip("Save the current view as a PNG picture")
+
+        bar = QHBoxLayout()
+        for w in (QLabel("Model"), self.model, reload, QLabel("   Image"), self.source, self.prev_button,
+                  self.index, self.next_button):
+            bar.addWidget(w)
+        bar.addWidget(self.busy)
+        bar.addWidget(self.status, 1)
+        bar.addWidget(export)
+
+        self.input_view = ImageView("Input")
+        self.prediction = QLabel("", self)
+        self.prediction.setWordWrap(True)
+        self.prediction.setTextFormat(Qt.RichText)
+        self.model_info = QLabel("", self)
+        self.model_info.setWordWrap(True)
+        left = QWidget(self)
+        left_lay = QVBoxLayout(left)
+        left_lay.setContentsMargins(0, 0, 0, 0)
+        left_lay.addWidget(self.input_view, 1)
+        left_lay.addWidget(self.prediction)
+        left_lay.addWidget(self.model_info)
+
+        self.filters_tab = FiltersTab(self)
+        self.features_tab = FeatureMapsTab(self)
+        self.field_tab = ReceptiveFieldTab(self)
+        self.attribution_tab = AttributionTab(self)
+        self.tabs = QTabWidget(self)
+        for tab in self.views():
+            self.tabs.addTab(tab, tab.title)
+        split = QSplitter(Qt.Horizontal, self)
+        split.addWidget(left)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 4)
+        split.setSizes([260, 1100])
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(split, 1)
+
+        self.model.activated.connect(lambda i: self.choose_model(self.model.itemData(i)))
+        reload.clicked.connect(lambda: self.choose_model(self.model.currentData()))
+        self.source.activated.connect(lambda i: self.choose_source(self.source.itemData(i)))
+        self.index.valueChanged.connect(lambda _v: self._load_image())
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        export.clicked.connect(self._on_export_clicked)
+        self.features_tab.map_chosen.connect(self.field_tab.show_map)
+
+    def views(self) -> list:
+        """The four probe views, in tab order."""
+        return [self.filters_tab, self.features_tab, self.field_tab, self.attribution_tab]
+
+    # -- model ----------------------------------------------------------------------
+    def choose_model(self, choice: str, path: str | None = None) -> bool:
+        """Probe ``trained`` (the newest checkpoint), ``graph`` (random weights) or ``file`` (``path``)."""
+        snapshots = None
+        if choice == "trained":
+            spec = trained_spec(self.studio)
+            if spec is None:
+                self.status.setText("No trained model yet (train on the Training page): probing the editor's graph")
+                choice, spec = "graph", graph_spec(self.studio)
+            else:
+                from cnnstudio.ml.runs import FILTERS  # JSON and NumPy only
+                snapshots = latest_checkpoint(self.studio)[0].parent / FILTERS
+        elif choice == "file":
+            if not path:
+                path, _ = QFileDialog.getOpenFileName(self, "Load a Keras model", str(Path.home()),
+                                                      "Keras models (*.keras *.h5 *.json);;All files (*)")
+            if not path:
+                fill_combo(self.model, MODELS, "graph" if self.session is None else None)
+                return False
+            spec = file_spec(self.studio, path)
+        else:
+            spec = graph_spec(self.studio)
+        fill_combo(self.model, MODELS, choice)
+        self._model_stale = False
+        self.jobs.submit("model", f"Loading {spec.title}…", sources.open_session, spec, snapshots,
+                         on_done=self._on_session_ready)
+        return True
+
+    def _on_session_ready(self, result) -> None:
+        self.session, self.info = result
+        h, w, c = self.info.input_shape
+        classes = f"{len(self.info.classes)} classes"
+        self.model_info.setText(f"<b>{self.info.title}</b><br>{self.info.model}: input {h}x{w}x{c}, {classes}"
+                                + (f"<br><i>{self.info.note}</i>" if self.info.note else ""))
+        for tab in self.views():
+            tab.set_model(self.info)
+        self._load_image()
+
+    def _on_studio_project_replaced(self) -> None:
+        self.samples.clear()
+        self.choose_model("trained")
+
+    def _on_studio_graph_changed(self) -> None:
+        if self.model.currentData() == "graph":
+            self._model_stale = True  # rebuilt when the page is next shown, not on every edit
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._model_stale:
+            self.choose_model("graph")
+
+    # -- image ----------------------------------------------------------------------
+    def choose_source(self, kind: str, path: str | None = None) -> bool:
+        """Take images from ``dataset``, an image ``file``, the ``demo`` or a ``video`` (``path``)."""
+        if kind in ("file", "video") and not path:
+            filt = ("Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)" if kind == "file"
+                    else "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(self, "Open", str(Path.home()), filt)
+            if not path:
+                fill_combo(self.source, SOURCES, self.source.currentData())
+                return False
+        fill_combo(self.source, SOURCES, kind)
+        self._source_path = path
+        self.index.setEnabled(kind == "dataset")
+        self.prev_button.setEnabled(kind == "dataset")
+        self.next_button.setEnabled(kind != "file")
+        self._load_image()
+        return True
+
+    def step(self, delta: int) -> None:
+        """The next (or previous) dataset sample, or the next frame."""
+        if self.source.currentData() == "dataset":
+            self.index.setValue(max(0, self.index.value() + delta))
+        else:
+            self._load_image(advance=True)
+
+    def _load_image(self, advance: bool = False) -> None:
+        if self.session is None:
+            return  # the model's arrival loads it
+        kind = self.source.currentData()
+        if kind == "dataset":
+            data = self.studio.project.data
+            fetch = (self.samples.sample, json.dumps(data, sort_keys=True, default=str), data, self.index.value())
+        elif kind == "file":
+            fetch = (sources.read_file, self._source_path)
+        else:
+            fetch = (self.frames.read, kind, self._source_path, advance)
+        self.jobs.submit("image", "Preprocessing and predicting…", sources.probe_image, self.session, *fetch,
+                         on_done=self._on_image_ready)
+
+    def set_image(self, rgb: np.ndarray, name: str = "frame") -> None:
+        """Probe this uint8 RGB (or grey) picture, e.g. a frame handed over by the Live page."""
+        if self.session is not None:
+            self.jobs.submit("image", "Preprocessing and predicting…", sources.probe_image, self.session,
+                             lambda: (np.asarray(rgb), name), on_done=self._on_image_ready)
+
+    def _on_image_ready(self, result) -> None:
+        self.image, self.image_name = result
+        h, w = self.image.picture.shape[:2]
+        self.input_view.set_image(self.image.picture)
+        self.input_view.set_title(f"Input {h}x{w}: {self.image_name}")
+        best = self.image.predictions[0]
+        self.prediction.setText(f"Prediction: <b>{best.label}</b> ({best.probability:.1%})")
+        self.attribution_tab.image_changed(self.image)
+        for tab in (self.features_tab, self.field_tab):
+            tab.invalidate()
+
+    # -- busy, errors, export, shutdown ------------------------------------------------
+    def _on_jobs_busy_changed(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        if not busy and not self.status.property("error"):
+            self.status.setText("")
+
+    def _on_jobs_failed(self, message: str, _tb: str) -> None:
+        self.status.setProperty("error", True)
+        self.status.setText(f"<span style='color:#ff6b5b'>{message}</span>")
+        QTimer.singleShot(8000, lambda: self.status.setProperty("error", False))
+        self.studio.status_message.emit(f"Probe: {message}")
+
+    def current_view(self):
+        """The view shown now."""
+        return self.tabs.currentWidget()
+
+    def export_png(self, path: str | Path, view=None) -> bool:
+        """Save ``view`` (default: the one shown) as a PNG picture; another view is brought to the front first."""
+        view = view or self.current_view()
+        if view is not self.current_view():
+            self.tabs.setCurrentWidget(view)  # a never-shown tab has no layout to paint
+        return view.export_png(path)
+
+    def _on_export_clicked(self) -> None:
+        view = self.current_view()
+        name = f"probe-{view.title.lower().replace(' ', '-')}.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", str(Path.home() / name), "PNG images (*.png)")
+        if path:
+            ok = self.export_png(path if path.lower().endswith(".png") else path + ".png", view)
+            self.studio.status_message.emit(f"Saved {path}" if ok else f"Could not write {path}")
+
+    def shutdown(self) -> None:
+        """Stop the worker (waits for a running probe) and release any open video."""
+        self.jobs.shutdown()
+        self.frames.release()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,95 @@
+"""The probe panel's background jobs: open a model as a session, fetch an image, probe it.
+
+Every function here runs on the panel's worker (see :mod:`.jobs`), so TensorFlow and file
+or video reading stay off the GUI thread; ``cnnstudio.ml`` is imported inside them.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+#: Demo frames skipped per "next frame", so the shape visibly moves on.
+DEMO_STEP = 20
+
+
+def open_session(spec, snapshots: Path | None):
+    """Load ``spec``'s model (a :class:`cnnstudio.ui.live.worker.ModelSpec`) as a session; (session, info)."""
+    from cnnstudio.core.project import DEFAULT_PREPROCESSING
+    from cnnstudio.ml.probe_session import ProbeSession
+
+    model, graph = spec.load()
+    preprocessing = copy.deepcopy(spec.preprocessing or DEFAULT_PREPROCESSING)
+    session = ProbeSession(model, preprocessing, spec.classes, graph or spec.graph, snapshots, spec.title)
+    return session, session.describe()
+
+
+def probe_image(session, fetch: Callable[..., tuple[np.ndarray, str]], *args: Any):
+    """``fetch(*args) -> (image, name)``, then preprocess and predict it; (ImageProbe, name)."""
+    image, name = fetch(*args)
+    return session.set_image(image), name
+
+
+def read_file(path: str) -> tuple[np.ndarray, str]:
+    """An image file as RGB, and its name."""
+    from cnnstudio.ml.probe_inputs import read_rgb
+
+    return read_rgb(path), Path(path).name
+
+
+class SampleCache:
+    """Dataset samples by index; the dataset is opened once per data setting (on the worker)."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._samples = None
+
+    def sample(self, key: str, data: dict, index: int) -> tuple[np.ndarray, str]:
+        """Sample ``index`` of the dataset ``data`` (``key`` identifies the setting); (image, name)."""
+        from cnnstudio.ml.probe_inputs import DatasetSamples
+
+        if key != self._key:
+            self._samples, self._key = DatasetSamples(data), key
+        n = len(self._samples)
+        image, label = self._samples.sample(index)
+        return image, f"sample {index % max(n, 1)} of {n}, a {label}"
+
+    def clear(self) -> None:
+        """Forget the open dataset (a new project)."""
+        self._key = self._samples = None
+
+
+class FrameReader:
+    """Single frames of the demo film or a video file, read on demand (on the worker)."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._source = None
+
+    def read(self, kind: str, path: str | None, advance: bool) -> tuple[np.ndarray, str]:
+        """The current frame of ``kind`` (``demo`` or ``video`` at ``path``), the next one if ``advance``."""
+        from cnnstudio.ml.capture import SourceError, open_source
+
+        if (kind, path) != self._key or self._source is None:
+            self.release()
+            try:
+                self._source = open_source(kind, path)
+            except SourceError as exc:
+                raise ValueError(str(exc)) from None
+            self._key, self._frame, self._number = (kind, path), None, -1
+        if self._frame is None or advance:
+            for _ in range(DEMO_STEP if kind == "demo" and self._frame is not None else 1):
+                ok, frame = self._source.read()
+                if not ok:
+                    raise ValueError(f"{self._source.name} has no more frames")
+                self._frame, self._number = frame, self._number + 1
+        return self._frame, f"{self._source.name}, frame {self._number}"
+
+    def release(self) -> None:
+        """Close the open video (if any)."""
+        if self._source is not None:
+            self._source.release()
+        self._source = self._key = None

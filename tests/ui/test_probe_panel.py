@@ -1,0 +1,144 @@
+"""The Probe page: models and images load on the worker, the views draw, a clicked unit shows its
+receptive field, filters replay a run's snapshots, every view exports a PNG."""
+
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage
+
+from cnnstudio.core.project import save_project
+from cnnstudio.core.templates import simple_cnn
+from cnnstudio.ui.studio import Studio
+
+
+@pytest.fixture
+def model_calls_off_gui(monkeypatch):
+    """Record the thread of every ProbeSession call."""
+    from cnnstudio.ml.probe_session import ProbeSession
+
+    threads = []
+    for name in ("__init__", "set_image", "feature_maps", "filters", "unit", "attribution"):
+        original = getattr(ProbeSession, name)
+
+        def wrapped(self, *args, _original=original, **kwargs):
+            threads.append(threading.current_thread() is threading.main_thread())
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(ProbeSession, name, wrapped)
+    yield threads
+    assert threads and not any(threads), "a model call ran on the GUI thread"
+
+
+def _idle(qtbot, panel, timeout=30000):
+    if panel.jobs.busy:
+        with qtbot.waitSignal(panel.jobs.busy_changed, timeout=timeout, check_params_cb=lambda busy: not busy):
+            pass
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path, model_calls_off_gui):
+    from cnnstudio.ui.probe.panel import ProbePanel
+
+    project = simple_cnn()
+    project.data["options"] = {**project.data["options"], "count": 60}
+    save_project(project, tmp_path / "p.cnnproj")
+    studio = Studio(project)
+    panel = ProbePanel(studio)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.image is not None, timeout=60000)
+    _idle(qtbot, panel)
+    yield panel
+    panel.shutdown()
+
+
+def _click(qtbot, view, row, col):
+    """Left-click pixel (row, col) of a view's image."""
+    scene = view.image.mapToScene(QPointF(col + 0.5, row + 0.5))
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=view.mapFromScene(scene))
+
+
+def test_untrained_graph_loads_with_a_dataset_sample_and_prediction(panel):
+    assert panel.model.currentData() == "graph"  # nothing trained yet
+    assert panel.image.picture.shape == (32, 32, 3)
+    assert "sample 0 of 60" in panel.image_name
+    assert "Prediction:" in panel.prediction.text()
+    assert not panel.busy.isVisible()
+
+
+def test_choosing_a_layer_shows_its_mosaic_with_dead_maps_framed(qtbot, panel):
+    tab = panel.features_tab
+    panel.tabs.setCurrentWidget(tab)
+    tab.layer.setCurrentIndex(tab.layer.findData("conv2"))
+    _idle(qtbot, panel)
+    assert tab.maps.layer == "conv2" and tab.view.mosaic.count == 32
+    assert tab.view.image.image.shape == tab.maps.picture.shape
+    dead = tab.maps.stats.dead_count
+    assert tab.view.outlines.path().elementCount() == 5 * dead  # one closed rectangle per dead map
+    _click(qtbot, tab.view, *np.add(tab.view.mosaic.origin(7), (1, 1)))
+    assert tab.chosen == 7 and "map 7" in tab.map_stats.text()
+    assert panel.field_tab.channel.value() == 7  # the receptive-field view follows
+
+
+def test_clicking_a_unit_draws_its_receptive_field_and_the_padding_part(qtbot, panel, tmp_path):
+    tab = panel.field_tab
+    panel.tabs.setCurrentWidget(tab)
+    tab.layer.setCurrentIndex(tab.layer.findData("conv2"))
+    _idle(qtbot, panel)
+    _click(qtbot, tab.map_view, 5, 6)  # conv2: field 8x8, stride 2, padding 3
+    _idle(qtbot, panel)
+    assert tab.unit == (5, 6) and tab.result.field.box == ((7, 14), (9, 16))
+    rect = tab.input_box.inside.path().boundingRect()
+    assert (rect.left(), rect.top(), rect.width(), rect.height()) == (9, 7, 8, 8)
+    assert tab.input_box.padding.path().isEmpty()  # wholly on the image
+    assert tab.effective_view.image.image is not None and "stride 2" in tab.info.text()
+    _click(qtbot, tab.map_view, 0, 0)
+    _idle(qtbot, panel)
+    assert tab.result.field.padding_pixels > 0 and not tab.input_box.padding.path().isEmpty()
+    assert panel.export_png(tmp_path / "field.png") and not QImage(str(tmp_path / "field.png")).isNull()
+
+
+def test_attribution_and_filters_views_draw_and_export(qtbot, panel, tmp_path):
+    panel.tabs.setCurrentWidget(panel.attribution_tab)
+    _idle(qtbot, panel)
+    att = panel.attribution_tab
+    assert att.result.method == "gradcam" and att.result.layer == "conv3"
+    att.method.setCurrentIndex(att.method.findData("occlusion"))
+    _idle(qtbot, panel)
+    assert att.result.method == "occlusion" and att.overlay_view.overlay.isVisible()
+    panel.tabs.setCurrentWidget(panel.filters_tab)
+    _idle(qtbot, panel)
+    assert panel.filters_tab.picture.mosaic.count == 16
+    for view in panel.views():
+        path = tmp_path / f"{view.title}.png"
+        assert panel.export_png(path, view)
+        _idle(qtbot, panel)
+        assert panel.current_view() is view and QImage(str(path)).width() > 600
+
+
+def test_trained_checkpoint_is_preferred_and_filters_replay_its_snapshots(qtbot, panel):
+    from cnnstudio.ml.builder import build_model
+    from cnnstudio.ml.filters import filter_mosaic
+    from cnnstudio.ml.runs import Run
+
+    project = panel.studio.project
+    run = Run.create(project.runs_dir(), {})
+    model = build_model(project.graph)
+    model.save(run.best_checkpoint)
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(3, 3, 1, 16)).astype(np.float32)
+    run.filters().add(0, "conv1", first, None)
+    run.filters().add(1, "conv1", model.get_layer("conv1").get_weights()[0], None)
+    panel.choose_model("trained")
+    _idle(qtbot, panel)
+    assert panel.info.title.startswith("Trained: ")
+    panel.tabs.setCurrentWidget(panel.filters_tab)
+    _idle(qtbot, panel)
+    tab = panel.filters_tab
+    assert tab.epochs == [0, 1] and tab.replay.isEnabled()
+    tab.replay.setValue(0)
+    _idle(qtbot, panel)
+    assert tab.picture.epoch == 0 and tab.replay_label.text() == "before training"
+    np.testing.assert_allclose(tab.picture.mosaic.image, filter_mosaic(first).image)
