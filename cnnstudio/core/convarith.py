@@ -219,7 +219,7 @@ def _grid(x, what: str) -> np.ndarray:
 
 
 def _size_formula(axis_texts: list[str], out: tuple[int, int], one_d: bool) -> list[str]:
-    head = "n = input size, f = window span d(k-1)+1, p = padding, s = stride"
+    head = "n: input size, f: window span d(k-1)+1, p: padding, s: stride"
     if one_d:
         return [head, f"length: {axis_texts[1]}"]
     if axis_texts[0] == axis_texts[1]:
@@ -302,7 +302,7 @@ def _transposed(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding) ->
     canvas[np.ix_(rows, cols)] = x
     is_input[np.ix_(rows, cols)] = True
     op = _sliding(CROSS_CORRELATION, canvas, kernel[::-1, ::-1], k, (1, 1), dilation, ("valid", "valid"))
-    head = "n = input size, f = kernel span d(k-1)+1, s = stride, p = padding"
+    head = "n: input size, f: kernel span d(k-1)+1, s: stride, p: padding"
     lines = ([f"height and width: {texts[0]}"] if texts[0] == texts[1]
              else [f"height: {texts[0]}", f"width: {texts[1]}"])
     how = (f"spread the input: {stride[0] - 1} zero(s) between rows, {stride[1] - 1} between columns; "
