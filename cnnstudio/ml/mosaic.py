@@ -63,40 +63,46 @@ def grid_shape(n: int, tile: tuple[int, int] = (1, 1), aspect: float = 1.0) -> t
     return math.ceil(n / cols), cols
 
 
+def _blank(n: int, tile: tuple[int, int], extra: tuple, cols: int | None, gap: int,
+           gap_value: float) -> tuple[np.ndarray, int, int]:
+    """An empty picture for ``n`` tiles: (picture filled with ``gap_value``, rows, cols)."""
+    h, w = tile
+    rows, cols = grid_shape(n, tile) if cols is None else (math.ceil(n / max(cols, 1)), max(cols, 1))
+    shape = (max(rows * (h + gap) - gap, 0), max(cols * (w + gap) - gap, 0)) + extra
+    return np.full(shape, gap_value, np.float32), rows, cols
+
+
 def tile_images(images: np.ndarray, cols: int | None = None, gap: int = 1, gap_value: float = 0.0,
                 levels: tuple[float, float] = (0.0, 1.0)) -> Mosaic:
     """Lay out ``images`` (N, h, w) or (N, h, w, 3) in a grid, row by row, ``gap`` pixels apart."""
-    images = np.asarray(images, np.float32)
+    images = np.asarray(images)
     n, h, w = images.shape[:3]
-    rows, cols = grid_shape(n, (h, w)) if cols is None else (math.ceil(n / max(cols, 1)), max(cols, 1))
-    extra = images.shape[3:]
-    # one padded block per grid cell, then a single reshape: no Python loop over tiles
-    cells = np.full((rows * cols, h + gap, w + gap) + extra, gap_value, np.float32)
-    cells[:n, :h, :w] = images
-    picture = cells.reshape((rows, cols, h + gap, w + gap) + extra).swapaxes(1, 2)
-    picture = picture.reshape((rows * (h + gap), cols * (w + gap)) + extra)
-    picture = picture[:rows * (h + gap) - gap, :cols * (w + gap) - gap]
-    return Mosaic(np.ascontiguousarray(picture), n, rows, cols, (h, w), gap, levels)
+    picture, rows, cols = _blank(n, (h, w), images.shape[3:], cols, gap, gap_value)
+    mosaic = Mosaic(picture, n, rows, cols, (h, w), gap, levels)
+    for k in range(n):
+        y, x = mosaic.origin(k)
+        picture[y:y + h, x:x + w] = images[k]
+    return mosaic
 
 
-def scale_maps(maps: np.ndarray, scaling: str = "per_map") -> tuple[np.ndarray, tuple[float, float]]:
-    """Scale (N, ...) maps to 0..1, each on its own range or all on one; ``'none'`` keeps values.
+def map_ranges(maps: np.ndarray, scaling: str = "per_map") -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel offset and gain that bring (..., C) maps to 0..1: ``(maps - offset) * gain``.
 
-    Returns the scaled maps and the value range of the result. A constant map becomes 0.
+    ``per_map``: each channel on its own range; ``shared``: one range for all; ``none``:
+    offset 0, gain 1. A constant map gets gain 0 (it shows as 0).
     """
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, not {scaling!r}")
-    maps = np.asarray(maps, np.float32)
-    if scaling == "none":
-        if maps.size == 0:
-            return maps, (0.0, 1.0)
-        return maps, (float(maps.min()), float(maps.max()))
-    axes = tuple(range(1, maps.ndim)) if scaling == "per_map" else None
-    lo = maps.min(axis=axes, keepdims=True) if maps.size else np.float32(0)
-    hi = maps.max(axis=axes, keepdims=True) if maps.size else np.float32(1)
+    c = maps.shape[-1]
+    if scaling == "none" or maps.size == 0:
+        return np.zeros(c, np.float32), np.ones(c, np.float32)
+    flat = maps.reshape(-1, c)  # channel-last and contiguous: fast reductions
+    lo, hi = flat.min(axis=0), flat.max(axis=0)
+    if scaling == "shared":
+        lo, hi = np.full(c, lo.min(), np.float32), np.full(c, hi.max(), np.float32)
     span = hi - lo
-    out = (maps - lo) / np.where(span > 0, span, 1.0)
-    return out.astype(np.float32, copy=False), (0.0, 1.0)
+    gain = np.divide(1.0, span, out=np.zeros(c, np.float32), where=span > 0)
+    return lo.astype(np.float32), gain.astype(np.float32)
 
 
 def tile_mosaic(maps: np.ndarray, scaling: str = "per_map", cols: int | None = None, gap: int = 1,
@@ -104,18 +110,28 @@ def tile_mosaic(maps: np.ndarray, scaling: str = "per_map", cols: int | None = N
     """Feature maps (H, W, C) -> one :class:`Mosaic` of C tiles, scaled per map, shared, or not.
 
     ``per_map`` shows each map's own pattern; ``shared`` keeps their relative strength
-    (a weak map looks dark). A batch axis of 1 in front is dropped; 1-D maps (L, C) become
-    tiles one pixel high.
+    (a weak map looks dark); ``none`` keeps the values (``levels`` then gives their range).
+    A batch axis of 1 in front is dropped; 1-D maps (L, C) become tiles one pixel high.
+    Each map is scaled straight into its place in the picture: one pass over the data.
     """
-    maps = np.asarray(maps)
+    maps = np.asarray(maps, np.float32)
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
     if maps.ndim == 2:
         maps = maps[None]
     if maps.ndim != 3:
         raise ValueError(f"feature maps must be (H, W, C), got shape {maps.shape}")
-    scaled, levels = scale_maps(np.moveaxis(maps, -1, 0), scaling)
-    return tile_images(scaled, cols, gap, gap_value, levels)
+    h, w, n = maps.shape
+    offset, gain = map_ranges(maps, scaling)
+    levels = (0.0, 1.0) if scaling != "none" else ((float(maps.min()), float(maps.max())) if maps.size else (0.0, 1.0))
+    picture, rows, cols = _blank(n, (h, w), (), cols, gap, gap_value)
+    mosaic = Mosaic(picture, n, rows, cols, (h, w), gap, levels)
+    for k in range(n):
+        y, x = mosaic.origin(k)
+        tile = picture[y:y + h, x:x + w]
+        np.subtract(maps[:, :, k], offset[k], out=tile)
+        tile *= gain[k]
+    return mosaic
 
 
 @dataclass(frozen=True)
