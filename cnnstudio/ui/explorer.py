@@ -8,6 +8,8 @@ All arithmetic lives in :mod:`cnnstudio.core.convarith`; this module only shows 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage
@@ -58,6 +60,14 @@ def _form(*rows) -> QFormLayout:
     return form
 
 
+def _show_custom(combo: QComboBox, presets: int, text: str) -> None:
+    """Say in ``combo`` that the grid is no longer one of its ``presets`` first items."""
+    if combo.count() == presets:
+        combo.addItem(text)
+    combo.setItemText(presets, text)
+    combo.setCurrentIndex(presets)
+
+
 def _resized(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
     out = np.zeros((rows, cols))
     r, c = min(rows, a.shape[0]), min(cols, a.shape[1])
@@ -78,8 +88,8 @@ class ConvolutionExplorer(QWidget):
         self.operation: ca.Operation | None = None
         self.current_step = 0
         self._rng = np.random.default_rng()
-        self._timer = QTimer(self, interval=PLAY_MS)
-        self._timer.timeout.connect(self._on_timer_timeout)
+        self.play_timer = QTimer(self, interval=PLAY_MS)
+        self.play_timer.timeout.connect(self._on_play_timer_timeout)
         self.setFocusPolicy(Qt.StrongFocus)
         layout = QVBoxLayout(self)
         self.controls = self._build_controls()
@@ -214,6 +224,8 @@ class ConvolutionExplorer(QWidget):
             self.kernel_preset.setCurrentText(preset)
 
     def _on_input_preset_activated(self, index: int) -> None:
+        if index >= len(INPUT_PRESETS):
+            return  # "Image: ..." / "Edited grid": the grid is already there
         name = INPUT_PRESETS[index]
         if name == RANDOM:
             self._set_input(self._rng.integers(0, 10, (self.input_rows.value(), self.input_cols.value())))
@@ -225,14 +237,19 @@ class ConvolutionExplorer(QWidget):
         if name == SMALL and self.mode != ca.TRANSPOSED:  # the lecture's figure: 3x3 kernel, stride 2
             self.strides["conv"] = 2
             self.mode_combo.setCurrentText(ca.TRANSPOSED)
+        elif self.mode == ca.CONV_1D and self.input.shape[0] > 1:
+            self.mode_combo.setCurrentText(ca.CROSS_CORRELATION)  # a grid is read in 2-D
         self._sync_controls()
         self._recompute()
 
     def _on_input_size_changed(self) -> None:
         self.input = _resized(self.input, self.input_rows.value(), self.input_cols.value())
+        _show_custom(self.input_preset, len(INPUT_PRESETS), "Edited grid")
         self._recompute()
 
     def _on_kernel_preset_activated(self, index: int) -> None:
+        if index >= len(ca.KERNEL_PRESETS):
+            return  # "Edited kernel": keep it
         kernel = ca.KERNEL_PRESETS[self.kernel_preset.itemText(index)]
         if self.mode == ca.CONV_1D and kernel.shape[0] != 1:
             kernel = kernel[kernel.shape[0] // 2: kernel.shape[0] // 2 + 1]  # the middle row of a 2-D preset
@@ -246,6 +263,7 @@ class ConvolutionExplorer(QWidget):
             self.pool = size
         else:
             self.kernel = _resized(self.kernel, *size)
+            _show_custom(self.kernel_preset, len(ca.KERNEL_PRESETS), "Edited kernel")
         self._recompute()
 
     def _on_stride_spin_changed(self, value: int) -> None:
@@ -278,10 +296,12 @@ class ConvolutionExplorer(QWidget):
             if rem_i or rem_j:
                 return
             self.input[i, j] = value
+        _show_custom(self.input_preset, len(INPUT_PRESETS), "Edited grid")
         self._recompute()
 
     def _on_kernel_view_cell_edited(self, r: int, c: int, value: float) -> None:
         self.kernel[r, c] = value
+        _show_custom(self.kernel_preset, len(ca.KERNEL_PRESETS), "Edited kernel")
         self._recompute()
 
     def _on_output_view_cell_clicked(self, r: int, c: int) -> None:
@@ -292,9 +312,12 @@ class ConvolutionExplorer(QWidget):
         self.picture.play_button.setText("⏸ Pause" if on else "▶ Play")
         if on and self.operation is not None and self.current_step >= len(self.operation) - 1:
             self.step_to(0)
-        self._timer.start() if on else self._timer.stop()
+        if on:
+            self.play_timer.start()
+        else:
+            self.play_timer.stop()
 
-    def _on_timer_timeout(self) -> None:
+    def _on_play_timer_timeout(self) -> None:
         if self.operation is None or self.current_step >= len(self.operation) - 1:
             self.picture.play_button.setChecked(False)
             return
@@ -328,6 +351,7 @@ class ConvolutionExplorer(QWidget):
             image = image.scaled(IMAGE_MAX_SIDE, IMAGE_MAX_SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         raw = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(image.height(), image.bytesPerLine())
         self._set_input(raw[:, :image.width()], scale="grey")
+        _show_custom(self.input_preset, len(INPUT_PRESETS), f"Image: {Path(path).name}")
         if self.mode == ca.CONV_1D:
             self.mode_combo.setCurrentText(ca.CROSS_CORRELATION)
         self._sync_controls()
@@ -361,6 +385,10 @@ class ConvolutionExplorer(QWidget):
         self.picture.show_operation(op, self.kernel)
         self.step_to(min(self.current_step, len(op) - 1))
         self.picture.fit()  # after the step has put the output in place
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.picture.play_button.setChecked(False)  # no stepping behind another tab
+        super().hideEvent(event)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)

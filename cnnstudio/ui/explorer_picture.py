@@ -76,7 +76,7 @@ class ExplorerPicture(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("explorerPicture")
-        self.setAutoFillBackground(True)
+        self.setAttribute(Qt.WA_StyledBackground, True)  # a QWidget subclass paints its style-sheet background only so
         self.setStyleSheet("#explorerPicture { background: white; }")
         self.room = (900, 600)  # width and height the owner lets the picture take
         col = QVBoxLayout(self)

@@ -123,6 +123,9 @@ def test_one_d_mode_brings_the_lecture_series(explorer):
     assert "s<sub>6</sub>" in explorer.picture.expression_label.text()
     explorer.mode_combo.setCurrentText(ca.CROSS_CORRELATION)
     assert explorer.picture.input_view.values.shape == (6, 6)
+    explorer.mode_combo.setCurrentText(ca.CONV_1D)
+    choose(explorer.input_preset, LECTURE_POOL)  # a grid in 1-D mode: back to 2-D
+    assert explorer.mode == ca.CROSS_CORRELATION and explorer.operation.output.shape == (2, 2)
 
 
 def test_editing_a_cell_recomputes(explorer, qtbot):
@@ -131,6 +134,7 @@ def test_editing_a_cell_recomputes(explorer, qtbot):
     editor.setText("2")
     qtbot.keyClick(editor, Qt.Key_Return)
     assert explorer.kernel[0, 0] == 2
+    assert explorer.kernel_preset.currentText() == "Edited kernel"
     assert explorer.picture.output_view.text_at(0, 0) == "4"
     explorer.picture.input_view.cell_edited.emit(0, 0, 0.0)
     assert explorer.operation.output[0, 0] == 2
@@ -155,6 +159,7 @@ def test_load_image_and_export_png(explorer, tmp_path):
     assert explorer.load_image(path)
     assert explorer.input.shape == (14, 28)  # shrunk to 28 cells on the long side
     assert explorer.input[:, 0].max() == 0 and explorer.input[:, -1].min() == 255
+    assert explorer.input_preset.currentText() == "Image: half.png"
     assert not explorer.load_image(tmp_path / "missing.png")
     assert "Cannot read" in explorer.picture.error_label.text()
     out = tmp_path / "explorer.png"
@@ -163,6 +168,7 @@ def test_load_image_and_export_png(explorer, tmp_path):
 
 
 def test_play_steps_on_a_timer(explorer, qtbot):
+    explorer.play_timer.setInterval(30)
     explorer.step_to(13)
     explorer.picture.play_button.click()
     qtbot.waitUntil(lambda: explorer.current_step == 15, timeout=3000)
