@@ -165,18 +165,19 @@ def _read_sequential(model: keras.Sequential, input_shape, graph: LayerGraph) ->
 
 def _read_functional(model: keras.Model, layers: dict[str, keras.layers.Layer], graph: LayerGraph) -> None:
     cfg = model.get_config()
+    entries = {entry.get("name") or entry["config"]["name"]: entry for entry in cfg["layers"]}
     ids: dict[str, str] = {}
-    for entry in cfg["layers"]:
-        name = entry.get("name") or entry["config"]["name"]
-        layer = layers[name]
+    # the inputs first, in the model's order: the builder hands them to keras.Model in node order
+    for name, *_ in _histories(cfg["input_layers"], "model inputs"):
+        batch_shape = entries[name]["config"].get("batch_shape") or (None,) + tuple(layers[name].output.shape[1:])
+        ids[name] = graph.add_node("InputLayer", {"shape": tuple(batch_shape[1:])}, name=name).id
+    for name, entry in entries.items():
         nodes = entry.get("inbound_nodes", [])
         if len(nodes) > 1:
             raise ModelImportError(f"layer {name!r} is shared (called {len(nodes)} times): shared layers are not supported")
-        if entry["class_name"] == "InputLayer":
-            shape = tuple(entry["config"].get("batch_shape") or (None,) + tuple(layer.output.shape[1:]))[1:]
-            ids[name] = graph.add_node("InputLayer", {"shape": shape}, name=name).id
+        if name in ids:
             continue
-        node = _node_for(layer, graph)
+        node = _node_for(layers[name], graph)
         ids[name] = node.id
         for port, src in enumerate(_inbound_layers(name, nodes[0] if nodes else {})):
             if src not in ids:

@@ -160,6 +160,14 @@ def test_nested_model_is_one_generic_node():
     assert build_model(graph).count_params() == model.count_params()
 
 
+def test_several_inputs_keep_the_models_order():
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    out = keras.layers.Add(name="add")([keras.layers.Dense(2, name="da")(a), keras.layers.Dense(2, name="db")(b)])
+    graph = graph_from_model(keras.Model([b, a], out))
+    assert [n.name for n in graph.input_nodes()] == ["b", "a"]
+    assert [t.name for t in build_model(graph).inputs] == ["b", "a"]
+
+
 def test_shared_layer_is_refused_clearly():
     inp = keras.Input((4,))
     dense = keras.layers.Dense(4, name="shared")
