@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
             dock.setWidget(LazyPage(self.studio, target, dock))
             self.addDockWidget(area, dock)
             self.docks[title] = dock
+        self._dock_shown: dict[str, bool] = {}
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self._build_status_bar()
         self._build_menus()
         self.studio.dirty_changed.connect(self._update_title)
@@ -122,6 +124,19 @@ class MainWindow(QMainWindow):
         """Switch to page ``title`` and return its panel."""
         self.tabs.setCurrentWidget(self.pages[title])
         return self.page(title)
+
+    def _on_tabs_current_changed(self, index: int) -> None:
+        # The palette, inspector and summary belong to the editor: other pages get the room,
+        # and coming back restores whichever docks the user had open.
+        editor = self.tabs.widget(index) is self.pages["Editor"]
+        if editor and self._dock_shown:
+            for title, dock in self.docks.items():
+                dock.setVisible(self._dock_shown[title])
+            self._dock_shown = {}
+        elif not editor and not self._dock_shown:
+            self._dock_shown = {title: dock.isVisible() for title, dock in self.docks.items()}
+            for dock in self.docks.values():
+                dock.hide()
 
     # -- status bar ---------------------------------------------------------------
     def _build_status_bar(self) -> None:

@@ -53,3 +53,15 @@ def test_dirty_marker_follows_the_undo_stack(qtbot):
     studio.undo_stack.undo()
     assert not win.windowTitle().startswith("LeNet-5 *")
     assert studio.graph.nodes[c1].params["filters"] == 6
+
+
+def test_editor_docks_make_room_on_other_pages_and_come_back(qtbot):
+    win = MainWindow(Studio(lenet5()))
+    qtbot.addWidget(win)
+    win.show()
+    win.docks["Summary"].hide()  # the user closed one dock
+    win.show_page("Convolution explorer")
+    assert not any(d.isVisible() for d in win.docks.values())
+    win.show_page("Editor")
+    assert win.docks["Palette"].isVisible() and win.docks["Inspector"].isVisible()
+    assert not win.docks["Summary"].isVisible()
