@@ -79,7 +79,9 @@ def _model_name(name: str) -> str:
 
 def _variable(name: str, taken: set[str]) -> str:
     var = re.sub(r"\W", "_", name)
-    if not var or var[0].isdigit() or keyword.iskeyword(var) or var in RESERVED:
+    if not var or var[0].isdigit():
+        var = f"layer_{var}"
+    if keyword.iskeyword(var) or var in RESERVED:
         var = f"{var}_"
     base, k = var, 1
     while var in taken:

@@ -57,7 +57,7 @@ def branching_model() -> keras.Model:
                             kernel_regularizer=keras.regularizers.L2(1e-4), name="stem")(inp)
     x = keras.layers.BatchNormalization(momentum=0.9, trainable=False, name="stem_bn")(x)
     a = keras.layers.Conv2D(8, 1, activation="relu", name="branch_a")(x)
-    b = keras.layers.DepthwiseConv2D(3, padding="same", name="branch_b")(x)
+    b = keras.layers.DepthwiseConv2D(3, padding="same", name="3x3_depthwise")(x)  # not a Python name
     x = keras.layers.Add(name="add")([a, b, x])
     c = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)  # not in the catalog
     c = keras.layers.Conv2D(4, 3, data_format="channels_first", name="cf_conv")(c)  # a catalog kind it cannot express
@@ -82,7 +82,7 @@ def test_import_keeps_layers_wiring_outputs_and_generic_kinds(branchy):
     assert [n.name for n in graph.nodes.values()] == [layer.name for layer in model.layers]
     assert [graph.nodes[i].name for i in graph.output_ids] == ["probs", "aux"]
     add = graph.by_name("add")
-    assert [graph.node(s).name for s in graph.inputs_of(add.id)] == ["branch_a", "branch_b", "stem_bn"]
+    assert [graph.node(s).name for s in graph.inputs_of(add.id)] == ["branch_a", "3x3_depthwise", "stem_bn"]
     assert graph.by_name("to_channels_first").generic
     assert graph.by_name("cf_conv").kind == "keras.layers.Conv2D"  # generic, kept apart from the catalog's Conv2D
     stem = graph.by_name("stem")
@@ -121,6 +121,7 @@ def test_exported_script_rebuilds_the_same_model(branchy):
     assert "keras.initializers.HeNormal(" in code and "keras.regularizers.L2(" in code
     assert "keras.saving.deserialize_keras_object(" in code  # the generic layers
     assert "strides=(1, 1)" in code  # pooling strides differ from their default (the pool size)
+    assert "layer_3x3_depthwise = keras.layers.DepthwiseConv2D(" in code
     assert layer_configs(exec_script(code)) == layer_configs(model)
 
 
