@@ -104,7 +104,8 @@ def _load_json(p: Path) -> keras.Model:
     return _keras_call(keras.models.model_from_json, p, text)
 
 
-_UNKNOWN_CLASS = re.compile(r"(?:locate class|deserialize|Unknown layer:?|Unknown object:?)\s*'(?:[\w.]*\.)?(\w+)'")
+#: Keras's words for a class it cannot find; the class may carry a module ("keras.layers.Foo") or package ("mine>Foo").
+_UNKNOWN_CLASS = re.compile(r"(?:locate class|deserialize|Unknown layer:?|Unknown object:?)\s*'(?:[\w.>]*[.>])?(\w+)'")
 
 
 def _keras_call(fn, p: Path, *args, **kwargs) -> keras.Model:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -206,12 +207,16 @@ def _bad_files(tmp_path):
     (tmp_path / "foo.json").write_text(seq.to_json().replace('"Dense"', '"Foo"'))
     (tmp_path / "other.json").write_text('{"hello": 1}')
     seq.save_weights(tmp_path / "only.weights.h5")
+    seq.save(tmp_path / "foo.h5")
+    with h5py.File(tmp_path / "foo.h5", "r+") as f:  # as if saved with a custom layer this process lacks
+        f.attrs["model_config"] = f.attrs["model_config"].replace('"Dense"', '"mine>Foo"')
     return {
         "missing.keras": "no such file",
         "garbage.keras": "not a .keras file",
         "garbage.h5": "not an HDF5 file",
         "cut.json": "corrupt or truncated JSON",
         "foo.json": "unknown layer class 'Foo'",
+        "foo.h5": "unknown layer class 'Foo'",
         "other.json": "not a Keras model architecture",
         "only.weights.h5": "only weights, no model architecture",
     }
