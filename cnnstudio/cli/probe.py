@@ -20,6 +20,7 @@ from .quiet import tensorflow_chatter_hidden
 
 #: Smallest side of the PNGs written (small model inputs are enlarged, pixels kept sharp).
 PICTURE_SIDE = 256
+GAP_RGB = (58, 63, 75)  # between feature-map tiles, as the studio draws them
 
 
 def register(subparsers) -> None:
@@ -102,7 +103,9 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / f"activations_{re.sub(r'[^A-Za-z0-9_.-]', '_', layer)}.npy", acts)
     mosaic = tile_mosaic(acts if acts.ndim == 3 else acts[None], "per_map", gap=1)
-    save_png(out / "feature_maps.png", enlarge(colorize(mosaic.image, "viridis"), 2 * PICTURE_SIDE))
+    maps_picture = colorize(mosaic.image, "viridis")
+    maps_picture[mosaic.gap_mask()] = GAP_RGB
+    save_png(out / "feature_maps.png", enlarge(maps_picture, 2 * PICTURE_SIDE))
     picture = display_image(x, settings)
     predictions = result.top_k(top, prober.class_names)
     cam_layer = prober.last_conv_layer
@@ -110,7 +113,7 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
               "top_k": [{"index": p.index, "label": p.label, "probability": p.probability} for p in predictions]}
     if cam_layer is not None:
         cam = attribution.grad_cam(prober, x, layer=cam_layer)
-        save_png(out / "gradcam.png", enlarge(overlay(picture, cam.heat, 0.5), PICTURE_SIDE))
+        save_png(out / "gradcam.png", enlarge(overlay(picture, cam.heat), PICTURE_SIDE))
         report.update(gradcam_layer=cam_layer, explained_class=cam.class_index)
     sal = attribution.saliency(prober, x)
     save_png(out / "saliency.png", enlarge(colorize(sal.heat, "inferno"), PICTURE_SIDE))

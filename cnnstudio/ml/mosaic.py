@@ -40,6 +40,15 @@ class Mosaic:
         h, w = self.tile
         return (k // self.cols) * (h + self.gap), (k % self.cols) * (w + self.gap)
 
+    def gap_mask(self) -> np.ndarray:
+        """Bool (H, W) of the picture: True between tiles and on empty cells, False on tiles."""
+        mask = np.ones(self.image.shape[:2], bool)
+        h, w = self.tile
+        for k in range(self.count):
+            y, x = self.origin(k)
+            mask[y:y + h, x:x + w] = False
+        return mask
+
     def locate(self, y: float, x: float) -> tuple[int, int, int] | None:
         """Picture pixel -> ``(tile, y, x)`` inside that tile, or ``None`` on a gap or outside."""
         h, w = self.tile
@@ -197,13 +206,19 @@ def colorize(heat01: np.ndarray, colormap: str = "jet") -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
 
 
-def overlay(image_rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, colormap: str = "jet") -> np.ndarray:
-    """Blend a 0..1 heatmap (any size; resized to the image) over a uint8 RGB image."""
+def overlay(image_rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.6, colormap: str = "jet") -> np.ndarray:
+    """Blend a 0..1 heatmap (any size; resized to the image) over a uint8 RGB image.
+
+    Each pixel's opacity is ``alpha * sqrt(heat)``: where the heat is low the image shows
+    through unchanged, so the picture is not washed in the colour map's coldest colour.
+    """
     image_rgb = np.asarray(image_rgb)
     if image_rgb.ndim == 2 or image_rgb.shape[2] == 1:
         image_rgb = np.repeat(image_rgb.reshape(image_rgb.shape[:2] + (1,)), 3, axis=2)
-    colour = colorize(resize_map(heat01, image_rgb.shape[:2]), colormap).astype(np.float32)
-    out = (1.0 - alpha) * image_rgb.astype(np.float32) + alpha * colour
+    heat = np.clip(resize_map(heat01, image_rgb.shape[:2]), 0.0, 1.0)
+    colour = colorize(heat, colormap).astype(np.float32)
+    weight = (alpha * np.sqrt(heat))[:, :, None]
+    out = (1.0 - weight) * image_rgb.astype(np.float32) + weight * colour
     return np.clip(out, 0, 255).astype(np.uint8)
 
 

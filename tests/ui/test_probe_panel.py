@@ -64,7 +64,7 @@ def test_untrained_graph_loads_with_a_dataset_sample_and_prediction(panel):
     assert panel.model.currentData() == "graph"  # nothing trained yet
     assert panel.image.picture.shape == (32, 32, 3)
     assert "sample 0 of 60" in panel.image_name
-    assert "Prediction:" in panel.prediction.text()
+    assert panel.prediction.bars.opts["width"][0] == pytest.approx(panel.image.predictions[0].probability)
     assert not panel.busy.isVisible()
 
 

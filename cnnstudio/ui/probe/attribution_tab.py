@@ -41,6 +41,7 @@ class AttributionTab(ProbeTab):
         self.heat_view = ImageView("Heatmap")
         self.heat_view.image.setLookupTable(lookup_table("turbo"))
         self.top = TopKChart(5)
+        self.top.setXRange(0, 1.3, padding=0)  # room for "99.9%" beside a full bar
         self.info = QLabel("", self)
         self.result = None
 

@@ -42,6 +42,7 @@ class ReceptiveFieldTab(ProbeTab):
         self.info = QLabel(HINT, self)
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.maps = None
+        self._pick_strongest = True
         self.unit: tuple[int, int] | None = None
         self.result = None
 
@@ -76,10 +77,13 @@ class ReceptiveFieldTab(ProbeTab):
         if i < 0:
             return
         self.layer.setCurrentIndex(i)
+        self._pick_strongest = False
+        self.channel.setMaximum(max(self.channel.maximum(), channel))
         self.channel.setValue(channel)
 
     def _on_layer_changed(self, _index: int) -> None:
         self.unit = None
+        self._pick_strongest = True
         self.invalidate()
 
     def _on_channel_changed(self, _value: int) -> None:
@@ -102,6 +106,9 @@ class ReceptiveFieldTab(ProbeTab):
         c = maps.activations.shape[2]
         self.channel.blockSignals(True)
         self.channel.setRange(0, c - 1)
+        if self._pick_strongest:  # a new layer opens on its most active map, not on a dead one
+            self.channel.setValue(int(np.argmax(maps.stats.maximum)))
+            self._pick_strongest = False
         self.channel.blockSignals(False)
         self.note.setText(f"{maps.layer}: field {maps.field.text()}" if maps.field else f"no field: {maps.field_note}")
         self._draw_map()
@@ -138,7 +145,10 @@ class ReceptiveFieldTab(ProbeTab):
         if self.result is None or self.unit is None:
             return HINT
         f = self.result.field
-        return f"chosen: {f.text()}" if f is not None else f"chosen unit {self.unit}: {self.result.note}"
+        text = f"chosen: {f.text()}" if f is not None else f"chosen unit {self.unit}: {self.result.note}"
+        if not self.result.effective.any():
+            text += " — this unit is 0 here (its ReLU is off), so no gradient reaches the input"
+        return text
 
     def choose_unit(self, row: int, col: int) -> None:
         """Show the field of unit (row, col) of the current map; the effective field comes from the worker."""

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from cnnstudio.ui.live.models import file_spec, graph_spec, latest_checkpoint, trained_spec
-from cnnstudio.ui.live.views import ImageView
+from cnnstudio.ui.live.views import TITLE, ImageView, TopKChart
 
 from . import sources
 from .attribution_tab import AttributionTab
@@ -89,16 +89,16 @@ class ProbePanel(QWidget):
         bar.addWidget(export)
 
         self.input_view = ImageView("Input")
-        self.prediction = QLabel("", self)
-        self.prediction.setWordWrap(True)
-        self.prediction.setTextFormat(Qt.RichText)
+        self.prediction = TopKChart(3)
+        self.prediction.setXRange(0, 1.35, padding=0)
+        self.prediction.setTitle("Prediction", color=TITLE, size="10pt")
         self.model_info = QLabel("", self)
         self.model_info.setWordWrap(True)
         left = QWidget(self)
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(0, 0, 0, 0)
-        left_lay.addWidget(self.input_view, 1)
-        left_lay.addWidget(self.prediction)
+        left_lay.addWidget(self.input_view, 3)
+        left_lay.addWidget(self.prediction, 2)
         left_lay.addWidget(self.model_info)
 
         self.filters_tab = FiltersTab(self)
@@ -232,8 +232,7 @@ class ProbePanel(QWidget):
         h, w = self.image.picture.shape[:2]
         self.input_view.set_image(self.image.picture)
         self.input_view.set_title(f"Input {h}x{w}: {self.image_name}")
-        best = self.image.predictions[0]
-        self.prediction.setText(f"Prediction: <b>{best.label}</b> ({best.probability:.1%})")
+        self.prediction.set_top(self.image.predictions[:3])
         self.attribution_tab.image_changed(self.image)
         for tab in (self.features_tab, self.field_tab):
             tab.invalidate()

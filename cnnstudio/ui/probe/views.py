@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 from cnnstudio.ui.live.views import BACKGROUND, FIELD, TITLE, FeatureMapView, ImageView
 
 DEAD = QColor(255, 70, 70)        # outline of dead (all-zero) maps
+GAP = (58, 63, 75)                # between tiles: no colour map value, so gaps never read as data
 CHOSEN = QColor(90, 220, 255)     # outline of the map shown enlarged
 PADDING = QColor(255, 196, 0, 150)  # hatching of the receptive field's part in the padding
 
@@ -59,6 +60,10 @@ class MosaicView(FeatureMapView):
             self.bar = pg.ColorBarItem(values=(0, 1), width=14, colorMap=pg.colormap.get(colormap),
                                        interactive=False, colorMapMenu=False)
             self.addItem(self.bar, row=1, col=1)
+        self.gaps = pg.ImageItem(axisOrder="row-major")
+        self.gaps.setZValue(4)
+        self.view.addItem(self.gaps)
+        self._gap_key: tuple | None = None
         self.outlines = QGraphicsPathItem()
         self.outlines.setPen(_cosmetic(DEAD, 2.0))
         self.outlines.setZValue(8)
@@ -74,12 +79,24 @@ class MosaicView(FeatureMapView):
         """Show a mosaic's uint8 picture (RGB tiles are drawn as they are); ``levels`` label the scale."""
         self.image.setLookupTable(None if picture.ndim == 3 else self._lut)
         self.set_mosaic(mosaic, picture)
+        self._paint_gaps(mosaic, picture.shape[:2])
         if self.bar is not None:
             self.bar.setVisible(picture.ndim == 2)
             lo, hi = levels if levels is not None else mosaic.levels
             self.bar.setLevels(low=float(lo), high=float(hi) if hi > lo else float(lo) + 1e-6)
         self.outline_tiles([])
         self.choose_tile(None)
+
+    def _paint_gaps(self, mosaic, shape: tuple[int, int]) -> None:
+        """Cover the gaps and empty cells with one opaque colour (redone only when the layout changes)."""
+        key = (shape, mosaic.tile, mosaic.gap, mosaic.count, mosaic.cols)
+        if key == self._gap_key:
+            return
+        self._gap_key = key
+        rgba = np.zeros(shape + (4,), np.uint8)
+        rgba[:, :, :3] = GAP
+        rgba[:, :, 3] = mosaic.gap_mask() * 255
+        self.gaps.setImage(rgba, autoLevels=False, levels=(0, 255))
 
     def _tile_path(self, tiles) -> QPainterPath:
         path = QPainterPath()
