@@ -30,9 +30,6 @@ from cnnstudio.core.project import Project
 
 from .builder import make_layer
 
-#: Keras 2 config names of catalog parameters, per kind.
-KERAS2_NAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
-
 JSON_SUFFIXES = (".json",)
 H5_SUFFIXES = (".h5", ".hdf5")
 
@@ -237,16 +234,14 @@ def catalog_parts(layer: keras.layers.Layer) -> tuple[str, dict, dict] | None:
 
     ``None`` when the layer is not Keras's own class of that name, or when its config uses
     something the catalog cannot express (``channels_first``, an activation outside the
-    catalog's list, a list where the catalog has one number...).
+    catalog's list, a list where the catalog has one number...). Keras 2 argument names
+    (LeakyReLU's ``alpha``) are already Keras 3 names here: Keras renames them on loading.
     """
     kind = type(layer).__name__
     sp = spec(kind)
     if sp is None or sp.inputs == 0 or getattr(keras.layers, kind, None) is not type(layer):
         return None
-    cfg = dict(layer.get_config())
-    for old, new in KERAS2_NAMES.get(kind, {}).items():
-        if old in cfg:
-            cfg.setdefault(new, cfg.pop(old))
+    cfg = layer.get_config()
     if cfg.get("data_format", "channels_last") != "channels_last":
         return None
     names = set(sp.params.names())

@@ -151,6 +151,16 @@ def test_sequential_model_becomes_a_chain_from_its_input_shape():
     assert rebuilt["p1"]["inputs"] == ["c1"]
 
 
+def test_keras2_argument_names_import_under_catalog_names(tmp_path):
+    doc = json.loads(keras.Sequential([keras.Input((4,)), keras.layers.LeakyReLU(0.2, name="lr")]).to_json())
+    config = doc["config"]["layers"][1]["config"]
+    config["alpha"] = config.pop("negative_slope")  # as Keras 2 wrote it
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    with pytest.warns(UserWarning, match="alpha"):
+        graph = project_from_file(tmp_path / "old.json").graph
+    assert graph.by_name("lr").params == {"negative_slope": 0.2}
+
+
 def test_nested_model_is_one_generic_node():
     inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4), keras.layers.Dense(2)], name="inner")
     inp = keras.Input((8,), name="x")
