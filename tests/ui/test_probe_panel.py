@@ -142,3 +142,29 @@ def test_trained_checkpoint_is_preferred_and_filters_replay_its_snapshots(qtbot,
     _idle(qtbot, panel)
     assert tab.picture.epoch == 0 and tab.replay_label.text() == "before training"
     np.testing.assert_allclose(tab.picture.mosaic.image, filter_mosaic(first).image)
+
+
+def test_image_files_demo_frames_and_handed_in_pictures_are_probed(qtbot, panel, tmp_path):
+    import cv2
+
+    from cnnstudio.ui.probe.sources import DEMO_STEP
+
+    img = np.zeros((50, 70, 3), np.uint8)
+    cv2.rectangle(img, (20, 10), (45, 35), (255, 255, 255), -1)
+    cv2.imwrite(str(tmp_path / "box.png"), img)
+    assert panel.choose_source("file", str(tmp_path / "box.png"))
+    _idle(qtbot, panel)
+    assert panel.image_name == "box.png" and panel.image.picture.shape == (32, 32, 3)
+    assert panel.choose_source("demo")
+    _idle(qtbot, panel)
+    assert panel.image_name.endswith("frame 0")
+    panel.step(1)
+    _idle(qtbot, panel)
+    assert panel.image_name.endswith(f"frame {DEMO_STEP}") and not panel.index.isEnabled()
+    panel.set_image(np.full((40, 40, 3), 200, np.uint8), "live frame")
+    _idle(qtbot, panel)
+    assert panel.image_name == "live frame" and panel.image.picture.max() == 200
+    (tmp_path / "junk.png").write_bytes(b"no picture")
+    panel.choose_source("file", str(tmp_path / "junk.png"))
+    _idle(qtbot, panel)
+    assert "cannot be read" in panel.status.text() and panel.image_name == "live frame"

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
@@ -50,6 +50,9 @@ class ProbePanel(QWidget):
         self.samples = sources.SampleCache()
         self._source_path: str | None = None
         self._model_stale = False
+        # a run still training adds filter snapshots: the replay picks them up when they land
+        self.run_watcher = QFileSystemWatcher(self)
+        self.run_watcher.directoryChanged.connect(lambda _d: self.filters_tab.invalidate())
         self._build()
         self.jobs.busy_changed.connect(self._on_jobs_busy_changed)
         self.jobs.job_started.connect(self.status.setText)
@@ -155,9 +158,16 @@ class ProbePanel(QWidget):
             spec = graph_spec(self.studio)
         fill_combo(self.model, MODELS, choice)
         self._model_stale = False
+        self._watch_run(snapshots.parent if snapshots is not None else None)
         self.jobs.submit("model", f"Loading {spec.title}…", sources.open_session, spec, snapshots,
                          on_done=self._on_session_ready)
         return True
+
+    def _watch_run(self, folder: Path | None) -> None:
+        if self.run_watcher.directories():
+            self.run_watcher.removePaths(self.run_watcher.directories())
+        if folder is not None and folder.is_dir():
+            self.run_watcher.addPath(str(folder))
 
     def _on_session_ready(self, result) -> None:
         self.session, self.info = result
