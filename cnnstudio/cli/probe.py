@@ -85,7 +85,8 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     from cnnstudio.ml.mosaic import colorize, enlarge, overlay, save_png, tile_mosaic
     from cnnstudio.ml.preprocess import display_image, preprocess
     from cnnstudio.ml.probe_inputs import ProbeInputError
-    from cnnstudio.ml.probes import Prober
+    from cnnstudio.ml.live import as_probabilities
+    from cnnstudio.ml.probes import Prober, top_k
 
     try:
         prober = Prober(model, graph, classes)
@@ -107,7 +108,7 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     maps_picture[mosaic.gap_mask()] = GAP_RGB
     save_png(out / "feature_maps.png", enlarge(maps_picture, 2 * PICTURE_SIDE))
     picture = display_image(x, settings)
-    predictions = result.top_k(top, prober.class_names)
+    predictions = top_k(as_probabilities(result.probabilities), top, prober.class_names)  # logits -> softmax
     cam_layer = prober.last_conv_layer
     report = {"model": model.name, "layer": layer, "activation_shape": list(acts.shape),
               "top_k": [{"index": p.index, "label": p.label, "probability": p.probability} for p in predictions]}
