@@ -1,0 +1,270 @@
+"""The live pipeline: one frame -> the project's preprocessing -> one compiled model call ->
+top-k probabilities (smoothed), the feature maps of a chosen layer as one mosaic, and
+optionally Grad-CAM, with the time each stage took.
+
+The model call is :class:`cnnstudio.ml.probes.Prober`'s: ONE multi-output sub-model (the
+prediction plus the probed layer's activations), built once and called directly inside a
+``tf.function``, never ``model.predict`` per frame. Preprocessing is
+:func:`cnnstudio.ml.preprocess.preprocess` with the project's settings, fitted to the
+model's input where the two disagree (:func:`fit_to_model`), and the model's input is kept
+as a picture for display. The geometry helpers map model-input pixels (a unit's receptive
+field, the Grad-CAM map) back onto the frame through the same crop, pad or stretch.
+A :class:`LivePipeline` is used by one thread at a time (the live worker).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from cnnstudio.core.graph import LayerGraph
+
+from .attribution import grad_cam
+from .capture_thread import Frame, RateMeter
+from .mosaic import SCALINGS, Mosaic, grid_shape, tile_mosaic, to_uint8
+from .preprocess import display_image, preprocess
+from .probes import Prediction, Prober, UnitField, top_k
+
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels (edges, not centres)
+
+
+class LiveError(ValueError):
+    """A model the live view cannot run; the message says why, for a person."""
+
+
+def fit_to_model(settings: dict[str, Any], input_shape: Sequence[int | None]) -> tuple[dict[str, Any], str]:
+    """The project's preprocessing with the size and colour the model takes, and a note if they changed.
+
+    Crop/pad/stretch and the scaling stay the project's. Raises :class:`LiveError` for a
+    model whose input is not an image with 1 or 3 channels.
+    """
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise LiveError(f"the model's input has shape {shape}: the live view needs an image input "
+                        "(height, width, channels)")
+    h, w, c = shape
+    if c not in (1, 3):
+        raise LiveError(f"the model's input has {c} channels; frames give 1 (grey) or 3 (RGB)")
+    fitted = dict(settings)
+    fitted["size"] = [int(h or settings["size"][0]), int(w or settings["size"][1])]
+    fitted["color"] = "grey" if c == 1 else "rgb"
+    before = (list(map(int, settings["size"])), settings.get("color", "grey"))
+    if before == (fitted["size"], fitted["color"]):
+        return fitted, ""
+    return fitted, (f"the project preprocesses to {before[0][0]}x{before[0][1]} {before[1]} but the model takes "
+                    f"{fitted['size'][0]}x{fitted['size'][1]} {fitted['color']}: frames are fitted to the model")
+
+
+def _fit_geometry(frame_size: tuple[int, int], settings: dict[str, Any]) -> tuple[float, float, float, float]:
+    """(scale_x, scale_y, offset_x, offset_y) with ``frame = (input + offset) * scale``, as ``fit_image`` fits."""
+    iw, ih = frame_size
+    h, w = int(settings["size"][0]), int(settings["size"][1])
+    fit = settings.get("fit", "stretch")
+    if fit == "crop":
+        scale = max(h / ih, w / iw)
+        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
+        return iw / nw, ih / nh, (nw - w) // 2, (nh - h) // 2
+    if fit == "pad":
+        scale = min(h / ih, w / iw)
+        nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
+        return iw / nw, ih / nh, -((w - nw) // 2), -((h - nh) // 2)
+    return iw / w, ih / h, 0.0, 0.0
+
+
+def frame_rect(box: tuple[tuple[int, int], tuple[int, int]], frame_size: tuple[int, int],
+               settings: dict[str, Any]) -> Rect:
+    """An inclusive model-input pixel box ((top, bottom), (left, right)) -> its rectangle on the frame.
+
+    The result may reach past the frame: that part lay in the crop's cut-off, the pad's
+    border or the network's zero padding.
+    """
+    sx, sy, ox, oy = _fit_geometry(frame_size, settings)
+    (top, bottom), (left, right) = box
+    return (left + ox) * sx, (top + oy) * sy, (right + 1 + ox) * sx, (bottom + 1 + oy) * sy
+
+
+def input_rect(frame_size: tuple[int, int], settings: dict[str, Any]) -> Rect:
+    """Where the whole model input lies on the frame (the frame itself when stretched)."""
+    h, w = int(settings["size"][0]), int(settings["size"][1])
+    return frame_rect(((0, h - 1), (0, w - 1)), frame_size, settings)
+
+
+def as_probabilities(output: np.ndarray) -> np.ndarray:
+    """A model's class output -> probabilities: softmax outputs as they are, logits through a softmax,
+    one sigmoid unit as [1 - p, p]."""
+    p = np.asarray(output, np.float64).ravel()
+    if p.size == 1 and 0.0 <= p[0] <= 1.0:
+        return np.array([1.0 - p[0], p[0]], np.float32)
+    if np.all(p >= 0) and abs(p.sum() - 1.0) < 1e-3:
+        return p.astype(np.float32)
+    e = np.exp(p - p.max())
+    return (e / e.sum()).astype(np.float32)
+
+
+class ProbabilitySmoother:
+    """Exponential moving average of probability vectors: ``alpha`` is the weight of the past (0 = off)."""
+
+    def __init__(self, alpha: float = 0.0) -> None:
+        self.alpha = alpha
+        self.state: np.ndarray | None = None
+
+    def update(self, p: np.ndarray) -> np.ndarray:
+        """Fold in a new vector; returns the smoothed one."""
+        if self.state is None or self.state.shape != p.shape or self.alpha <= 0:
+            self.state = np.array(p, np.float32)
+        else:
+            self.state = self.alpha * self.state + (1.0 - self.alpha) * p
+        return self.state
+
+    def reset(self) -> None:
+        """Forget the past (a new source or model)."""
+        self.state = None
+
+
+@dataclass
+class LiveResult:
+    """One frame through the model (:meth:`LivePipeline.infer`), then made ready to draw
+    (:meth:`LivePipeline.finish`, which fills the fields marked "finish")."""
+
+    frame: Frame
+    x: np.ndarray                      # the preprocessed model input (H, W, C) float32
+    probabilities: np.ndarray          # this frame's
+    smoothed: np.ndarray               # after the moving average
+    layer: str = ""
+    activations: np.ndarray | None = None  # the probed layer's output for this frame
+    cam: np.ndarray | None = None      # Grad-CAM heat 0..1 at the model input size
+    cam_class: int = -1
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+    latency_ms: float = 0.0            # frame read -> inference done
+    fps: float = 0.0                   # frames per second through the model
+    pipeline: "LivePipeline | None" = field(default=None, repr=False)  # the one that made it
+    finished: bool = False
+    model_input: np.ndarray | None = None   # finish: uint8 RGB picture of what the model saw
+    top: list[Prediction] = field(default_factory=list)  # finish: from the smoothed probabilities
+    mosaic: Mosaic | None = None       # finish: layout of the feature maps (for clicks)
+    mosaic_image: np.ndarray | None = None  # finish: the mosaic as uint8 (rows, cols)
+    input_rect: Rect = (0.0, 0.0, 0.0, 0.0)  # finish: the model input's place on the frame
+    unit_field: UnitField | None = None  # finish: the selected unit's receptive field (model-input pixels)
+    field_rect: Rect | None = None     # finish: ... and on the frame
+    field_note: str = ""               # finish: why a selected unit has no field to draw
+
+
+class LivePipeline:
+    """Runs frames through one model: preprocessing, one compiled call, mosaic, optional Grad-CAM."""
+
+    def __init__(self, model, preprocessing: dict[str, Any], graph: LayerGraph | None = None,
+                 class_names: Sequence[str] = (), layer: str | None = None, gradcam: bool = False,
+                 smoothing: float = 0.0, k: int = 5, scaling: str = "per_map") -> None:
+        try:
+            self.prober = Prober(model, graph, class_names)
+        except (ValueError, TypeError) as exc:  # several inputs, or an input size that is not fixed
+            raise LiveError(f"the live view cannot run {model.name}: {exc}") from None
+        self.settings, self.note = fit_to_model(preprocessing, self.prober.input_shape)
+        self.class_names = list(class_names)
+        self.layers = self.prober.layer_names
+        self.cam_layer = self.prober.last_conv_layer
+        self.layer = ""
+        self.unit: tuple[int, int] | None = None
+        self.set_layer(layer)
+        self.gradcam, self.k, self.scaling = gradcam, k, scaling
+        self.mosaic_aspect = 1.0  # width:height of the mosaic, to fill the view it is drawn in
+        self.smoother = ProbabilitySmoother(smoothing)
+        self.rate = RateMeter()
+
+    @property
+    def default_layer(self) -> str:
+        """The first convolution's maps (edges and blobs: the liveliest), else the first map layer."""
+        convs = self.prober.conv_layer_names
+        return convs[0] if convs else (self.layers[0] if self.layers else "")
+
+    def set_layer(self, name: str | None) -> None:
+        """Probe layer ``name`` (None: the default); an unknown name probes nothing."""
+        name = self.default_layer if name is None else name
+        self.layer = name if name in self.layers else ""
+        self.unit = None
+
+    def set_scaling(self, scaling: str) -> None:
+        """Per-map or shared mosaic scaling (see :func:`cnnstudio.ml.mosaic.tile_mosaic`)."""
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}")
+        self.scaling = scaling
+
+    def select_unit(self, unit: tuple[int, int] | None) -> None:
+        """Show the receptive field of unit (row, col) of the probed layer (None: none)."""
+        self.unit = None if unit is None else (int(unit[0]), int(unit[1]))
+
+    def warm_up(self) -> None:
+        """Trace the compiled calls now, so the first frame is not slow."""
+        x = np.zeros(self.prober.input_shape, np.float32)
+        self.prober.run(x, (self.layer,) if self.layer else ())
+        if self.gradcam and self.cam_layer:
+            grad_cam(self.prober, x, 0, self.cam_layer)
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """A frame's picture -> the model input, with the project's preprocessing (fitted to the model).
+
+        The capture thread calls this (see ``FrameGrabber.transform``), so preprocessing
+        overlaps the model's work on the previous frame.
+        """
+        return preprocess(image, self.settings)
+
+    def infer(self, frame: Frame) -> LiveResult:
+        """The per-frame work: preprocessing (unless the capture thread did it), ONE compiled call
+        for the prediction and the layer's maps, the moving average, and Grad-CAM when on."""
+        t0 = time.perf_counter()
+        x = frame.model_input
+        if x is None or x.shape != self.prober.input_shape:
+            x = self.prepare(frame.image)
+        t1 = time.perf_counter()
+        layer = self.layer
+        probe = self.prober.run(x, (layer,) if layer else ())
+        t2 = time.perf_counter()
+        probs = as_probabilities(probe.probabilities)
+        result = LiveResult(frame, x, probs, self.smoother.update(probs).copy(), layer,
+                            probe.activations.get(layer), pipeline=self)
+        if self.gradcam and self.cam_layer and probs.size == probe.probabilities.size:
+            result.cam_class = int(np.argmax(probs))
+            result.cam = grad_cam(self.prober, x, result.cam_class, self.cam_layer).heat
+        t3 = time.perf_counter()
+        self.rate.tick(t3)
+        result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t3 - t2)}
+        result.latency_ms = 1e3 * (t3 - frame.time)
+        result.fps = self.rate.rate
+        return result
+
+    def finish(self, result: LiveResult) -> LiveResult:
+        """Make a result ready to draw: the input picture, top-k, the mosaic, the field's rectangle.
+
+        Only results that will be drawn need this (the GUI thread calls it for the newest), so
+        frames the screen skips cost no tiling. Pure NumPy: no model call.
+        """
+        if result.finished:
+            return result
+        t0 = time.perf_counter()
+        frame = result.frame
+        frame_size = (frame.image.shape[1], frame.image.shape[0])
+        result.model_input = display_image(result.x, self.settings)
+        result.top = top_k(result.smoothed, self.k, self.class_names)
+        result.input_rect = input_rect(frame_size, self.settings)
+        maps = result.activations
+        if maps is not None:
+            cols = grid_shape(maps.shape[-1], maps.shape[:2], self.mosaic_aspect)[1] if maps.ndim == 3 else None
+            result.mosaic = tile_mosaic(maps, self.scaling, cols)
+            result.mosaic_image = to_uint8(result.mosaic.image)
+            unit = self.unit
+            if unit is not None and result.layer == self.layer:
+                result.unit_field = self.prober.unit_field(result.layer, unit)
+                if result.unit_field is not None:
+                    result.field_rect = frame_rect(result.unit_field.box, frame_size, self.settings)
+                else:
+                    result.field_note = self.prober.field_note(result.layer)
+        result.timings["maps"] = 1e3 * (time.perf_counter() - t0)
+        result.finished = True
+        return result
+
+    def process(self, frame: Frame) -> LiveResult:
+        """:meth:`infer` then :meth:`finish`: one frame all the way to what the view draws."""
+        return self.finish(self.infer(frame))

@@ -1,0 +1,194 @@
+"""The Live page's control boxes: where frames come from, and which model and layer look at them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QSlider, QSpinBox, QVBoxLayout)
+
+from cnnstudio.ml.capture import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
+
+FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
+
+
+class SourceControls(QGroupBox):
+    """Source chooser (demo, cameras found, files), resolution and frame rate, mirror, pause, freeze."""
+
+    source_chosen = Signal(str, object)     # kind, target (camera index, or None: ask for a path)
+    format_chosen = Signal(int, int, float)  # width, height, frames per second
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Source", parent)
+        self.combo = QComboBox(self)
+        self.combo.activated.connect(self._on_combo_activated)
+        refresh = QPushButton("Find cameras", self)
+        refresh.setToolTip("Look for cameras again (after plugging one in)")
+        refresh.clicked.connect(lambda: self.set_cameras(list_cameras()))
+        self.info = QLabel("", self)
+        self.info.setWordWrap(True)
+        self.resolution = QComboBox(self)
+        self.fps = QComboBox(self)
+        for f in FRAME_RATES:
+            self.fps.addItem(f"{f} fps", float(f))
+        self.resolution.activated.connect(self._on_format_activated)
+        self.fps.activated.connect(self._on_format_activated)
+        self.mirror = QCheckBox("Mirror", self)
+        self.pause = QPushButton("Pause", self, checkable=True)
+        self.pause.setToolTip("Stop reading frames (a video stops where it is)")
+        self.freeze = QPushButton("Freeze frame", self, checkable=True)
+        self.freeze.setToolTip("Hold the picture in view while the model keeps looking at it")
+        self.demo_button = QPushButton("Use the demo source", self)
+        self.demo_button.hide()
+
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.combo, 1)
+        row.addWidget(refresh)
+        lay.addLayout(row)
+        lay.addWidget(self.info)
+        row = QHBoxLayout()
+        row.addWidget(self.resolution, 1)
+        row.addWidget(self.fps)
+        lay.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(self.mirror)
+        row.addWidget(self.pause)
+        row.addWidget(self.freeze)
+        lay.addLayout(row)
+        lay.addWidget(self.demo_button)
+        self.set_cameras([])
+
+    def set_cameras(self, cameras: list[CameraInfo]) -> None:
+        """List the demo, the cameras found and the file choices."""
+        current = self.combo.currentData()
+        self.combo.clear()
+        self.combo.addItem("Demo: moving shapes", ("demo", None))
+        for cam in cameras:
+            self.combo.addItem(cam.label, ("camera", cam.index))
+        if not cameras:
+            self.combo.addItem("No camera found", ("none", None))
+            self.combo.model().item(self.combo.count() - 1).setEnabled(False)
+        for kind, text in FILE_KINDS:
+            self.combo.addItem(text, (kind, None))
+        index = self.combo.findData(current)
+        self.combo.setCurrentIndex(max(index, 0))
+
+    def _on_combo_activated(self, index: int) -> None:
+        kind, target = self.combo.itemData(index)
+        self.source_chosen.emit(kind, target)
+
+    def _on_format_activated(self, _index: int) -> None:
+        w, h = self.resolution.currentData() or (0, 0)
+        self.format_chosen.emit(int(w), int(h), float(self.fps.currentData() or 0))
+
+    def show_source(self, source: FrameSource | None, note: str = "") -> None:
+        """Reflect the source in use: chooser entry, size and rate, whether they can be chosen."""
+        if source is None:
+            return
+        target = getattr(source, "index", None) if source.kind == "camera" else None
+        index = self.combo.findData((source.kind, target))
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        w, h = source.frame_size
+        self.info.setText(note or f"{source.name} · {w}x{h} · {source.fps:g} fps")
+        self.resolution.clear()
+        for rw, rh in getattr(source, "RESOLUTIONS", RESOLUTIONS):
+            self.resolution.addItem(f"{rw}x{rh}", (rw, rh))
+        i = self.resolution.findData((w, h))
+        if i < 0:
+            self.resolution.addItem(f"{w}x{h}", (w, h))
+            i = self.resolution.count() - 1
+        self.resolution.setCurrentIndex(i)
+        self.fps.setCurrentIndex(max(0, self.fps.findData(float(round(source.fps)))))
+        for w_ in (self.resolution, self.fps):
+            w_.setEnabled(source.settable)
+            w_.setToolTip("" if source.settable else "This source has its own size and rate")
+
+
+MODEL_CHOICES = [("trained", "Latest trained model"), ("graph", "Editor graph (untrained)"), ("file", "Model file…")]
+
+
+class ModelControls(QGroupBox):
+    """Which model runs, which layer's maps show, Grad-CAM, smoothing and top-k."""
+
+    model_chosen = Signal(str)             # trained | graph | file
+    setting_changed = Signal(str, object)  # layer | scaling | gradcam | smoothing | k, value
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Model", parent)
+        self.combo = QComboBox(self)
+        for key, text in MODEL_CHOICES:
+            self.combo.addItem(text, key)
+        self.combo.activated.connect(lambda i: self.model_chosen.emit(self.combo.itemData(i)))
+        reload = QPushButton("Reload", self)
+        reload.setToolTip("Load the model again (after training or editing)")
+        reload.clicked.connect(lambda: self.model_chosen.emit(self.combo.currentData()))
+        self.info = QLabel("", self)
+        self.info.setWordWrap(True)
+        self.layer = QComboBox(self)
+        self.layer.activated.connect(lambda i: self.setting_changed.emit("layer", self.layer.itemData(i)))
+        self.scaling = QComboBox(self)
+        self.scaling.addItem("each map on its own range", "per_map")
+        self.scaling.addItem("one range for all maps", "shared")
+        self.scaling.activated.connect(lambda i: self.setting_changed.emit("scaling", self.scaling.itemData(i)))
+        self.gradcam = QCheckBox("Grad-CAM overlay", self)
+        self.gradcam.toggled.connect(lambda on: self.setting_changed.emit("gradcam", on))
+        self.opacity = QSlider(Qt.Horizontal, self, minimum=10, maximum=100, value=65)
+        self.smoothing = QSlider(Qt.Horizontal, self, minimum=0, maximum=95, value=60)
+        self.smoothing.setToolTip("Weight of the past in the moving average of the probabilities (0 = off)")
+        self.smoothing.valueChanged.connect(lambda v: self.setting_changed.emit("smoothing", v / 100.0))
+        self.k = QSpinBox(self, minimum=1, maximum=10, value=5)
+        self.k.valueChanged.connect(lambda v: self.setting_changed.emit("k", v))
+
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.combo, 1)
+        row.addWidget(reload)
+        lay.addLayout(row)
+        lay.addWidget(self.info)
+        form = QFormLayout()
+        form.addRow("Feature maps of", self.layer)
+        form.addRow("Scaling", self.scaling)
+        form.addRow(self.gradcam, self.opacity)
+        form.addRow("Smoothing", self.smoothing)
+        form.addRow("Top", self.k)
+        lay.addLayout(form)
+
+    def default_choice(self, has_trained: bool) -> str:
+        """The trained model when there is one, else the editor's graph; selected in the chooser."""
+        choice = "trained" if has_trained else "graph"
+        self.combo.setCurrentIndex(self.combo.findData(choice))
+        return choice
+
+    def settings(self) -> dict:
+        """The probe settings as the worker takes them."""
+        return {"gradcam": self.gradcam.isChecked(), "smoothing": self.smoothing.value() / 100.0,
+                "k": self.k.value(), "scaling": self.scaling.currentData()}
+
+    def cam_opacity(self) -> float:
+        """Grad-CAM overlay opacity, 0..1."""
+        return self.opacity.value() / 100.0
+
+    def show_loading(self, choice: str, title: str) -> None:
+        """Say which model is being built."""
+        self.combo.setCurrentIndex(self.combo.findData(choice))
+        self.info.setText(f"Loading {title}…")
+
+    def show_model(self, info: dict) -> None:
+        """Fill the layer chooser from a ready model."""
+        h, w, c = info["input_shape"]
+        self.info.setText(f"{info['title']}\n{info['model']}: input {h}x{w}x{c}, "
+                          f"{len(info['classes']) or 'unnamed'} classes"
+                          + (f"; Grad-CAM on {info['cam_layer']}" if info["cam_layer"] else ""))
+        self.layer.clear()
+        for name in info["layers"]:
+            self.layer.addItem(name, name)
+        if not info["layers"]:
+            self.layer.addItem("(no layer with feature maps)", "")
+        self.layer.setCurrentIndex(max(0, self.layer.findData(info["layer"])))
+        self.gradcam.setEnabled(bool(info["cam_layer"]))
+
+    def show_failed(self, message: str) -> None:
+        """Say the model could not run."""
+        self.info.setText(f"Not running: {message}")
+        self.layer.clear()

@@ -1,0 +1,371 @@
+"""The Live page: point a camera (or a video, images, the demo) at things and watch the network think.
+
+Threads: the capture thread (:class:`cnnstudio.ml.capture.FrameGrabber`) keeps only the
+newest frame; one inference worker (:mod:`.worker`, a tracked QThread) runs it through the
+model; the GUI draws only the newest result into items made once. Capture stops (and the
+camera is released) while the page is hidden; :meth:`LivePanel.shutdown` ends both threads.
+``cnnstudio.ml.capture`` loads no TensorFlow, so it is imported here; everything that does
+is imported by the worker.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from cnnstudio.core.commands import SetParams
+from cnnstudio.ml.capture import (CaptureEvent, DemoSource, Frame, FrameGrabber, RateMeter, SourceError,
+                                  list_cameras, open_source)
+
+from .capture_box import DatasetCaptureBox, default_root
+from .controls import ModelControls, SourceControls
+from .models import file_spec, graph_spec, trained_spec
+from .views import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
+from .worker import start_worker, stop_worker
+
+_STATUS_EVERY_S = 0.25  # the figures line changes at most 4 times a second, so it can be read
+MAX_DRAW_HZ = 60  # no screen shows more; faster results are skipped (the newest is drawn)
+
+
+class LivePanel(QWidget):
+    """Sources, the live views, probing controls and capture into a dataset."""
+
+    capture_event_received = Signal(object)  # a CaptureEvent, emitted from the capture thread
+
+    def __init__(self, studio, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.studio = studio
+        self.grabber = FrameGrabber(on_event=self.capture_event_received.emit, pacing="realtime")
+        self.thread = self.worker = None
+        self.source_spec: tuple[str, object] = ("demo", None)
+        self.model_info: dict = {}
+        self.last_result = None
+        self.selected_unit: tuple[int, int, int] | None = None  # map, row, col
+        self.draw_rate = RateMeter()
+        self._status_at = self._drawn_at = 0.0
+        self._draw_timer = QTimer(self, singleShot=True)
+        self._draw_timer.timeout.connect(self._on_worker_result_ready)
+        self._build()
+        self.capture_event_received.connect(self._on_grabber_event)
+        self.capture.set_root(default_root(studio.project))
+        self.setFocusPolicy(Qt.StrongFocus)
+
+    # -- layout ---------------------------------------------------------------------
+    def _build(self) -> None:
+        self.sources = SourceControls(self)
+        self.models = ModelControls(self)
+        self.capture = DatasetCaptureBox(self._frame_in_view, self)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("QLabel { background: #5a2320; color: #ffe6e0; padding: 6px; border-radius: 4px; }")
+        self.message.hide()
+        side = QWidget(self)
+        side.setMaximumWidth(330)
+        col = QVBoxLayout(side)
+        col.setContentsMargins(4, 4, 4, 4)
+        for w in (self.sources, self.message, self.models, self.capture):
+            col.addWidget(w)
+        col.addStretch(1)
+
+        self.frame_view = ImageView("Camera frame", self)
+        self.input_view = ImageView("Model input", self)
+        self.topk = TopKChart(5, self)
+        self.fmaps = FeatureMapView(self)
+        self.field_item, self.input_field_item = rect_item(FIELD, 2.5), rect_item(FIELD, 2.0)
+        self.input_edge_item = rect_item(INPUT_EDGE, 1.5, Qt.DashLine, z=9)
+        self.status = QLabel("", self)
+        self.status.setStyleSheet("QLabel { font-family: monospace; padding: 2px 6px; }")
+        self.field_text = QLabel("Click a unit in the feature maps to see its receptive field on the frame.", self)
+        self.field_text.setWordWrap(True)
+
+        right = QSplitter(Qt.Vertical, self)
+        right.addWidget(self.input_view)
+        right.addWidget(self.topk)
+        right.setSizes([300, 260])
+        top = QSplitter(Qt.Horizontal, self)
+        top.addWidget(self.frame_view)
+        top.addWidget(right)
+        top.setSizes([640, 380])
+        views = QSplitter(Qt.Vertical, self)
+        views.addWidget(top)
+        views.addWidget(self.fmaps)
+        views.setSizes([560, 320])
+        main = QWidget(self)
+        mcol = QVBoxLayout(main)
+        mcol.setContentsMargins(0, 0, 0, 0)
+        mcol.addWidget(views, 1)
+        mcol.addWidget(self.field_text)
+        mcol.addWidget(self.status)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(side)
+        lay.addWidget(main, 1)
+
+        self.sources.source_chosen.connect(self._on_sources_source_chosen)
+        self.sources.format_chosen.connect(lambda w, h, fps: self.grabber.request_format(w, h, fps))
+        self.sources.mirror.toggled.connect(lambda on: setattr(self.grabber, "mirror", on))
+        self.sources.pause.toggled.connect(lambda on: setattr(self.grabber, "paused", on))
+        self.sources.freeze.toggled.connect(lambda on: setattr(self.grabber, "frozen", on))
+        self.sources.demo_button.clicked.connect(lambda: self.open_source("demo"))
+        self.models.model_chosen.connect(self._on_models_model_chosen)
+        self.models.setting_changed.connect(self._on_models_setting_changed)
+        self.fmaps.unit_clicked.connect(self._on_fmaps_unit_clicked)
+        self.fmaps.aspect_changed.connect(self._on_fmaps_aspect_changed)
+        self.capture.message.connect(self.show_message)
+        self.capture.train_requested.connect(self._on_capture_train_requested)
+
+    # -- running --------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the inference worker (once) and capture from the chosen source."""
+        if self.thread is None:
+            self.thread, self.worker = start_worker(self.grabber, self)
+            self.worker.result_ready.connect(self._on_worker_result_ready)
+            self.worker.model_ready.connect(self._on_worker_model_ready)
+            self.worker.failed.connect(self._on_worker_failed)
+            self.sources.set_cameras(list_cameras())
+            self.choose_model(self.models.default_choice(trained_spec(self.studio) is not None))
+        if not self.grabber.running:
+            if self.grabber.source is None and not self.open_source(*self.source_spec):
+                self.open_source("demo")
+            self.grabber.start()
+
+    def stop_capture(self) -> None:
+        """Stop reading and release the camera (the worker stays, idle)."""
+        self.grabber.stop()
+
+    def shutdown(self) -> None:
+        """Release the camera and end the capture and inference threads."""
+        self.capture.end_capture()
+        self.grabber.stop()
+        if self.thread is not None:
+            stop_worker(self.thread, self.worker)
+            self.thread = self.worker = None
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.stop_capture()
+        super().hideEvent(event)
+
+    # -- sources --------------------------------------------------------------------
+    def open_source(self, kind: str, target=None, **options) -> bool:
+        """Switch to a source (``demo``, ``camera`` index, ``video``/``image``/``folder`` path); False with a message if it fails."""
+        if kind == "demo":
+            options.setdefault("classes", list(self.studio.project.classes))
+        try:
+            source = open_source(kind, target, **options)
+        except SourceError as exc:
+            self.show_message(str(exc), offer_demo=kind != "demo")
+            return False
+        self.source_spec = (kind, target)
+        self.grabber.switch_source(source)
+        self.sources.show_source(source)
+        self.show_message("")
+        if self.worker is not None:
+            self.worker.request(reset=True)
+        return True
+
+    def _on_sources_source_chosen(self, kind: str, target) -> None:
+        if target is None and kind in ("video", "image", "folder"):
+            target = self._ask_path(kind)
+            if not target:
+                self.sources.show_source(self.grabber.source)
+                return
+        self.open_source(kind, target)
+
+    def _ask_path(self, kind: str) -> str:
+        if kind == "folder":
+            return QFileDialog.getExistingDirectory(self, "Folder of images", str(Path.home()))
+        filters = {"video": "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.wmv);;All files (*)",
+                   "image": "Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"}
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {kind}", str(Path.home()), filters[kind])
+        return path
+
+    def _on_grabber_event(self, event: CaptureEvent) -> None:
+        if event.kind == "format":
+            self.sources.show_source(self.grabber.source, event.message)
+        elif event.kind == "ended":
+            self.show_message(f"{event.message} Choose it again to replay, or another source.")
+        else:
+            self.show_message(event.message, offer_demo=True)
+
+    def show_message(self, text: str, offer_demo: bool = False) -> None:
+        """A message above the model settings (empty hides it), with the demo offered if asked."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self.sources.demo_button.setVisible(offer_demo and bool(text))
+        if text:
+            self.studio.status_message.emit(text)
+
+    # -- model and probe settings -------------------------------------------------------
+    def choose_model(self, choice: str, path: str | None = None) -> bool:
+        """Run ``trained``, ``graph`` (the editor's, untrained) or ``file`` (``path``)."""
+        if choice == "trained":
+            spec = trained_spec(self.studio)
+            if spec is None:
+                self.show_message("No trained model yet: train on the Training page. Running the editor's graph untrained.")
+                choice, spec = "graph", graph_spec(self.studio)
+        elif choice == "file":
+            if not path:
+                path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path.home()),
+                                                      "Keras models (*.keras *.h5 *.json);;All files (*)")
+            if not path:
+                return False
+            spec = file_spec(self.studio, path)
+        else:
+            spec = graph_spec(self.studio)
+        self.models.show_loading(choice, spec.title)
+        self.selected_unit = None
+        self.worker.request(model=spec, aspect=self._mosaic_aspect(), **self.models.settings())
+        return True
+
+    def _on_models_model_chosen(self, choice: str) -> None:
+        if self.worker is not None:
+            self.choose_model(choice)
+
+    def _on_models_setting_changed(self, name: str, value) -> None:
+        if name == "layer":
+            self.selected_unit = None
+            self.worker.request(layer=value, unit=None)
+        elif self.worker is not None:
+            self.worker.request(**{name: value})
+        if name == "k":
+            self.topk.set_k(int(value))
+
+    def _on_worker_model_ready(self, info: dict) -> None:
+        self.model_info = info
+        self.models.show_model(info)
+        if info["note"]:
+            self.show_message(f"Note: {info['note']}.")
+        h, w, c = info["input_shape"]
+        self.input_view.set_title(f"Model input {h}x{w} {'grey' if c == 1 else 'RGB'}")
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.models.show_failed(message)
+        self.show_message(f"The model cannot run live: {message}")
+
+    def _mosaic_aspect(self) -> float:
+        return max(0.3, self.fmaps.width() / max(1, self.fmaps.height() - 24))  # less the title line
+
+    def _on_fmaps_aspect_changed(self, _aspect: float) -> None:
+        if self.worker is not None:
+            self.worker.request(aspect=self._mosaic_aspect())
+
+    def _on_fmaps_unit_clicked(self, channel: int, row: int, col: int) -> None:
+        self.selected_unit = (channel, row, col)
+        self.fmaps.mark_unit(channel, row, col)
+        self.worker.request(unit=(row, col))
+
+    # -- drawing --------------------------------------------------------------------
+    def _frame_in_view(self):
+        """(frame index, RGB image) of the frame on screen, for the dataset capture."""
+        r = self.last_result
+        frame = r if isinstance(r, Frame) else (r.frame if r is not None else None)
+        return None if frame is None else (frame.index, frame.image)
+
+    def _on_worker_result_ready(self) -> None:
+        wait = self._drawn_at + 1.0 / MAX_DRAW_HZ - time.perf_counter()
+        if wait > 0:
+            if not self._draw_timer.isActive():
+                self._draw_timer.start(max(1, int(wait * 1000)))
+            return
+        item = self.worker.take_result() if self.worker is not None else None
+        if item is None:
+            return
+        if not isinstance(item, Frame):
+            item.pipeline.finish(item)  # mosaic and top-k only for what is drawn
+        self.last_result = item
+        frame = item if isinstance(item, Frame) else item.frame
+        self.frame_view.set_image(frame.image)
+        self._title_frame(frame)
+        if not isinstance(item, Frame):
+            self._draw_result(item)
+        self._drawn_at = time.perf_counter()
+        self.draw_rate.tick(self._drawn_at)
+        self._show_status(item, frame)
+
+    def _draw_result(self, r) -> None:
+        self.input_view.set_image(r.model_input)
+        self.topk.set_top(r.top)
+        self.fmaps.set_mosaic(r.mosaic, r.mosaic_image)
+        if self.selected_unit is not None:
+            self.fmaps.mark_unit(*self.selected_unit)
+        if r.cam is not None and self.models.gradcam.isChecked():
+            rgba = heat_rgba(r.cam, self.models.cam_opacity())
+            self.frame_view.set_overlay(rgba, r.input_rect)
+            self.input_view.set_overlay(rgba)
+        else:
+            self.frame_view.set_overlay(None)
+            self.input_view.set_overlay(None)
+        fh, fw = r.frame.image.shape[:2]
+        whole = r.input_rect == (0, 0, fw, fh)
+        self.frame_view.place(self.input_edge_item, None if whole else r.input_rect)
+        self.frame_view.place(self.field_item, r.field_rect)
+        box = r.unit_field.box if r.unit_field is not None else None
+        self.input_view.place(self.input_field_item,
+                              None if box is None else (box[1][0], box[0][0], box[1][1] + 1, box[0][1] + 1))
+        if r.unit_field is not None:
+            self.field_text.setText(f"Receptive field of {r.unit_field.text()}")
+        elif r.field_note:
+            self.field_text.setText(f"No receptive field to draw: {r.field_note}.")
+
+    def _title_frame(self, frame: Frame) -> None:
+        src = self.grabber.source
+        h, w = frame.image.shape[:2]
+        extra = f" · shows: {src.current_class}" if isinstance(src, DemoSource) else ""
+        flags = "".join(f" · {n}" for n, on in (("mirrored", self.grabber.mirror), ("frozen", self.grabber.frozen),
+                                                ("paused", self.grabber.paused)) if on)
+        self.frame_view.set_title(f"{frame.source} · {w}x{h}{extra}{flags}")
+
+    def _show_status(self, item, frame: Frame) -> None:
+        now = time.perf_counter()
+        if now - self._status_at < _STATUS_EVERY_S:
+            return
+        self._status_at = now
+        shown = f"drawn {self.draw_rate.rate:5.1f}/s · capture {self.grabber.read_rate.rate:5.1f}/s · dropped {self.grabber.dropped}"
+        if isinstance(item, Frame):
+            self.status.setText(f"no model running · {shown}")
+            return
+        t = item.timings
+        latency = 1e3 * (now - frame.time)
+        cam = f" + Grad-CAM {t['gradcam']:.1f}" if t.get("gradcam", 0) > 0.05 else ""
+        self.status.setText(f"model {item.fps:5.1f} fps · latency {latency:5.1f} ms · model {t['model']:.1f}{cam} "
+                            f"+ maps {t['maps']:.1f} ms · {shown}")
+
+    # -- dataset capture ------------------------------------------------------------
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self.capture.begin_capture()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self.capture.end_capture()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def train_on(self, root: str, fit_output: bool = True) -> None:
+        """Make the captured folder the project's data, fit the output layer to its classes, open Training."""
+        project = self.studio.project
+        classes = self.capture.writer.classes if self.capture.writer is not None else []
+        project.data.update(kind="folder", path=str(root))
+        project.classes = list(classes)
+        outputs = project.graph.outputs()
+        if fit_output and len(outputs) == 1 and outputs[0].kind == "Dense" and outputs[0].params.get("units") != len(classes):
+            # the user's own network: its last layer must give one score per captured class
+            self.studio.push(SetParams(project.graph, outputs[0].id, {"units": len(classes)}))
+        self.studio.status_message.emit(f"Training data: {root} ({len(classes)} classes: {', '.join(classes)})")
+        window = self.window()
+        if hasattr(window, "show_page"):
+            window.show_page("Training")
+
+    def _on_capture_train_requested(self, root: str) -> None:
+        self.train_on(root)

@@ -1,0 +1,115 @@
+"""The live pipeline: the same preprocessing and the same numbers as a direct model call."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cnnstudio.core.templates import default_project  # noqa: E402
+from cnnstudio.ml.builder import build_model  # noqa: E402
+from cnnstudio.ml.capture import DemoSource, Frame  # noqa: E402
+from cnnstudio.ml.live import (LiveError, LivePipeline, ProbabilitySmoother, as_probabilities,  # noqa: E402
+                               fit_to_model, frame_rect, input_rect)
+from cnnstudio.ml.mosaic import tile_mosaic  # noqa: E402
+from cnnstudio.ml.preprocess import fit_image, preprocess  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def project():
+    return default_project()
+
+
+@pytest.fixture(scope="module")
+def model(project):
+    keras.utils.set_random_seed(1)
+    return build_model(project.graph)
+
+
+def demo_frame(index=0, size=(96, 72)):
+    demo = DemoSource(*size)
+    demo.frame_number = index * 11
+    return Frame(demo.read()[1], index, 0.0, demo.name)
+
+
+def test_pipeline_equals_a_direct_model_call(project, model):
+    pipe = LivePipeline(model, project.preprocessing, project.graph, project.classes, layer="conv2")
+    frame = demo_frame(3)
+    result = pipe.process(frame)
+    x = preprocess(frame.image, project.preprocessing)
+    direct = np.asarray(model(x[None], training=False))[0]
+    np.testing.assert_allclose(result.probabilities, direct, rtol=1e-5, atol=1e-6)
+    maps = np.asarray(keras.Model(model.inputs, model.get_layer("conv2").output)(x[None]))[0]
+    np.testing.assert_allclose(result.mosaic.image, tile_mosaic(maps).image, rtol=1e-4, atol=1e-5)
+    assert result.mosaic.count == 32 and result.mosaic_image.dtype == np.uint8
+    # the model's input is kept as a picture: 32x32 grey shown as RGB
+    assert result.model_input.shape == (32, 32, 3) and result.model_input.dtype == np.uint8
+    assert [p.label for p in result.top][:1] == [project.classes[int(np.argmax(direct))]]
+    assert len(result.top) == 5 and result.timings["model"] > 0 and result.input_rect == (0, 0, 96, 72)
+
+
+def test_smoothing_is_a_moving_average(project, model):
+    smoother = ProbabilitySmoother(0.75)
+    a, b = np.array([1.0, 0.0], np.float32), np.array([0.0, 1.0], np.float32)
+    smoother.update(a)
+    np.testing.assert_allclose(smoother.update(b), [0.75, 0.25])
+    pipe = LivePipeline(model, project.preprocessing, project.graph, project.classes, smoothing=0.9)
+    first, second = pipe.process(demo_frame(0)), pipe.process(demo_frame(40))
+    np.testing.assert_allclose(second.smoothed, 0.9 * first.probabilities + 0.1 * second.probabilities, atol=1e-6)
+
+
+def test_model_input_that_differs_from_the_project_is_fitted_and_explained(project):
+    inputs = keras.Input((24, 20, 3))
+    x = keras.layers.Conv2D(4, 3, name="c")(inputs)
+    out = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
+    rgb_model = keras.Model(inputs, out)
+    pipe = LivePipeline(rgb_model, project.preprocessing)
+    assert "32x32 grey" in pipe.note and "24x20 rgb" in pipe.note
+    result = pipe.process(demo_frame(1))
+    assert result.model_input.shape == (24, 20, 3)
+    assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)  # logits went through a softmax
+    assert pipe.layer == "c"
+    with pytest.raises(LiveError, match="needs an image input"):
+        fit_to_model(project.preprocessing, (100,))
+    with pytest.raises(LiveError, match="4 channels"):
+        fit_to_model(project.preprocessing, (8, 8, 4))
+
+
+def test_probabilities_from_any_output():
+    np.testing.assert_allclose(as_probabilities(np.array([0.2])), [0.8, 0.2])
+    np.testing.assert_allclose(as_probabilities(np.array([0.1, 0.9])), [0.1, 0.9])
+    p = as_probabilities(np.array([2.0, -1.0, 0.5]))
+    assert p.sum() == pytest.approx(1.0) and np.argmax(p) == 0
+
+
+@pytest.mark.parametrize("fit", ["stretch", "crop", "pad"])
+def test_input_pixels_map_back_onto_the_frame(fit):
+    """A bright dot in the frame lands on an input pixel whose frame rectangle holds the dot."""
+    settings = {"size": [20, 16], "color": "grey", "scale": "0-1", "fit": fit}
+    frame = np.zeros((90, 160, 3), np.uint8)
+    dot = (37, 101)  # (y, x) in the frame
+    frame[dot[0] - 2:dot[0] + 3, dot[1] - 2:dot[1] + 3] = 255
+    fitted = fit_image(frame, settings["size"], fit)
+    ys, xs = np.nonzero(fitted[..., 0] == fitted[..., 0].max())
+    y, x = int(np.median(ys)), int(np.median(xs))
+    x0, y0, x1, y1 = frame_rect(((y, y), (x, x)), (160, 90), settings)
+    assert x0 - 2 <= dot[1] <= x1 + 2 and y0 - 2 <= dot[0] <= y1 + 2
+    rx0, ry0, rx1, ry1 = input_rect((160, 90), settings)
+    if fit == "stretch":
+        assert (rx0, ry0, rx1, ry1) == (0, 0, 160, 90)
+    elif fit == "crop":  # the input sees the middle of the frame, full height
+        assert ry0 == pytest.approx(0) and ry1 == pytest.approx(90) and 0 < rx0 < rx1 < 160
+    else:  # padded: the input reaches past the frame top and bottom
+        assert rx0 == pytest.approx(0, abs=1) and ry0 < 0 and ry1 > 90
+
+
+def test_receptive_field_of_a_clicked_unit_and_gradcam(project, model):
+    pipe = LivePipeline(model, project.preprocessing, project.graph, project.classes, layer="conv2", gradcam=True)
+    pipe.select_unit((8, 8))  # conv2 sees 16x16 after one pooling
+    result = pipe.process(demo_frame(2, size=(64, 64)))
+    assert result.unit_field is not None and result.unit_field.field.size == (8, 8)
+    x0, y0, x1, y1 = result.field_rect
+    assert (x1 - x0, y1 - y0) == (16, 16)  # 8 input pixels, the frame is twice the input size
+    assert result.cam.shape == (32, 32) and 0 <= result.cam.min() and result.cam.max() <= 1
+    assert result.cam_class == int(np.argmax(result.probabilities))
+    pipe.set_layer("flatten")  # no spatial maps: nothing to tile, no field
+    assert pipe.layer == ""

@@ -1,0 +1,140 @@
+"""The Live page end to end: real capture and inference threads on the demo and a video file."""
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from cnnstudio.core.templates import default_project
+from cnnstudio.ml.capture import FrameSource
+from cnnstudio.ui.live.panel import LivePanel
+from cnnstudio.ui.studio import Studio
+from cnnstudio.ui.tasks import running_threads
+
+
+class UnpluggedCamera(FrameSource):
+    """Sends two frames, then nothing, like a camera pulled out mid-stream."""
+
+    live = True
+
+    def __init__(self):
+        super().__init__("USB camera")
+        self.reads = 0
+
+    @property
+    def frame_size(self):
+        return 16, 16
+
+    def read(self):
+        self.reads += 1
+        return (True, np.zeros((16, 16, 3), np.uint8)) if self.reads <= 2 else (False, None)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    studio = Studio(default_project())
+    p = LivePanel(studio)
+    qtbot.addWidget(p)
+    p.capture.set_root(tmp_path / "captures")
+    p.resize(1200, 800)
+    p.show()
+    qtbot.waitUntil(lambda: p.last_result is not None and not _is_frame(p.last_result), timeout=30000)
+    yield p
+    p.shutdown()
+
+
+def _is_frame(item):
+    return type(item).__name__ == "Frame"
+
+
+def test_demo_runs_through_the_model_and_shutdown_ends_every_thread(panel, qtbot):
+    result = panel.last_result
+    assert result.frame.source.startswith("Demo")
+    assert panel.models.layer.currentData() == "conv1"  # the first convolution's maps by default
+    assert result.mosaic.count == 16 and panel.fmaps.image.image is not None
+    assert len(panel.topk.bars.opts["width"]) == 5  # top-5 bars drawn
+    assert panel.input_view.image.image.shape == (32, 32, 3)  # the model's own input beside the frame
+    qtbot.waitUntil(lambda: "fps" in panel.status.text(), timeout=5000)
+    panel.shutdown()
+    assert not panel.grabber.running and panel.thread is None and not running_threads()
+
+
+def test_feature_map_click_draws_the_receptive_field_on_the_frame(panel, qtbot):
+    panel.models.layer.setCurrentIndex(panel.models.layer.findData("conv2"))
+    panel.models.setting_changed.emit("layer", "conv2")
+    qtbot.waitUntil(lambda: panel.last_result.layer == "conv2", timeout=5000)
+    panel.fmaps.unit_clicked.emit(0, 8, 8)
+    qtbot.waitUntil(lambda: getattr(panel.last_result, "field_rect", None) is not None, timeout=5000)
+    x0, y0, x1, y1 = panel.last_result.field_rect
+    assert (x1 - x0) == pytest.approx(8 * 480 / 32)  # an 8-pixel field on a 480-pixel demo frame
+    assert panel.field_item.isVisible() and "8x8 px" in panel.field_text.text()
+
+
+def test_gradcam_overlay_toggles(panel, qtbot):
+    panel.models.gradcam.setChecked(True)
+    qtbot.waitUntil(lambda: getattr(panel.last_result, "cam", None) is not None, timeout=10000)
+    qtbot.waitUntil(lambda: panel.frame_view.overlay.isVisible(), timeout=5000)
+    panel.models.gradcam.setChecked(False)
+    qtbot.waitUntil(lambda: not panel.frame_view.overlay.isVisible(), timeout=5000)
+
+
+def test_switch_to_a_video_then_back_and_unreadable_files(panel, qtbot, tmp_path):
+    path = tmp_path / "clip.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (80, 60))
+    for i in range(10):
+        out.write(np.full((60, 80, 3), 20 * i, np.uint8))
+    out.release()
+    assert panel.open_source("video", str(path))
+    qtbot.waitUntil(lambda: panel.last_result.frame.source == "clip.avi", timeout=5000)
+    assert not panel.sources.resolution.isEnabled()  # a file has its own size
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 64)
+    assert not panel.open_source("video", str(bad))
+    assert panel.message.isVisible() and "cannot be read" in panel.message.text()
+    assert panel.last_result.frame.source in ("clip.avi",)  # the running source kept going
+    assert panel.open_source("demo")
+    qtbot.waitUntil(lambda: panel.last_result.frame.source.startswith("Demo"), timeout=5000)
+    assert not panel.message.isVisible()
+
+
+def test_unplugged_camera_gives_a_message_and_the_demo(panel, qtbot):
+    panel.grabber.switch_source(UnpluggedCamera())
+    qtbot.waitUntil(lambda: panel.message.isVisible() and "USB camera" in panel.message.text(), timeout=5000)
+    assert panel.sources.demo_button.isVisible()
+    qtbot.mouseClick(panel.sources.demo_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.last_result.frame.source.startswith("Demo") and not panel.message.isVisible(),
+                    timeout=5000)
+    assert panel.grabber.running
+    assert not panel.open_source("camera", 97) and "Camera 97" in panel.message.text()
+
+
+def test_capture_into_class_folders_then_train_on_them(panel, qtbot, tmp_path):
+    box = panel.capture
+    assert not box.train_button.isEnabled()
+    box.save_frame()
+    assert "Add a class first" in panel.message.text()
+    assert box.add_class("cup") and box.add_class("pen") and not box.add_class("a/b")
+    assert "cannot be a folder name" in panel.message.text()
+    box.class_list.setCurrentRow(0)
+    panel.setFocus()
+    qtbot.keyPress(panel, Qt.Key_Space)
+    qtbot.keyRelease(panel, Qt.Key_Space)
+    assert box.counts() == {"cup": 1, "pen": 0}
+    box.class_list.setCurrentRow(1)
+    box.rate.setValue(20)
+    box.begin_capture()  # held down: keeps saving new frames
+    qtbot.waitUntil(lambda: box.counts()["pen"] >= 3, timeout=5000)
+    box.end_capture()
+    counts = box.counts()
+    assert counts["cup"] == 1 and counts["pen"] >= 3
+    files = sorted((tmp_path / "captures" / "pen").glob("*.jpg"))
+    assert len(files) == counts["pen"] and cv2.imread(str(files[0])).shape == (480, 480, 3)
+    assert "pen" in box.class_list.item(1).text() and str(counts["pen"]) in box.class_list.item(1).text()
+    assert box.train_button.isEnabled()
+    qtbot.mouseClick(box.train_button, Qt.LeftButton)
+    project = panel.studio.project
+    assert project.data["kind"] == "folder" and project.data["path"] == str(tmp_path / "captures")
+    assert project.classes == ["cup", "pen"]
+    assert project.graph.by_name("output").params["units"] == 2  # the user's network now has 2 outputs
+    panel.studio.undo_stack.undo()
+    assert project.graph.by_name("output").params["units"] == 6
