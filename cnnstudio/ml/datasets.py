@@ -216,3 +216,12 @@ def check_fits(model, dataset: Dataset, label_mode: str = "sparse") -> None:
     elif units != k:
         raise DataError(f"the data has {k} classes but the model's output layer has {units} units "
                         f"(output shape {_fmt(out_shape[1:])}): set the last Dense layer to {k} units")
+
+
+def preview(data: dict[str, Any], preprocessing: dict[str, Any], n: int = 48, seed: int = 0) -> dict[str, Any]:
+    """What the Training page shows before training: sample images as the model sees them, their
+    labels, class names, class balance per split, a description and skipped files."""
+    ds = load_dataset(data, preprocessing)
+    images, labels = ds.samples("train", n, seed)
+    return {"images": images, "labels": labels, "classes": list(ds.classes), "counts": ds.class_counts(),
+            "description": ds.description, "skipped": list(ds.skipped), "input_shape": ds.input_shape}

@@ -124,7 +124,7 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     try:
         outcome = train(model, dataset, reporter, training, target, initial_epoch, run, mode)
         evaluation = None
-        if outcome.status != "nan" and dataset.size("test"):
+        if outcome.status not in ("nan", "stopped") and dataset.size("test"):  # a stop means "now"
             reporter.on_status("Evaluating on the test split…")
             evaluation = evaluate(model, dataset, "test", label_mode=mode)
             evaluation.save(run.path)

@@ -1,0 +1,1 @@
+"""The Training page: data, settings, a worker-thread trainer with live curves, runs and evaluation."""

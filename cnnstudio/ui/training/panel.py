@@ -1,0 +1,421 @@
+"""The Training page: data and settings on the left; live curves, samples and evaluation on the right.
+
+Threads as DESIGN.md says: :class:`~.worker.TrainingWorker` runs on its own tracked
+QThread and builds every TensorFlow object there; its signals append to a
+:class:`~.curves.TrainingHistory`, and timers (~15 Hz) redraw the curves and the
+progress line. Settings edits become undoable :class:`~cnnstudio.core.commands.SetSettings`
+commands (coalesced: one per pause in typing or dragging). After each epoch the newest
+checkpoint is published as ``studio.trained_model_path`` with ``studio.model_trained``.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from cnnstudio.core.commands import SetSettings
+from cnnstudio.ml.evaluation import Evaluation
+from cnnstudio.ml.runs import Run, list_runs
+from cnnstudio.ui.tasks import TaskRunner
+
+from .curves import CurvesView, TrainingHistory
+from .data_form import DataForm
+from .evaluation_view import EvaluationView
+from .image_grid import LabelledGrid
+from .runs_view import RunsView
+from .settings_form import TrainingForm
+from .worker import TrainingWorker, start_worker
+
+COMMIT_MS = 350      # settings edits are pushed after this pause (one undo step per slider drag)
+PROGRESS_MS = 66     # the progress line is redrawn ~15 times a second
+RATE_WINDOW_S = 3.0  # samples/s over the last few seconds
+BANNER_STYLE = "QLabel { background: #5a2320; color: #ffe6e0; padding: 6px; border-radius: 4px; }"
+
+
+class TrainingPanel(QWidget):
+    """Train the open project and watch it learn."""
+
+    def __init__(self, studio, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.studio = studio
+        self.history = TrainingHistory()
+        self.tasks = TaskRunner(self, max_threads=1)
+        self.thread = self.worker = None
+        self.state = "idle"  # idle | running | paused | stopping
+        self.info: dict = {}
+        self._epoch_first_step: dict[int, int] = {}
+        self._rate = collections.deque()
+        self._progress = (0, 1, "")
+        self._last_epoch_logs: dict = {}
+        self._pushing = False
+        self._build()
+        self._commit_timer = QTimer(self, singleShot=True, interval=COMMIT_MS)
+        self._commit_timer.timeout.connect(self.commit_edits)
+        self.data_form.fields.edited.connect(self._commit_timer.start)
+        self.training_form.fields.edited.connect(self._commit_timer.start)
+        self._progress_timer = QTimer(self, interval=PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._draw_progress)
+        self._progress_timer.start()
+        studio.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
+        studio.project_replaced.connect(self._on_studio_project_replaced)
+        studio.tensorflow_loaded.connect(self._show_device)
+        self._show_device(studio.device)
+        self._on_studio_project_replaced()
+
+    # -- layout ---------------------------------------------------------------------
+    def _build(self) -> None:
+        self.start_button = self._button("Start", "Train the project from scratch (a new run)", self.start)
+        self.pause_button = self._button("Pause", "Hold training after the current batch", self.pause)
+        self.resume_button = self._button("Resume", "Go on after a pause, or continue the selected (or latest) "
+                                          "run from its last checkpoint", self.resume)
+        self.stop_button = self._button("Stop", "Stop after the current batch", self.stop)
+        self.device_label = QLabel("Device: …")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.status = QLabel("")
+        self.status.setMinimumWidth(260)
+        bar = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
+            bar.addWidget(b)
+        bar.addSpacing(12)
+        bar.addWidget(self.device_label)
+        bar.addSpacing(12)
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.status)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.banner.hide()
+
+        self.data_form = DataForm()
+        self.data_form.show_samples_requested.connect(self.show_samples)
+        self.training_form = TrainingForm()
+        self.runs = RunsView()
+        self.runs.overlays_changed.connect(self._on_runs_overlays_changed)
+        self.runs.evaluation_requested.connect(self.show_run_evaluation)
+        self.runs.list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 4, 4)
+        left_layout.addWidget(self.data_form)
+        left_layout.addWidget(self.training_form)
+        left_layout.addWidget(self.runs)
+        left_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+
+        self.curves = CurvesView(self.history)
+        self.samples = LabelledGrid("Press “Show samples” to see what the model will be trained on.")
+        self.balance = pg.PlotWidget()
+        self.balance.setBackground("#1e1f22")
+        self.balance.setMaximumHeight(220)
+        self.samples_info = QLabel("")
+        self.samples_info.setWordWrap(True)
+        samples_page = QWidget()
+        samples_layout = QVBoxLayout(samples_page)
+        samples_layout.addWidget(self.samples_info)
+        samples_layout.addWidget(self.samples, 1)
+        samples_layout.addWidget(self.balance)
+        self.evaluation = EvaluationView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.curves, "Curves")
+        self.tabs.addTab(samples_page, "Samples")
+        self.tabs.addTab(self.evaluation, "Evaluation")
+
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(scroll)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 1)
+        split.setSizes([380, 1100])
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+        self._update_buttons()
+
+    def _button(self, text: str, tip: str, slot) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        return b
+
+    def _update_buttons(self) -> None:
+        busy = self.state != "idle"
+        self.start_button.setEnabled(not busy)
+        self.pause_button.setEnabled(self.state == "running")
+        self.resume_button.setEnabled(self.state == "paused" or (not busy and self._resumable_run() is not None))
+        self.stop_button.setEnabled(self.state in ("running", "paused"))
+
+    def _show_device(self, device: str) -> None:
+        self.device_label.setText(f"Device: {device}" if device else "Device: found when TensorFlow loads")
+        self.training_form.set_gpu(device.startswith("GPU"))
+
+    # -- settings -------------------------------------------------------------------
+    def commit_edits(self) -> None:
+        """Push the forms' changed values into the project as undoable commands."""
+        self._commit_timer.stop()
+        project = self.studio.project
+        changes = {**self.data_form.changes(project), **self.training_form.changes(project)}
+        self._pushing = True
+        try:
+            for section, values in changes.items():
+                self.studio.push(SetSettings(project, section, values))
+        finally:
+            self._pushing = False
+
+    def _load_forms(self) -> None:
+        self.data_form.load(self.studio.project)
+        self.training_form.load(self.studio.project)
+
+    def _on_undo_stack_index_changed(self, _index: int) -> None:
+        if not self._pushing:  # an undo / redo: show what the project now says
+            self._load_forms()
+
+    def _on_studio_project_replaced(self) -> None:
+        self._load_forms()
+        self.runs.refresh(self.studio.project.runs_dir())
+        if self.state == "idle":
+            self.history.clear()
+            self.evaluation.show_evaluation(None)
+        self._update_buttons()
+
+    # -- training -------------------------------------------------------------------
+    def start(self, resume: Path | None = None) -> None:
+        """Train the open project (a new run), or continue the run folder ``resume``."""
+        if self.state != "idle":
+            return
+        self.commit_edits()
+        self.banner.hide()
+        self.history.clear()
+        if resume is not None:
+            self.history.load_curves(Run(resume).curves)
+        self._epoch_first_step.clear()
+        self._rate.clear()
+        self.info = {}
+        self.worker = TrainingWorker(self.studio.project, self.studio.project.runs_dir(), resume=resume)
+        w = self.worker
+        w.status_changed.connect(self._on_worker_status_changed)
+        w.device_found.connect(self._on_worker_device_found)
+        w.training_started.connect(self._on_worker_training_started)
+        w.batch_ended.connect(self._on_worker_batch_ended)
+        w.epoch_ended.connect(self._on_worker_epoch_ended)
+        w.weights_ready.connect(self._on_worker_weights_ready)
+        w.failed.connect(self._on_worker_failed)
+        w.finished.connect(self._on_worker_finished)
+        if self.thread is not None:  # the previous run's thread is still winding down
+            self.thread.wait(10_000)
+        thread = self.thread = start_worker(w)
+        thread.finished.connect(lambda: self._on_thread_finished(thread, w))
+        self.state = "running"
+        self._progress = (0, 1, "starting…")
+        self.tabs.setCurrentWidget(self.curves)
+        self._update_buttons()
+
+    def pause(self) -> None:
+        """Hold training after the current batch."""
+        if self.state == "running" and self.worker is not None:
+            self.worker.pause()
+            self.state = "paused"
+            self.status.setText("paused")
+            self._update_buttons()
+
+    def resume(self) -> None:
+        """Go on after a pause; when idle, continue the selected (or latest) run."""
+        if self.state == "paused" and self.worker is not None:
+            self.worker.resume_training()
+            self.state = "running"
+            self._update_buttons()
+            return
+        run = self._resumable_run()
+        if self.state == "idle" and run is not None:
+            self.start(resume=run.path)
+
+    def stop(self) -> None:
+        """Stop after the current batch."""
+        if self.worker is not None and self.state in ("running", "paused"):
+            self.worker.stop()
+            self.state = "stopping"
+            self.status.setText("stopping…")
+            self._update_buttons()
+
+    def _resumable_run(self) -> Run | None:
+        run = self.runs.selected()
+        if run is None:
+            runs = list_runs(self.studio.project.runs_dir())
+            run = runs[-1] if runs else None
+        return run if run is not None and run.can_resume() else None
+
+    def _on_worker_device_found(self, device: str) -> None:
+        if not self.studio.device:
+            self.studio.device = device
+        self._show_device(device)
+
+    def _on_worker_status_changed(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _on_worker_training_started(self, info: dict) -> None:
+        self.info = info
+        self.status.setText(f"{info['samples']} images, batch {info['batch_size']}")
+
+    def _on_worker_batch_ended(self, step: int, epoch: int, logs: dict) -> None:
+        spe = max(1, self.info.get("steps_per_epoch", 1))
+        first = self._epoch_first_step.setdefault(epoch, step)
+        done_in_epoch = step - first + 1
+        self.history.add_batch(epoch - 1 + done_in_epoch / spe, logs.get("loss", float("nan")))
+        now = time.perf_counter()
+        self._rate.append((now, self.info.get("batch_size", 0)))
+        while self._rate and now - self._rate[0][0] > RATE_WINDOW_S:
+            self._rate.popleft()
+        initial, epochs = self.info.get("initial_epoch", 0), self.info.get("epochs", 1)
+        total = max(1, (epochs - initial) * spe)
+        done = min(total, (epoch - 1 - initial) * spe + done_in_epoch)
+        rate = 0.0
+        if len(self._rate) > 1:
+            span = self._rate[-1][0] - self._rate[0][0]
+            rate = sum(n for _, n in list(self._rate)[1:]) / span if span > 0 else 0.0
+        left = (total - done) * self.info.get("batch_size", 0) / rate if rate > 0 else float("nan")
+        self._progress = (done, total, f"epoch {epoch}/{epochs} · {rate:,.0f} samples/s · "
+                                       f"{_duration(left)} left")
+
+    def _on_worker_epoch_ended(self, epoch: int, logs: dict) -> None:
+        self.history.add_epoch(epoch, logs)
+        self._last_epoch_logs = logs
+
+    def _on_worker_weights_ready(self, path: str) -> None:
+        self.studio.trained_model_path = path
+        self.studio.model_trained.emit(path)
+
+    def _draw_progress(self) -> None:
+        done, total, text = self._progress
+        if self.progress.maximum() != total:
+            self.progress.setMaximum(total)
+        if self.progress.value() != done:
+            self.progress.setValue(done)
+        fmt = text if self.state != "idle" else self.progress.format()
+        if self.state == "paused":
+            fmt = f"paused · {text}"
+        if self.progress.format() != fmt:
+            self.progress.setFormat(fmt)
+
+    def _on_worker_failed(self, message: str, tb: str) -> None:
+        self.banner.setText(f"Training failed: {message}")
+        self.banner.setToolTip(tb or message)
+        self.banner.show()
+        self.status.setText("failed")
+        self._finish_run("failed")
+
+    def _on_worker_finished(self, result: dict) -> None:
+        ev = result.get("evaluation")
+        name = Path(result["run"]).name
+        if ev is not None:
+            self.evaluation.show_evaluation(ev, name)
+        if result["status"] == "nan":
+            self.banner.setText(result["message"])
+            self.banner.setToolTip(result["message"])
+            self.banner.show()
+        acc = self._last_epoch_logs.get("val_accuracy")
+        figures = f", validation accuracy {100 * acc:.1f}%" if acc is not None else ""
+        self.status.setText(f"{result['message']}{figures}")
+        self.studio.status_message.emit(f"Training: {result['message']}{figures} ({name})")
+        self._finish_run(result["status"])
+
+    def _finish_run(self, status: str) -> None:
+        self.state = "idle"
+        done, total, _ = self._progress
+        self._progress = (done if status != "finished" else total, total, "")
+        self.progress.setFormat(status)
+        self.runs.refresh(self.studio.project.runs_dir())
+        self._update_buttons()
+
+    def _on_thread_finished(self, thread, worker) -> None:
+        thread.deleteLater()
+        worker.deleteLater()
+        if self.thread is thread:
+            self.thread = self.worker = None
+
+    # -- samples, runs, evaluation ------------------------------------------------------
+    def show_samples(self) -> None:
+        """Load the data off the GUI thread and show samples, class balance and skipped files."""
+        from cnnstudio.ml.datasets import preview  # cv2/NumPy only; Keras only for keras.datasets
+
+        self.commit_edits()
+        project = self.studio.project
+        self.data_form.samples_button.setEnabled(False)
+        self.samples_info.setText("Loading the data…")
+        self.tabs.setCurrentIndex(1)
+        self.tasks.run(preview, dict(project.data), dict(project.preprocessing), on_done=self._on_preview_done,
+                       on_error=self._on_preview_failed)
+
+    def _on_preview_done(self, result: dict) -> None:
+        self.data_form.samples_button.setEnabled(True)
+        classes = result["classes"]
+        self.samples.set_images(result["images"], [classes[i] for i in result["labels"]])
+        h, w, c = result["input_shape"]
+        skipped = result["skipped"]
+        text = f"{result['description']}. The model sees {h}x{w}x{c}."
+        if skipped:
+            names = ", ".join(Path(p).name for p, _ in skipped[:8])
+            text += f" <span style='color:#ffb4a8'>Skipped {len(skipped)} unreadable file(s): {names}" \
+                    f"{' …' if len(skipped) > 8 else ''}</span>"
+        self.samples_info.setText(text)
+        self._draw_balance(classes, result["counts"])
+
+    def _on_preview_failed(self, message: str, _tb: str) -> None:
+        self.data_form.samples_button.setEnabled(True)
+        self.samples_info.setText(f"<span style='color:#ffb4a8'>{message}</span>")
+
+    def _draw_balance(self, classes: list[str], counts: dict[str, list[int]]) -> None:
+        self.balance.clear()
+        x = np.arange(len(classes))
+        bottom = np.zeros(len(classes))
+        splits = (("train", "#4fa3ff"), ("val", "#ffa64f"), ("test", "#9be28c"))
+        key = "  ".join(f"<span style='color:{c}'>■ {s} {sum(counts.get(s, []))}</span>" for s, c in splits)
+        self.balance.setTitle(f"Images per class: {key}")
+        for split, colour in splits:
+            heights = np.asarray(counts.get(split, [0] * len(classes)), float)
+            bars = pg.BarGraphItem(x=x, y0=bottom, height=heights, width=0.7, brush=colour, pen=None)
+            self.balance.addItem(bars)
+            bottom += heights
+        ticks = [(i, name) for i, name in enumerate(classes)] if len(classes) <= 30 else []
+        self.balance.getAxis("bottom").setTicks([ticks])
+
+    def _on_runs_overlays_changed(self, runs: list) -> None:
+        self.curves.set_overlays(runs)
+        self._update_buttons()
+
+    def show_run_evaluation(self, run: Run) -> None:
+        """Show the saved evaluation of ``run``."""
+        self.evaluation.show_evaluation(Evaluation.load(run.path), run.name)
+        self.tabs.setCurrentWidget(self.evaluation)
+
+    # -- window close -------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop training and wait for the worker thread (the window is closing)."""
+        self._progress_timer.stop()
+        self.curves.timer.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        if self.thread is not None:
+            self.thread.quit()
+            if not self.thread.wait(60_000):
+                QMessageBox.warning(self, "Training", "The training thread did not stop in time.")
+        self.tasks.wait()
+
+
+def _duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
