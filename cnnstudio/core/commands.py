@@ -231,6 +231,33 @@ class Macro(Command):
             c.undo()
 
 
+class SetSettings(Command):
+    """Change entries of one of a project's settings dicts: ``training``, ``data`` or ``preprocessing``."""
+
+    SECTIONS = ("training", "data", "preprocessing")
+
+    def __init__(self, project: Any, section: str, values: dict[str, Any]) -> None:
+        super().__init__(project.graph)
+        if section not in self.SECTIONS:
+            raise ValueError(f"unknown settings section {section!r}")
+        self.project, self.section = project, section
+        self.new = copy.deepcopy(values)
+        current = getattr(project, section)
+        self.old = {k: copy.deepcopy(current[k]) for k in values if k in current}
+        self.text = f"set {section}: {', '.join(values)}"
+
+    def do(self) -> None:
+        getattr(self.project, self.section).update(copy.deepcopy(self.new))
+
+    def undo(self) -> None:
+        settings = getattr(self.project, self.section)
+        for k in self.new:
+            if k in self.old:
+                settings[k] = copy.deepcopy(self.old[k])
+            else:
+                settings.pop(k, None)
+
+
 def copy_subgraph(graph: LayerGraph, node_ids: Iterable[str]) -> dict:
     """The selected nodes and the edges among them, as clipboard data."""
     ids = set(node_ids)
