@@ -41,8 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from cnnstudio.core.project import write_atomic
-
 SETTINGS, CURVES, METRICS, FILTERS = "settings.json", "curves.json", "metrics.json", "filters.npz"
 LAST, BEST, TENSORBOARD = "last.keras", "best.keras", "tensorboard"
 
@@ -59,8 +57,16 @@ def _clean(value: Any) -> Any:
 
 
 def write_json(path: Path, doc: Any) -> None:
-    """Write ``doc`` atomically as JSON (NaN -> null)."""
-    write_atomic(Path(path), json.dumps(_clean(doc), indent=1))
+    """Write ``doc`` atomically as JSON (NaN -> null).
+
+    Temporary file and rename, like project files, but without their fsync: these are
+    rewritten every epoch while training, and after a power cut the previous epoch's
+    version is as good.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_clean(doc), indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def read_json(path: Path, default: Any = None) -> Any:

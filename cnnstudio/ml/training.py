@@ -174,7 +174,7 @@ class _ReportingCallback(keras.callbacks.Callback):
             if math.isfinite(monitor) and monitor < self._monitor_best:
                 self._monitor_best = monitor
                 save_model_atomic(self.model, self.run.best_checkpoint)
-                self.run.save_metrics(best_epoch=epoch + 1)
+                self.run.metrics["best_epoch"] = epoch + 1
             self.run.save_curves()
             self.run.save_metrics(epochs_done=self.run.curves.epochs_done, status="running")
         self.reporter.on_epoch(epoch + 1, values)

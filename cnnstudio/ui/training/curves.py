@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 REDRAW_MS = 66  # ~15 Hz
 SMOOTHING = 0.9  # EMA weight of the past for the per-batch loss
+SMOOTH_POINTS = 500  # at most this many points of the smoothed curve are drawn
 TRAIN_PEN, VAL_PEN = "#4fa3ff", "#ffa64f"
 OVERLAY_COLOURS = ["#9be28c", "#e28cd8", "#e2d68c", "#8ce2e0", "#c0a0ff", "#ff8c8c"]
 
@@ -36,7 +37,9 @@ class TrainingHistory:
         self.n = 0
         self.epochs: dict[str, list[float]] = {}
         self.epoch_x: list[int] = []
-        self.version = 0  # bumped on every change, so views redraw only when needed
+        # bumped on every change, so views redraw only what changed
+        self.batch_version = 0
+        self.epoch_version = 0
 
     def add_batch(self, position: float, loss: float) -> None:
         """One batch at ``position`` (in epochs)."""
@@ -48,7 +51,7 @@ class TrainingHistory:
         self.x[self.n], self.loss[self.n] = position, loss if finite else np.nan
         self.smooth[self.n] = SMOOTHING * prev + (1 - SMOOTHING) * loss if finite and self.n else prev
         self.n += 1
-        self.version += 1
+        self.batch_version += 1
 
     def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         """One epoch's values."""
@@ -57,7 +60,7 @@ class TrainingHistory:
             column = self.epochs.setdefault(key, [])
             column.extend([np.nan] * (len(self.epoch_x) - 1 - len(column)))
             column.append(value)
-        self.version += 1
+        self.epoch_version += 1
 
     def load_curves(self, curves, steps_per_epoch: int | None = None) -> None:
         """Start from a saved run's curves (resuming it continues the same lines)."""
@@ -81,7 +84,7 @@ class CurvesView(QWidget):
     def __init__(self, history: TrainingHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
-        self._drawn = -1
+        self._drawn = (-1, -1)  # (batch, epoch) versions on screen
         pg.setConfigOptions(antialias=True)
         self.plots = pg.GraphicsLayoutWidget(self)
         self.plots.setBackground("#1e1f22")
@@ -89,7 +92,7 @@ class CurvesView(QWidget):
         self.loss_plot = self._plot(1, 0, "Loss per epoch")
         self.metric_plot = self._plot(1, 1, "Accuracy per epoch", legend=(-10, -10))  # bottom right: curves rise
         self.loss_plot.setXLink(self.metric_plot)
-        self.raw = self.batch_plot.plot(pen=pg.mkPen("#4fa3ff55", width=1), name="batch")
+        self.raw = self.batch_plot.plot(pen=pg.mkPen("#4fa3ff55", width=1), name="batch", antialias=False)
         self.smooth = self.batch_plot.plot(pen=pg.mkPen(TRAIN_PEN, width=2), name="smoothed")
         for item in (self.raw, self.smooth):
             item.setDownsampling(auto=True, method="peak")
@@ -121,19 +124,34 @@ class CurvesView(QWidget):
                          symbolPen=None, name=name)
 
     def redraw(self) -> None:
-        """Copy new values into the existing curve items (the timer calls this ~15 times a second)."""
+        """Copy new values into the existing curve items (the timer calls this ~15 times a second).
+
+        Only the plots whose data changed are touched, so a tick during an epoch repaints the
+        batch plot alone.
+        """
         h = self.history
-        if h.version == self._drawn:
-            return
-        self._drawn = h.version
-        self.raw.setData(h.x[:h.n], h.loss[:h.n], connect="finite")
-        self.smooth.setData(h.x[:h.n], h.smooth[:h.n], connect="finite")
-        metric = (h.metric_names() or ["accuracy"])[0]
-        self.metric_plot.setTitle(f"{metric.replace('_', ' ').capitalize()} per epoch")
-        for key, column in (("loss", "loss"), ("val_loss", "val_loss"), ("metric", metric),
-                            ("val_metric", f"val_{metric}")):
-            values = h.epochs.get(column, [])
-            self.curves[key].setData(h.epoch_x[:len(values)], values, connect="finite")
+        drawn_batch, drawn_epoch = self._drawn
+        if h.batch_version != drawn_batch:
+            self.raw.setData(h.x[:h.n], h.loss[:h.n], connect="finite")
+            # the moving average is smooth: a few hundred points draw it exactly, and a thick
+            # anti-aliased line over thousands of points would cost the GUI ~10 ms a frame
+            step = max(1, h.n // SMOOTH_POINTS)
+            self.smooth.setData(h.x[:h.n:step], h.smooth[:h.n:step], connect="finite")
+        if h.epoch_version != drawn_epoch:
+            metric = (h.metric_names() or ["accuracy"])[0]
+            self.metric_plot.setTitle(f"{metric.replace('_', ' ').capitalize()} per epoch")
+            for key, column in (("loss", "loss"), ("val_loss", "val_loss"), ("metric", metric),
+                                ("val_metric", f"val_{metric}")):
+                values = h.epochs.get(column, [])
+                self.curves[key].setData(h.epoch_x[:len(values)], values, connect="finite")
+        self._drawn = (h.batch_version, h.epoch_version)
+
+    def set_epochs(self, epochs: int) -> None:
+        """Fix the epoch axes to the run's length (no relayout of the axes on every frame)."""
+        self.batch_plot.setXRange(0, max(1, epochs), padding=0.02)
+        self.loss_plot.setXRange(1, max(2, epochs), padding=0.05)
+        for plot in (self.batch_plot, self.loss_plot):
+            plot.enableAutoRange(x=False)
 
     def set_overlays(self, runs: list) -> None:
         """Dashed validation curves of ``runs`` (``cnnstudio.ml.runs.Run``) on the epoch plots."""

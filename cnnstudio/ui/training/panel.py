@@ -267,6 +267,7 @@ class TrainingPanel(QWidget):
 
     def _on_worker_training_started(self, info: dict) -> None:
         self.info = info
+        self.curves.set_epochs(info["epochs"])
         self.status.setText(f"{info['samples']} images, batch {info['batch_size']}")
 
     def _on_worker_batch_ended(self, step: int, epoch: int, logs: dict) -> None:

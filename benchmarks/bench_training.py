@@ -1,0 +1,140 @@
+"""Training speed: the studio's trainer against plain ``model.fit``, and how long the GUI stalls.
+
+1. Plain Keras: ``model.fit`` on NumPy arrays of the default shapes dataset, the default
+   project's network and settings, ``verbose=0``.
+2. The studio: the Training page's :class:`TrainingWorker` on its QThread, the same model
+   (same seed), data and settings, with everything the page does while it trains: per-batch
+   signals into the history model, curves redrawn at ~15 Hz, the progress line, filter
+   snapshots, checkpoints and curves written every epoch. A heartbeat ``QTimer`` (5 ms) on
+   the GUI thread records the longest gap between its ticks: the worst stall a user would feel.
+
+Images per second count the training images of epochs 2..N over the time between the end of
+epoch 1 and the end of epoch N (so graph tracing in epoch 1 is left out, and every per-epoch
+cost, validation, checkpoints, is in). ``ratio`` = studio / plain; target >= 0.95. Stall
+target: under 50 ms.
+
+Run: ``.venv/bin/python benchmarks/bench_training.py [--count N] [--epochs N]``. The last
+line is JSON with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from machine import describe, print_machine  # noqa: E402
+
+HEARTBEAT_MS = 5
+
+
+def project(count: int, epochs: int):
+    """The default project with ``count`` images and ``epochs`` epochs, saved in a temporary folder."""
+    from cnnstudio.core.templates import default_project
+
+    p = default_project()
+    p.data["options"] = {**p.data["options"], "count": count}
+    p.training["epochs"] = epochs
+    p.path = Path(tempfile.mkdtemp(prefix="bench-training-")) / "bench.cnnproj"
+    return p
+
+
+def rate(end_times: list[float], images: int) -> float:
+    """Training images per second over epochs 2..N from the epoch end times."""
+    if len(end_times) < 2:
+        return float("nan")
+    return images * (len(end_times) - 1) / (end_times[-1] - end_times[0])
+
+
+def plain_fit(p) -> tuple[float, float]:
+    """Images/s and final validation accuracy of plain ``model.fit`` on NumPy arrays."""
+    import keras
+
+    from cnnstudio.ml.builder import build_model
+    from cnnstudio.ml.datasets import load_dataset
+    from cnnstudio.ml.training import compile_model
+
+    ds = load_dataset(p.data, p.preprocessing)
+    keras.utils.set_random_seed(int(p.training["seed"]))
+    model = build_model(p.graph)
+    compile_model(model, p.training, ds, p.training["epochs"])
+    x, y = ds.arrays("train")
+    xv, yv = ds.arrays("val")
+    ends: list[float] = []
+    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(time.perf_counter()))
+    hist = model.fit(x, y, batch_size=p.training["batch_size"], epochs=p.training["epochs"],
+                     validation_data=(xv, yv), verbose=0, callbacks=[timer])
+    return rate(ends, len(y)), hist.history["val_accuracy"][-1]
+
+
+def studio_fit(p) -> tuple[float, float, float]:
+    """Images/s, final validation accuracy and the longest GUI stall (ms) of the Training page."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from cnnstudio.ui.studio import Studio
+    from cnnstudio.ui.training.panel import TrainingPanel
+
+    app = QApplication.instance() or QApplication([])
+    panel = TrainingPanel(Studio(p))
+    panel.resize(1400, 900)
+    panel.show()
+    ends: list[float] = []
+    ticks = {"last": None, "max_gap": 0.0, "on": False}
+
+    def beat() -> None:
+        now = time.perf_counter()
+        if ticks["on"] and ticks["last"] is not None:
+            ticks["max_gap"] = max(ticks["max_gap"], now - ticks["last"])
+        ticks["last"] = now
+
+    heartbeat = QTimer(interval=HEARTBEAT_MS)
+    heartbeat.timeout.connect(beat)
+    heartbeat.start()
+    panel.start()
+    panel.worker.epoch_ended.connect(lambda e, logs: ends.append(time.perf_counter()))
+    # stalls count from the first batch on (before it, the worker imports TensorFlow and traces)
+    panel.worker.batch_ended.connect(lambda *a: ticks.update(on=True) if not ticks["on"] else None)
+    panel.worker.epoch_ended.connect(lambda e, logs: ticks.update(on=e < p.training["epochs"]))
+    while panel.state != "idle":
+        app.processEvents()
+        time.sleep(0.001)
+    heartbeat.stop()
+    acc = panel.history.epochs.get("val_accuracy", [float("nan")])[-1]
+    samples = panel.info.get("samples", 0)
+    panel.shutdown()
+    return rate(ends, samples), acc, ticks["max_gap"] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=6000, help="images in the shapes dataset (default 6000)")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs (default 8)")
+    args = parser.parse_args()
+    info = describe()
+    print_machine(info)
+    p = project(args.count, args.epochs)
+    print(f"default project: {args.count} shapes, {args.epochs} epochs, batch {p.training['batch_size']}")
+    plain_rate, plain_acc = plain_fit(p)
+    print(f"plain model.fit:   {plain_rate:8.0f} images/s   val accuracy {plain_acc:.4f}")
+    studio_rate, studio_acc, stall_ms = studio_fit(p)
+    print(f"studio trainer:    {studio_rate:8.0f} images/s   val accuracy {studio_acc:.4f}   "
+          f"longest GUI stall {stall_ms:.1f} ms")
+    ratio = studio_rate / plain_rate
+    print(f"ratio (studio / plain): {ratio:.3f}   (target >= 0.95; stall target < 50 ms)")
+    print(json.dumps({"benchmark": "training", **info, "count": args.count, "epochs": args.epochs,
+                      "plain_images_per_s": round(plain_rate, 1), "studio_images_per_s": round(studio_rate, 1),
+                      "ratio": round(ratio, 3), "max_gui_stall_ms": round(stall_ms, 1),
+                      "plain_val_accuracy": round(plain_acc, 4), "studio_val_accuracy": round(studio_acc, 4)}))
+
+
+if __name__ == "__main__":
+    main()
