@@ -168,6 +168,6 @@ class CurvesView(QWidget):
                 if key is None:
                     continue
                 values = run.curves.epoch[key]
-                item = plot.plot(list(range(1, len(values) + 1)), values, pen=pen, name=f"{run.name} {key}")
+                item = plot.plot(list(range(1, len(values) + 1)), values, pen=pen, name=f"run {run.name}")
                 items.append((plot, item))
             self.overlays[run.name] = items
