@@ -75,6 +75,9 @@ class Project:
     data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATA))
     preprocessing: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_PREPROCESSING))
     classes: list[str] = field(default_factory=list)
+    #: A ``.keras`` / ``.h5`` file with trained weights for this network (an imported model,
+    #: or downloaded ImageNet weights): probing and live use it until the project trains its own.
+    weights_file: str | None = None
     path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +91,7 @@ class Project:
             "data": self.data,
             "preprocessing": self.preprocessing,
             "classes": self.classes,
+            "weights_file": self.weights_file,
         }
 
     @classmethod
@@ -112,6 +116,7 @@ class Project:
             data={**DEFAULT_DATA, **doc.get("data", {})},
             preprocessing={**DEFAULT_PREPROCESSING, **doc.get("preprocessing", {})},
             classes=list(doc.get("classes", [])),
+            weights_file=doc.get("weights_file") or None,
         )
 
     def runs_dir(self) -> Path:

@@ -61,18 +61,30 @@ def load_model_file(path: str | Path) -> keras.Model:
     Models are loaded without their compile state. Raises :class:`ModelImportError`.
     """
     p = Path(path)
+    kind = _file_kind(p)
+    if kind == "h5":
+        return _load_h5(p)
+    if kind == "keras":
+        return _keras_call(keras.saving.load_model, p, p, compile=False)
+    if kind == "json":
+        return _load_json(p)
+    kinds = {".keras": "not a .keras file (not a zip archive)", ".h5": "not an HDF5 file", ".hdf5": "not an HDF5 file"}
+    raise ModelImportError(f"{p}: {kinds.get(p.suffix.lower(), 'not a Keras model file (.keras, .h5 or JSON)')}")
+
+
+def _file_kind(p: Path) -> str | None:
+    """``'h5'``, ``'keras'`` (zip), ``'json'`` or ``None``, from the file's first bytes."""
     if not p.is_file():
         raise ModelImportError(f"{p}: no such file")
     with open(p, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF"):
-        return _load_h5(p)
+        return "h5"
     if zipfile.is_zipfile(p):
-        return _keras_call(keras.saving.load_model, p, p, compile=False)
+        return "keras"
     if p.suffix.lower() in JSON_SUFFIXES or head.lstrip()[:1] in (b"{", b"["):
-        return _load_json(p)
-    kinds = {".keras": "not a .keras file (not a zip archive)", ".h5": "not an HDF5 file", ".hdf5": "not an HDF5 file"}
-    raise ModelImportError(f"{p}: {kinds.get(p.suffix.lower(), 'not a Keras model file (.keras, .h5 or JSON)')}")
+        return "json"
+    return None
 
 
 def _load_h5(p: Path) -> keras.Model:
@@ -318,8 +330,16 @@ def project_from_model(model: keras.Model, name: str) -> Project:
 
 
 def project_from_file(path: str | Path) -> Project:
-    """A new, unsaved project from a ``.keras``, ``.h5`` or Keras JSON file (named after the file)."""
-    return project_from_model(load_model_file(path), Path(path).stem)
+    """A new, unsaved project from a ``.keras``, ``.h5`` or Keras JSON file (named after the file).
+
+    A ``.keras`` or ``.h5`` file carries weights: the project points at it (``weights_file``)
+    so probing and live views use the trained model, not random weights.
+    """
+    path = Path(path)
+    project = project_from_model(load_model_file(path), path.stem)
+    if _file_kind(path) in ("h5", "keras"):
+        project.weights_file = str(path.resolve())
+    return project
 
 
 def application_names() -> list[str]:
@@ -349,7 +369,13 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
         if weights is not None and ("URL fetch failure" in msg or "http" in msg.lower() or isinstance(exc, OSError)):
             raise ModelImportError(f"cannot download the {weights} weights for {name} (offline?): {msg}") from None
         raise ModelImportError(f"{name}: {msg or type(exc).__name__}") from None
-    return project_from_model(model, name)
+    project = project_from_model(model, name)
+    if weights is not None:  # keep the downloaded weights with the architecture
+        target = Path(keras.config.keras_home()) / "cnnstudio" / f"{name}-{Path(str(weights)).stem}.keras"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        model.save(target)
+        project.weights_file = str(target)
+    return project
 
 
 __all__ = ["ModelImportError", "application_names", "catalog_parts", "graph_from_model", "keras_fallback",

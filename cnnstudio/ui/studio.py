@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -18,6 +19,11 @@ from cnnstudio.core.graph import GraphError, LayerGraph
 from cnnstudio.core.inference import GraphInference, infer
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
+
+
+def _existing(path: str | None) -> str | None:
+    """``path`` if it names an existing file, else ``None``."""
+    return path if path and Path(path).is_file() else None
 
 
 class _UndoAdapter(QUndoCommand):
@@ -63,6 +69,7 @@ class Studio(QObject):
         self._infer_timer = QTimer(self, singleShot=True, interval=0)
         self._infer_timer.timeout.connect(self.reinfer)
         self.project: Project = project or Project()
+        self.trained_model_path = _existing(self.project.weights_file)
         self._watch(self.project.graph)
         self.reinfer()
 
@@ -75,7 +82,7 @@ class Studio(QObject):
     def set_project(self, project: Project) -> None:
         """Replace the open project (clears undo history and selection)."""
         self.project = project
-        self.trained_model_path = None
+        self.trained_model_path = _existing(project.weights_file)
         self.undo_stack.clear()
         self.selection = []
         self._watch(project.graph)

@@ -65,3 +65,16 @@ def test_editor_docks_make_room_on_other_pages_and_come_back(qtbot):
     win.show_page("Editor")
     assert win.docks["Palette"].isVisible() and win.docks["Inspector"].isVisible()
     assert not win.docks["Summary"].isVisible()
+
+
+def test_a_project_with_a_weights_file_offers_it_as_the_trained_model(qtbot, tmp_path):
+    weights = tmp_path / "w.keras"
+    weights.write_bytes(b"")
+    project = lenet5()
+    project.weights_file = str(weights)
+    studio = Studio(project)
+    studio.set_project(project)
+    assert studio.trained_model_path == str(weights)
+    project.weights_file = str(tmp_path / "gone.keras")
+    studio.set_project(project)
+    assert studio.trained_model_path is None

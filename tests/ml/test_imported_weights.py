@@ -1,0 +1,34 @@
+"""An imported trained model keeps its weights for probing and live, also across save and reopen."""
+
+import keras
+import numpy as np
+
+from cnnstudio.core.project import load_project, save_project
+from cnnstudio.ml.keras_io import load_model_file, project_from_file
+
+
+def _tiny_model():
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, name="conv")(inp)
+    out = keras.layers.Dense(3, activation="softmax", name="out")(keras.layers.Flatten()(x))
+    return keras.Model(inp, out)
+
+
+def test_keras_file_import_points_the_project_at_its_weights(tmp_path):
+    model = _tiny_model()
+    path = tmp_path / "trained.keras"
+    model.save(path)
+    project = project_from_file(path)
+    assert project.weights_file == str(path.resolve())
+    saved = save_project(project, tmp_path / "p.cnnproj")
+    again = load_project(saved)
+    assert again.weights_file == str(path.resolve())
+    reloaded = load_model_file(again.weights_file)
+    x = np.random.default_rng(0).random((1, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(reloaded(x), model(x), rtol=1e-5)
+
+
+def test_json_architecture_has_no_weights(tmp_path):
+    path = tmp_path / "arch.json"
+    path.write_text(_tiny_model().to_json())
+    assert project_from_file(path).weights_file is None
