@@ -65,11 +65,11 @@ class Studio(QObject):
         self.inference: GraphInference = GraphInference()
         self.keras_fallback = None  # set by the ml package once TensorFlow is loaded
         self.device = ""  # "CPU" or the GPU's name, once known
-        self.trained_model_path: str | None = None  # newest checkpoint of this project (see model_trained)
         self._infer_timer = QTimer(self, singleShot=True, interval=0)
         self._infer_timer.timeout.connect(self.reinfer)
         self.project: Project = project or Project()
-        self.trained_model_path = _existing(self.project.weights_file)
+        # newest trained weights of this project (see model_trained); an imported model's to start with
+        self.trained_model_path: str | None = _existing(self.project.weights_file)
         self._watch(self.project.graph)
         self.reinfer()
 
