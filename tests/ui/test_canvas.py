@@ -301,3 +301,57 @@ def test_export_png_and_svg(canvas, studio, tmp_path):
     assert "<svg" in svg.read_text()
     with pytest.raises(ValueError):
         canvas.export_image(tmp_path / "g.gif")
+
+
+def test_in_the_main_window_the_canvas_actions_are_in_the_menus_and_keys_work(qtbot):
+    from cnnstudio.ui.mainwindow import MainWindow
+    studio = Studio(lenet5())
+    win = MainWindow(studio)
+    qtbot.addWidget(win)
+    win.show()
+    win.activateWindow()
+    qtbot.waitActive(win)
+    canvas = win.show_page("Editor")
+    assert isinstance(canvas, CanvasView)
+    edit = [a.text() for a in win.edit_menu.actions()]
+    view = [a.text() for a in win.view_menu.actions()]
+    assert {"&Delete", "&Copy", "&Paste", "Select &All", "Arrange &Layers"} <= set(edit)
+    assert {"&Fit to View", "Zoom &In", "Zoom &Out"} <= set(view)
+    studio.select([nid(studio, "C3")])
+    canvas.setFocus()
+    qtbot.waitUntil(canvas.hasFocus)
+    QTest.keyClick(canvas, Qt.Key_Delete)
+    assert studio.graph.by_name("C3") is None
+    QTest.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier)  # the window's Undo
+    assert studio.graph.by_name("C3") is not None
+    assert len(canvas.graph_scene.edges) == len(studio.graph.edges)
+
+
+def test_middle_drag_and_space_drag_pan(canvas, studio):
+    canvas.zoom(2.0)
+    vp = canvas.viewport()
+    bars = lambda: (canvas.horizontalScrollBar().value(), canvas.verticalScrollBar().value())  # noqa: E731
+    before = bars()
+    QTest.mousePress(vp, Qt.MiddleButton, Qt.NoModifier, QPoint(400, 400))
+    QTest.mouseMove(vp, QPoint(350, 300))
+    QTest.mouseRelease(vp, Qt.MiddleButton, Qt.NoModifier, QPoint(350, 300))
+    assert bars() == (before[0] + 50, before[1] + 100)
+    canvas.setFocus()
+    QTest.keyPress(canvas, Qt.Key_Space)
+    QTest.mousePress(vp, Qt.LeftButton, Qt.NoModifier, QPoint(300, 300))
+    QTest.mouseMove(vp, QPoint(330, 330))
+    QTest.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, QPoint(330, 330))
+    QTest.keyRelease(canvas, Qt.Key_Space)
+    assert bars() == (before[0] + 20, before[1] + 70)
+    assert studio.selection == []  # panning is not a rubber band
+
+
+def test_context_menu_acts_on_the_node_under_the_cursor(canvas, studio):
+    c1 = item(canvas, studio, "C1")
+    menu = canvas.context_menu(at(canvas, c1.scenePos() + QPointF(0, 10)))
+    assert studio.selection == [c1.node_id]
+    texts = [a.text() for a in menu.actions()]
+    assert {"&Delete", "&Copy", "D&uplicate", "&Paste", "Arrange &Layers", "&Fit to View"} <= set(texts)
+    canvas.graph_scene.clearSelection()
+    empty = canvas.context_menu(at(canvas, QPointF(-2000, -2000)))
+    assert "&Delete" not in [a.text() for a in empty.actions()]

@@ -303,24 +303,28 @@ class CanvasView(QGraphicsView):
 
     # -- context menu -------------------------------------------------------------
     def contextMenuEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        item = self.itemAt(event.pos())
+        self.context_menu(event.pos()).exec(event.globalPos())
+
+    def context_menu(self, view_pos) -> QMenu:
+        """The right-click menu at ``view_pos``; an unselected item there gets selected first."""
+        item = self.itemAt(view_pos)
         while item is not None and item.parentItem() is not None:
             item = item.parentItem()  # a port: act on its node
         if item is not None and not item.isSelected():
             self.graph_scene.clearSelection()
             item.setSelected(True)
-        has_sel = bool(self.graph_scene.selectedItems())
-        has_nodes = any(isinstance(i, NodeItem) for i in self.graph_scene.selectedItems())
+        selected = self.graph_scene.selectedItems()
+        has_nodes = any(isinstance(i, NodeItem) for i in selected)
         menu = QMenu(self)
-        for act, enabled in ((self.delete_action, has_sel), (self.copy_action, has_nodes),
-                             (self.paste_action, True), (self.duplicate_action, has_nodes)):
-            act.setEnabled(enabled)
-            menu.addAction(act)
+        menu.setAttribute(Qt.WA_DeleteOnClose)
+        if selected:
+            menu.addAction(self.delete_action)
+        if has_nodes:
+            menu.addActions([self.copy_action, self.duplicate_action])
+        menu.addAction(self.paste_action)
         menu.addSeparator()
         menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
-        menu.exec(event.globalPos())
-        for act in (self.delete_action, self.copy_action, self.duplicate_action):
-            act.setEnabled(True)
+        return menu
 
     # -- image export -------------------------------------------------------------
     def export_image(self, path: str | Path) -> Path:
