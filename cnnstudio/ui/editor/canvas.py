@@ -26,7 +26,7 @@ from .scene import GraphScene
 #: Clipboard mime type of copied layers (JSON from :func:`copy_subgraph`).
 CLIP_MIME = "application/x-cnnstudio-subgraph"
 MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
-READABLE_ZOOM = 0.8  # below this a freshly opened graph is shown from its top instead of whole
+READABLE_ZOOM = 0.9  # below this a freshly opened graph is shown from its top instead of whole
 GRID = 20
 
 

@@ -51,8 +51,8 @@ def _font(size: float, bold: bool = False) -> QFont:
 
 
 TITLE_FONT = _font(9.5, bold=True)
-BODY_FONT = _font(8.0)
-BODY_BOLD = _font(8.0, bold=True)
+BODY_FONT = _font(8.5)
+BODY_BOLD = _font(8.5, bold=True)
 
 
 class PortItem(QGraphicsItem):
