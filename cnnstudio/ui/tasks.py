@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import traceback
 import weakref
+
+import shiboken6
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from typing import Any, Callable
@@ -90,4 +92,4 @@ def track(thread: QThread) -> QThread:
 
 def running_threads() -> list[QThread]:
     """Tracked threads that are still running."""
-    return [t for t in list(_THREADS) if t.isRunning()]
+    return [t for t in list(_THREADS) if shiboken6.isValid(t) and t.isRunning()]

@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
 
@@ -24,7 +24,10 @@ from .palette import LAYER_MIME
 from .scene import GraphScene
 
 #: Clipboard mime type of copied layers (JSON from :func:`copy_subgraph`).
-CLIP_MIME = "application/x-cnnstudio-subgraph"
+#: Tag of copied layers on the clipboard. The clipboard holds plain JSON text: PySide6 6.11
+#: crashes at exit when a QMimeData object was put on the clipboard, and JSON text is
+#: readable wherever it is pasted.
+CLIP_TAG = "cnnstudio-layers"
 MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
 READABLE_ZOOM = 0.9  # below this a freshly opened graph is shown from its top instead of whole
 GRID = 20
@@ -259,22 +262,17 @@ class CanvasView(QGraphicsView):
         ids = self.graph_scene.selected_node_ids()
         if not ids:
             return
-        text = json.dumps(copy_subgraph(self.studio.graph, ids))
-        mime = QMimeData()
-        mime.setData(CLIP_MIME, text.encode("utf-8"))
-        mime.setText(text)
-        QApplication.clipboard().setMimeData(mime)
+        QApplication.clipboard().setText(json.dumps({"format": CLIP_TAG, **copy_subgraph(self.studio.graph, ids)}))
         self._paste_count = 0
         self.studio.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) != 1 else ''}")
 
     def paste(self) -> None:
         """Paste layers from the clipboard, offset so repeated pastes do not stack."""
-        mime = QApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(CLIP_MIME):
-            return
         try:
-            clip = json.loads(bytes(mime.data(CLIP_MIME)).decode("utf-8"))
+            clip = json.loads(QApplication.clipboard().text())
         except ValueError:
+            clip = None
+        if not isinstance(clip, dict) or clip.get("format") != CLIP_TAG:
             self.studio.status_message.emit("The clipboard does not hold layers")
             return
         self._paste_count += 1

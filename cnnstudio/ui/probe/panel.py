@@ -59,7 +59,7 @@ class ProbePanel(QWidget):
         self.jobs.job_failed.connect(self._on_jobs_failed)
         self.studio.project_replaced.connect(self._on_studio_project_replaced)
         self.studio.graph_changed.connect(self._on_studio_graph_changed)
-        QTimer.singleShot(0, lambda: self.choose_model("trained"))
+        QTimer.singleShot(0, self, lambda: self.choose_model("trained"))
 
     # -- layout ---------------------------------------------------------------------
     def _build(self) -> None:
@@ -256,7 +256,7 @@ class ProbePanel(QWidget):
     def _on_jobs_failed(self, message: str, _tb: str) -> None:
         self.status.setProperty("error", True)
         self.status.setText(f"<span style='color:#ff6b5b'>{message}</span>")
-        QTimer.singleShot(8000, lambda: self.status.setProperty("error", False))
+        QTimer.singleShot(8000, self.status, lambda: self.status.setProperty("error", False))
         self.studio.status_message.emit(f"Probe: {message}")
 
     def current_view(self):
