@@ -15,16 +15,8 @@ from cnnstudio.ui.studio import Studio
 
 
 @pytest.fixture
-def studio():
-    return Studio(lenet5())
-
-
-@pytest.fixture
-def canvas(qtbot, studio):
-    view = CanvasView(studio)
-    qtbot.addWidget(view)
-    view.resize(1000, 800)
-    view.show()
+def canvas(qtbot, studio, shown):
+    view = shown(CanvasView(studio), 1000, 800)
     qtbot.waitExposed(view)
     view.reset_zoom()
     return view

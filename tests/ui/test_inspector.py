@@ -11,24 +11,14 @@ from cnnstudio.core.commands import SetParams
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.params import PADDINGS
 from cnnstudio.core.project import Project
-from cnnstudio.core.templates import lenet5
 from cnnstudio.ui.editor.inspector import InspectorView
 from cnnstudio.ui.editor.param_fields import BoolField, ChoiceField, IntField, IntsField, OptionalField, TextField
 from cnnstudio.ui.studio import Studio
 
 
 @pytest.fixture
-def studio():
-    return Studio(lenet5())
-
-
-@pytest.fixture
-def inspector(qtbot, studio):
-    view = InspectorView(studio)
-    qtbot.addWidget(view)
-    view.resize(420, 800)
-    view.show()
-    return view
+def inspector(studio, shown):
+    return shown(InspectorView(studio), 420, 800)
 
 
 def node_id(studio, name):

@@ -8,24 +8,13 @@ from PySide6.QtWidgets import QApplication
 
 from cnnstudio.core.catalog import CATALOG, GROUPS
 from cnnstudio.core.layout import ROW
-from cnnstudio.core.templates import lenet5
 from cnnstudio.ui.editor.canvas import CanvasView
 from cnnstudio.ui.editor.palette import LAYER_MIME, PaletteView
-from cnnstudio.ui.studio import Studio
 
 
 @pytest.fixture
-def studio():
-    return Studio(lenet5())
-
-
-@pytest.fixture
-def palette(qtbot, studio):
-    view = PaletteView(studio)
-    qtbot.addWidget(view)
-    view.resize(260, 700)
-    view.show()
-    return view
+def palette(studio, shown):
+    return shown(PaletteView(studio), 260, 700)
 
 
 def leaf(palette, kind):

@@ -8,24 +8,14 @@ from PySide6.QtCore import Qt
 from cnnstudio.core.commands import SetParams
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.project import Project
-from cnnstudio.core.templates import lenet5
 from cnnstudio.ui.editor.inspector import InspectorView
 from cnnstudio.ui.editor.summary import COLUMNS, SummaryView
 from cnnstudio.ui.studio import Studio
 
 
 @pytest.fixture
-def studio():
-    return Studio(lenet5())
-
-
-@pytest.fixture
-def summary(qtbot, studio):
-    view = SummaryView(studio)
-    qtbot.addWidget(view)
-    view.resize(1100, 400)
-    view.show()
-    return view
+def summary(studio, shown):
+    return shown(SummaryView(studio), 1100, 400)
 
 
 def cell(view, row, column):
