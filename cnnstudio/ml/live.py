@@ -104,6 +104,20 @@ def as_probabilities(output: np.ndarray) -> np.ndarray:
     return (e / e.sum()).astype(np.float32)
 
 
+def shrink_maps(maps: np.ndarray, pixels: int) -> np.ndarray:
+    """(H, W, C) maps averaged over f x f blocks (f a whole number) until all C of them hold at
+    most about ``pixels`` pixels: a screen cannot show more, and tiling and drawing cost grows
+    with them. Rows and columns that do not fill a last block are left out."""
+    if maps.ndim != 3 or pixels <= 0:
+        return maps
+    h, w, c = maps.shape
+    f = int(np.ceil((h * w * c / float(pixels)) ** 0.5))
+    if f <= 1 or h < f or w < f:
+        return maps
+    h2, w2 = h // f, w // f
+    return maps[:h2 * f, :w2 * f].reshape(h2, f, w2, f, c).mean(axis=(1, 3))
+
+
 class ProbabilitySmoother:
     """Exponential moving average of probability vectors: ``alpha`` is the weight of the past (0 = off)."""
 
@@ -146,6 +160,7 @@ class LiveResult:
     top: list[Prediction] = field(default_factory=list)  # finish: from the smoothed probabilities
     mosaic: Mosaic | None = None       # finish: layout of the feature maps (for clicks)
     mosaic_image: np.ndarray | None = None  # finish: the mosaic as uint8 (rows, cols)
+    map_shape: tuple[int, int] | None = None  # finish: (h, w) of one map; tiles may be smaller
     input_rect: Rect = (0.0, 0.0, 0.0, 0.0)  # finish: the model input's place on the frame
     unit_field: UnitField | None = None  # finish: the selected unit's receptive field (model-input pixels)
     field_rect: Rect | None = None     # finish: ... and on the frame
@@ -171,6 +186,7 @@ class LivePipeline:
         self.set_layer(layer)
         self.gradcam, self.k, self.scaling = gradcam, k, scaling
         self.mosaic_aspect = 1.0  # width:height of the mosaic, to fill the view it is drawn in
+        self.mosaic_pixels = 0    # the view's size in pixels: larger maps are shrunk to it (0: never)
         self.smoother = ProbabilitySmoother(smoothing)
         self.rate = RateMeter()
 
@@ -251,6 +267,8 @@ class LivePipeline:
         result.input_rect = input_rect(frame_size, self.settings)
         maps = result.activations
         if maps is not None:
+            result.map_shape = tuple(maps.shape[:2]) if maps.ndim == 3 else (1, maps.shape[0])
+            maps = shrink_maps(maps, self.mosaic_pixels)
             cols = grid_shape(maps.shape[-1], maps.shape[:2], self.mosaic_aspect)[1] if maps.ndim == 3 else None
             result.mosaic = tile_mosaic(maps, self.scaling, cols)
             result.mosaic_image = to_uint8(result.mosaic.image)

@@ -113,3 +113,51 @@ def test_receptive_field_of_a_clicked_unit_and_gradcam(project, model):
     assert result.cam_class == int(np.argmax(result.probabilities))
     pipe.set_layer("flatten")  # no spatial maps: nothing to tile, no field
     assert pipe.layer == ""
+
+
+def test_large_maps_are_shrunk_to_the_view_and_clicks_still_name_map_units(project, model):
+    from cnnstudio.ml.live import shrink_maps
+
+    maps = np.arange(8 * 6 * 3, dtype=np.float32).reshape(8, 6, 3)
+    small = shrink_maps(maps, pixels=40)  # 144 values -> 2x2 blocks: 4x3 per map, 36 in all
+    assert small.shape == (4, 3, 3)
+    np.testing.assert_allclose(small[0, 0], maps[:2, :2].mean(axis=(0, 1)))
+    assert shrink_maps(maps, pixels=1000) is maps
+    pipe = LivePipeline(model, project.preprocessing, project.graph, project.classes, layer="conv1")
+    pipe.mosaic_pixels = 16 * 16 * 16  # conv1: 16 maps of 32x32 -> tiles of 16x16
+    result = pipe.process(demo_frame(0))
+    assert result.map_shape == (32, 32) and result.mosaic.tile == (16, 16)
+
+
+def test_capture_train_classify_loop_with_a_network_of_ones_own(tmp_path):
+    """Frames captured into class folders train the user's own small network, which then
+    classifies the frames that follow: the loop the Live page's "Train on these" starts."""
+    from cnnstudio.core.graph import LayerGraph
+    from cnnstudio.core.project import Project
+    from cnnstudio.ml.capture_dataset import DatasetWriter
+    from cnnstudio.ml.runner import run_project
+
+    writer = DatasetWriter(tmp_path / "captures")
+    camera = DemoSource(64, 64, classes=["circle", "cross"], seconds_per_shape=0.1, seed=1)
+    for _ in range(240):
+        label = camera.current_class  # the person holds up a circle or a cross and files it
+        writer.save(camera.read()[1], label)
+    assert writer.counts() == {"circle": 120, "cross": 120}
+    g = LayerGraph()
+    ids = [g.add_node("InputLayer", {"shape": (32, 32, 1)}).id,
+           g.add_node("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}).id,
+           g.add_node("MaxPooling2D", {"pool_size": 4}).id,
+           g.add_node("Flatten").id,
+           g.add_node("Dense", {"units": 2, "activation": "softmax"}).id]
+    for a, b in zip(ids, ids[1:]):
+        g.add_edge(a, b)
+    project = Project(graph=g, name="mine")
+    project.data.update(writer.data_source(), validation_split=0.1, test_split=0.1)
+    project.training.update(epochs=30, batch_size=16, learning_rate=5e-3)
+    result = run_project(project, runs_dir=tmp_path / "runs")
+    pipe = LivePipeline(result.model, project.preprocessing, g, result.dataset.classes)
+    hits = 0
+    for i in range(60):  # the film goes on: shapes in places and turns not captured
+        truth = camera.current_class
+        hits += pipe.process(Frame(camera.read()[1], i, 0.0, "demo")).top[0].label == truth
+    assert hits >= 48  # 80 %, where guessing gets 30

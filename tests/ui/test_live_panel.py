@@ -134,7 +134,33 @@ def test_capture_into_class_folders_then_train_on_them(panel, qtbot, tmp_path):
     qtbot.mouseClick(box.train_button, Qt.LeftButton)
     project = panel.studio.project
     assert project.data["kind"] == "folder" and project.data["path"] == str(tmp_path / "captures")
-    assert project.classes == ["cup", "pen"]
     assert project.graph.by_name("output").params["units"] == 2  # the user's network now has 2 outputs
-    panel.studio.undo_stack.undo()
-    assert project.graph.by_name("output").params["units"] == 6
+    panel.studio.undo_stack.undo()  # one step undoes both
+    assert project.graph.by_name("output").params["units"] == 6 and project.data["kind"] == "shapes"
+
+
+def test_a_click_on_shrunk_tiles_names_the_unit_of_the_full_map(panel, qtbot):
+    from PySide6.QtCore import QPointF
+
+    from cnnstudio.ml.mosaic import tile_mosaic
+
+    panel.stop_capture()  # no new frames: the mosaic set here stays
+    qtbot.wait(100)
+    view = panel.fmaps
+    mosaic = tile_mosaic(np.random.default_rng(0).random((8, 8, 4), np.float32))  # 4 tiles of 8x8
+    view.set_mosaic(mosaic, (mosaic.image * 255).astype(np.uint8), map_shape=(32, 32))  # shrunk 4x
+    clicks = []
+    view.unit_clicked.connect(lambda *a: clicks.append(a))
+
+    class Click:
+        def button(self):
+            return Qt.LeftButton
+
+        def scenePos(self):
+            y, x = mosaic.origin(3)
+            return view.image.mapToScene(QPointF(x + 2.5, y + 6.5))  # tile 3, tile pixel (6, 2)
+
+    view._on_scene_clicked(Click())
+    assert clicks[-1] == (3, 24, 8)  # map units: 4 per tile pixel
+    view.mark_unit(3, 24, 8)
+    assert view.marker.isVisible() and view.marker.rect().width() == pytest.approx(0.25 + 1.0)

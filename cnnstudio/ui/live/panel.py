@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from cnnstudio.core.commands import SetParams
+from cnnstudio.core.commands import Macro, SetParams, SetSettings
 from cnnstudio.ml.capture import (CaptureEvent, DemoSource, Frame, FrameGrabber, RateMeter, SourceError,
                                   list_cameras, open_source)
 
@@ -28,6 +28,7 @@ from .worker import start_worker, stop_worker
 
 _STATUS_EVERY_S = 0.25  # the figures line changes at most 4 times a second, so it can be read
 MAX_DRAW_HZ = 60  # no screen shows more; faster results are skipped (the newest is drawn)
+MIN_DRAW_HZ = 15  # ... and never fewer, so a slow-rate source still feels live
 
 
 class LivePanel(QWidget):
@@ -45,13 +46,18 @@ class LivePanel(QWidget):
         self.last_result = None
         self.selected_unit: tuple[int, int, int] | None = None  # map, row, col
         self.draw_rate = RateMeter()
+        self.draw_ms = self.max_draw_ms = 0.0  # time the GUI thread spent on the last / longest draw
         self._status_at = self._drawn_at = 0.0
         self._draw_timer = QTimer(self, singleShot=True)
         self._draw_timer.timeout.connect(self._on_worker_result_ready)
         self._build()
-        self.capture_event_received.connect(self._on_grabber_event)
+        # emitted from the capture thread, drawn on the GUI thread: always queued
+        self.capture_event_received.connect(self._on_grabber_event, Qt.QueuedConnection)
         self.capture.set_root(default_root(studio.project))
         self.setFocusPolicy(Qt.StrongFocus)
+        self._trained_pending = False  # a newer trained model waits to be loaded when the page shows
+        studio.model_trained.connect(self._on_studio_model_trained)
+        studio.project_replaced.connect(self._on_studio_project_replaced)
 
     # -- layout ---------------------------------------------------------------------
     def _build(self) -> None:
@@ -122,11 +128,14 @@ class LivePanel(QWidget):
         """Start the inference worker (once) and capture from the chosen source."""
         if self.thread is None:
             self.thread, self.worker = start_worker(self.grabber, self)
-            self.worker.result_ready.connect(self._on_worker_result_ready)
-            self.worker.model_ready.connect(self._on_worker_model_ready)
-            self.worker.failed.connect(self._on_worker_failed)
+            self.worker.result_ready.connect(self._on_worker_result_ready, Qt.QueuedConnection)
+            self.worker.model_ready.connect(self._on_worker_model_ready, Qt.QueuedConnection)
+            self.worker.failed.connect(self._on_worker_failed, Qt.QueuedConnection)
             self.sources.set_cameras(list_cameras())
             self.choose_model(self.models.default_choice(trained_spec(self.studio) is not None))
+        elif self._trained_pending:
+            self.choose_model("trained")
+        self._trained_pending = False
         if not self.grabber.running:
             if self.grabber.source is None and not self.open_source(*self.source_spec):
                 self.open_source("demo")
@@ -221,8 +230,20 @@ class LivePanel(QWidget):
             spec = graph_spec(self.studio)
         self.models.show_loading(choice, spec.title)
         self.selected_unit = None
-        self.worker.request(model=spec, aspect=self._mosaic_aspect(), **self.models.settings())
+        self.worker.request(model=spec, **self._mosaic_layout(), **self.models.settings())
         return True
+
+    def _on_studio_model_trained(self, _path: str) -> None:
+        # the loop capture -> train -> classify: the next visit to this page runs the new model
+        if self.models.combo.currentData() in ("trained", "graph"):
+            self._trained_pending = True
+            if self.isVisible() and self.worker is not None:
+                self.start()
+
+    def _on_studio_project_replaced(self) -> None:
+        self.capture.set_root(default_root(self.studio.project))
+        if self.worker is not None:
+            self.choose_model(self.models.default_choice(trained_spec(self.studio) is not None))
 
     def _on_models_model_chosen(self, choice: str) -> None:
         if self.worker is not None:
@@ -249,12 +270,14 @@ class LivePanel(QWidget):
         self.models.show_failed(message)
         self.show_message(f"The model cannot run live: {message}")
 
-    def _mosaic_aspect(self) -> float:
-        return max(0.3, self.fmaps.width() / max(1, self.fmaps.height() - 24))  # less the title line
+    def _mosaic_layout(self) -> dict:
+        """The feature-map view's shape and size, so the mosaic fills it and holds no more pixels than it shows."""
+        w, h = self.fmaps.width(), max(1, self.fmaps.height() - 24)  # less the title line
+        return {"aspect": max(0.3, w / h), "pixels": w * h}
 
     def _on_fmaps_aspect_changed(self, _aspect: float) -> None:
         if self.worker is not None:
-            self.worker.request(aspect=self._mosaic_aspect())
+            self.worker.request(**self._mosaic_layout())
 
     def _on_fmaps_unit_clicked(self, channel: int, row: int, col: int) -> None:
         self.selected_unit = (channel, row, col)
@@ -268,8 +291,15 @@ class LivePanel(QWidget):
         frame = r if isinstance(r, Frame) else (r.frame if r is not None else None)
         return None if frame is None else (frame.index, frame.image)
 
+    def _draw_period(self) -> float:
+        """Seconds between draws at most: the source's own frame rate (there is nothing newer
+        to show in real time), within MIN_DRAW_HZ..MAX_DRAW_HZ."""
+        src = self.grabber.source
+        fps = src.fps if src is not None else MAX_DRAW_HZ
+        return 1.0 / min(MAX_DRAW_HZ, max(MIN_DRAW_HZ, fps))
+
     def _on_worker_result_ready(self) -> None:
-        wait = self._drawn_at + 1.0 / MAX_DRAW_HZ - time.perf_counter()
+        wait = self._drawn_at + self._draw_period() - time.perf_counter()
         if wait > 0:
             if not self._draw_timer.isActive():
                 self._draw_timer.start(max(1, int(wait * 1000)))
@@ -277,6 +307,7 @@ class LivePanel(QWidget):
         item = self.worker.take_result() if self.worker is not None else None
         if item is None:
             return
+        started = time.perf_counter()
         if not isinstance(item, Frame):
             item.pipeline.finish(item)  # mosaic and top-k only for what is drawn
         self.last_result = item
@@ -286,13 +317,15 @@ class LivePanel(QWidget):
         if not isinstance(item, Frame):
             self._draw_result(item)
         self._drawn_at = time.perf_counter()
+        self.draw_ms = 1e3 * (self._drawn_at - started)
+        self.max_draw_ms = max(self.max_draw_ms, self.draw_ms)
         self.draw_rate.tick(self._drawn_at)
         self._show_status(item, frame)
 
     def _draw_result(self, r) -> None:
         self.input_view.set_image(r.model_input)
         self.topk.set_top(r.top)
-        self.fmaps.set_mosaic(r.mosaic, r.mosaic_image)
+        self.fmaps.set_mosaic(r.mosaic, r.mosaic_image, r.map_shape)
         if self.selected_unit is not None:
             self.fmaps.mark_unit(*self.selected_unit)
         if r.cam is not None and self.models.gradcam.isChecked():
@@ -327,7 +360,7 @@ class LivePanel(QWidget):
         if now - self._status_at < _STATUS_EVERY_S:
             return
         self._status_at = now
-        shown = f"drawn {self.draw_rate.rate:5.1f}/s · capture {self.grabber.read_rate.rate:5.1f}/s · dropped {self.grabber.dropped}"
+        shown = f"drawn {self.draw_rate.rate:5.1f}/s in {self.draw_ms:.1f} ms · capture {self.grabber.read_rate.rate:5.1f}/s · dropped {self.grabber.dropped}"
         if isinstance(item, Frame):
             self.status.setText(f"no model running · {shown}")
             return
@@ -353,15 +386,16 @@ class LivePanel(QWidget):
         super().keyReleaseEvent(event)
 
     def train_on(self, root: str, fit_output: bool = True) -> None:
-        """Make the captured folder the project's data, fit the output layer to its classes, open Training."""
+        """Make the captured folder the project's data and fit the output layer to its classes (one
+        undoable step), then open the Training page."""
         project = self.studio.project
         classes = self.capture.writer.classes if self.capture.writer is not None else []
-        project.data.update(kind="folder", path=str(root))
-        project.classes = list(classes)
+        commands = [SetSettings(project, "data", {"kind": "folder", "path": str(root)})]
         outputs = project.graph.outputs()
         if fit_output and len(outputs) == 1 and outputs[0].kind == "Dense" and outputs[0].params.get("units") != len(classes):
             # the user's own network: its last layer must give one score per captured class
-            self.studio.push(SetParams(project.graph, outputs[0].id, {"units": len(classes)}))
+            commands.append(SetParams(project.graph, outputs[0].id, {"units": len(classes)}))
+        self.studio.push(Macro(project.graph, "train on captured images", commands))
         self.studio.status_message.emit(f"Training data: {root} ({len(classes)} classes: {', '.join(classes)})")
         window = self.window()
         if hasattr(window, "show_page"):

@@ -171,12 +171,21 @@ class FeatureMapView(ImageView):
         super().__init__("Feature maps", parent)
         self.image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
         self.mosaic = None
+        self.unit_size = (1.0, 1.0)  # mosaic pixels per map unit (y, x): below 1 when tiles were shrunk
         self.marker = rect_item(FIELD, 2.0)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
 
-    def set_mosaic(self, mosaic, image: np.ndarray | None) -> None:
-        """Show a :class:`cnnstudio.ml.mosaic.Mosaic` (its uint8 picture); None clears it."""
+    def set_mosaic(self, mosaic, image: np.ndarray | None, map_shape: tuple[int, int] | None = None) -> None:
+        """Show a :class:`cnnstudio.ml.mosaic.Mosaic` (its uint8 picture); None clears it.
+
+        ``map_shape`` is (h, w) of one map when the tiles were shrunk from it: clicks and
+        marks then speak of the map's units, not the tile's pixels.
+        """
         self.mosaic = mosaic
+        if mosaic is not None and map_shape:
+            self.unit_size = (mosaic.tile[0] / map_shape[0], mosaic.tile[1] / map_shape[1])
+        else:
+            self.unit_size = (1.0, 1.0)
         if image is None:
             self.image.clear()
             self._shape = None
@@ -190,7 +199,8 @@ class FeatureMapView(ImageView):
             self.place(self.marker, None)
             return
         y, x = self.mosaic.origin(channel)
-        self.place(self.marker, (x + col - 0.5, y + row - 0.5, x + col + 1.5, y + row + 1.5))
+        sy, sx = self.unit_size
+        self.place(self.marker, (x + col * sx - 0.5, y + row * sy - 0.5, x + (col + 1) * sx + 0.5, y + (row + 1) * sy + 0.5))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
@@ -203,4 +213,5 @@ class FeatureMapView(ImageView):
         pos = self.image.mapFromScene(event.scenePos())
         hit = self.mosaic.locate(pos.y(), pos.x())
         if hit is not None:
-            self.unit_clicked.emit(*hit)
+            tile, ty, tx = hit
+            self.unit_clicked.emit(tile, int(ty / self.unit_size[0]), int(tx / self.unit_size[1]))

@@ -60,7 +60,7 @@ class LiveWorker(QObject):
 
     # -- from the GUI thread --------------------------------------------------------
     def request(self, **changes: Any) -> None:
-        """Apply settings between frames: model (ModelSpec), layer, gradcam, smoothing, k, scaling, aspect, unit."""
+        """Apply settings between frames: model (ModelSpec), layer, gradcam, smoothing, k, scaling, aspect, pixels, unit."""
         with self._lock:
             self._changes.update(changes)
 
@@ -103,6 +103,8 @@ class LiveWorker(QObject):
             p.set_scaling(changes["scaling"])
         if "aspect" in changes:
             p.mosaic_aspect = float(changes["aspect"])
+        if "pixels" in changes:
+            p.mosaic_pixels = int(changes["pixels"])
         if changes.get("reset"):
             p.smoother.reset()
 
@@ -117,7 +119,7 @@ class LiveWorker(QObject):
             pipe = LivePipeline(model, {**DEFAULT_PREPROCESSING, **(spec.preprocessing or {})}, graph, spec.classes)
             if old is not None:
                 pipe.gradcam, pipe.k, pipe.scaling = old.gradcam, old.k, old.scaling
-                pipe.mosaic_aspect = old.mosaic_aspect
+                pipe.mosaic_aspect, pipe.mosaic_pixels = old.mosaic_aspect, old.mosaic_pixels
                 pipe.smoother.alpha = old.smoother.alpha
                 if old.layer in pipe.layers:
                     pipe.set_layer(old.layer)

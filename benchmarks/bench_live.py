@@ -1,0 +1,255 @@
+"""The live pipeline's speed against its slowest stage alone, for a LeNet- and a MobileNetV2-size model.
+
+A video file (written here, 640x480 MJPG of the demo source) stands in for the camera. For each
+model, in the same run:
+
+* the stages alone: the source read alone, and the compiled model call alone (the one call
+  the live view makes: prediction + the probed layer's maps), before and after the pipeline
+  run, averaged (the load of a shared machine drifts);
+* the whole live pipeline, in the real Live page (offscreen): capture thread (read +
+  preprocessing), inference worker (model call, moving average), GUI (mosaic, top-k, drawing,
+  at most 60 draws a second: no screen shows more). "ratio" = pipeline frames per second /
+  the slower stage's alone, the lower of the two models. Target >= 0.9;
+* the largest GUI event-loop stall (how late a 10 ms timer fires, at worst), target < 50 ms;
+* memory (RSS) after warm-up and at the end, over ``--frames`` frames (10,000 by default;
+  ``--quick`` runs 300);
+* the plain Keras way, ``model.predict`` per frame, against the compiled direct call.
+
+Ends with one JSON line of figures.
+
+    .venv/bin/python benchmarks/bench_live.py [--quick] [--frames N] [--models lenet,mobilenetv2] [--cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if "--cpu" in sys.argv:
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+FRAME_SIZE = (640, 480)
+
+
+def cpu_model() -> str:
+    """The CPU's name from /proc/cpuinfo (or the platform's guess)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MiB."""
+    with open("/proc/self/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def write_video(path: str, frames: int = 150) -> str:
+    """A 640x480 MJPG film of the demo source."""
+    import cv2
+
+    from cnnstudio.ml.capture import DemoSource
+
+    demo = DemoSource(*FRAME_SIZE)
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, FRAME_SIZE)
+    for _ in range(frames):
+        out.write(cv2.cvtColor(demo.read()[1], cv2.COLOR_RGB2BGR))
+    out.release()
+    return path
+
+
+def make_model(name: str):
+    """(model, graph, preprocessing, classes) for ``lenet`` or ``mobilenetv2``."""
+    if name == "lenet":
+        from cnnstudio.core.templates import lenet5
+        from cnnstudio.ml.builder import build_model
+
+        project = lenet5()
+        return build_model(project.graph, name="lenet5"), project.graph, dict(project.preprocessing), project.classes
+    import keras
+
+    model = keras.applications.MobileNetV2(weights=None)  # 224x224x3, 1000 classes, 3.5 M parameters
+    prep = {"size": [224, 224], "color": "rgb", "scale": "-1-1", "fit": "crop"}
+    return model, None, prep, [f"class {i}" for i in range(1000)]
+
+
+def per_second(fn, seconds: float, at_least: int = 5) -> float:
+    """Calls per second of ``fn`` over about ``seconds``."""
+    n, t0 = 0, time.perf_counter()
+    while n < at_least or time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def stages_alone(video: str, pipe, model, seconds: float) -> dict:
+    """The source read alone, the compiled call alone, and model.predict per frame."""
+    import numpy as np
+
+    from cnnstudio.ml.capture import VideoFileSource
+
+    src = VideoFileSource(video)
+    read_fps = per_second(src.read, seconds)
+    x = pipe.prepare(src.read()[1])
+    src.release()
+    layers = (pipe.layer,) if pipe.layer else ()
+    for _ in range(5):
+        pipe.prober.run(x, layers)
+    call_fps = per_second(lambda: pipe.prober.run(x, layers), seconds)
+    batch = x[None]
+    model.predict(batch, verbose=0)
+    predict_fps = per_second(lambda: model.predict(batch, verbose=0), min(seconds, 3.0), at_least=3)
+    # the plain way, one thread: read, preprocess, call, tile, one after the other
+    from cnnstudio.ml.capture import Frame
+
+    src = VideoFileSource(video)
+
+    def sequential():
+        image = src.read()[1]
+        pipe.process(Frame(image, 0, time.perf_counter(), "bench"))
+
+    sequential_fps = per_second(sequential, seconds)
+    src.release()
+    assert np.isfinite(call_fps)
+    return {"read_fps": read_fps, "call_fps": call_fps, "predict_fps": predict_fps,
+            "sequential_fps": sequential_fps}
+
+
+def whole_pipeline(video: str, spec, frames: int, app) -> dict:
+    """Run the real Live page on the video for ``frames`` frames, in Qt's own event loop;
+    fps, the GUI's longest stall, memory."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from cnnstudio.core.templates import default_project
+    from cnnstudio.ui.live.panel import LivePanel
+    from cnnstudio.ui.studio import Studio
+
+    panel = LivePanel(Studio(default_project()))
+    panel.grabber.pacing = "demand"  # as fast as the pipeline takes frames, no decoding thrown away
+    panel.source_spec = ("video", video)
+    panel.resize(1400, 900)
+    panel.show()
+    panel.worker.request(model=spec, **panel._mosaic_layout(), **panel.models.settings())
+    loop = QEventLoop()
+    state = {"phase": "warm", "p0": 0, "t0": 0.0, "rss0": None, "gap": 0.0, "last": 0.0, "t1": 0.0}
+
+    def watch():  # every 10 ms: the stall probe and the progress check, on the GUI thread
+        now = time.perf_counter()
+        if state["phase"] == "run":
+            state["gap"] = max(state["gap"], now - state["last"] - 0.010)
+            done = panel.worker.processed - state["p0"]
+            if state["rss0"] is None and done >= max(30, frames // 10):
+                state["rss0"] = rss_mb()  # after caches and arenas settled
+            if done >= frames:
+                state["t1"], state["n"] = now, done
+                loop.quit()
+        elif panel.worker.processed > 30 and type(panel.last_result).__name__ == "LiveResult":
+            state.update(phase="run", p0=panel.worker.processed, t0=now)
+        state["last"] = now
+
+    timer = QTimer()
+    timer.timeout.connect(watch)
+    timer.start(10)
+    panel.max_draw_ms = 0.0
+    loop.exec()
+    timer.stop()
+    rss_end = rss_mb()
+    elapsed = state["t1"] - state["t0"]
+    drawn, dropped, max_draw = panel.draw_rate.rate, panel.grabber.dropped, panel.max_draw_ms
+    panel.shutdown()
+    panel.close()
+    return {"pipeline_fps": state["n"] / elapsed, "drawn_fps": drawn, "max_stall_ms": 1e3 * state["gap"],
+            "max_draw_ms": max_draw, "rss_start_mb": state["rss0"] or rss_end, "rss_end_mb": rss_end,
+            "rss_growth_mb": rss_end - (state["rss0"] or rss_end), "frames": state["n"], "dropped": dropped}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="300 frames per model instead of 10,000")
+    ap.add_argument("--frames", type=int, default=None, help="frames per model through the whole pipeline")
+    ap.add_argument("--models", default="lenet,mobilenetv2")
+    ap.add_argument("--seconds", type=float, default=3.0, help="time per stage-alone measurement")
+    ap.add_argument("--cpu", action="store_true", help="hide the GPU from TensorFlow")
+    ap.add_argument("--tf-threads", type=int, default=0,
+                    help="TensorFlow's intra- and inter-op threads (0: its default, one per core)")
+    args = ap.parse_args(argv)
+    frames = args.frames or (300 if args.quick else 10_000)
+
+    import keras
+    import tensorflow as tf
+    from PySide6.QtWidgets import QApplication
+
+    from cnnstudio.ml.device import describe_device
+    from cnnstudio.ml.live import LivePipeline
+    from cnnstudio.ui.live.worker import ModelSpec
+
+    if args.tf_threads:  # before any op runs; applies to the stages alone and the pipeline alike
+        tf.config.threading.set_intra_op_parallelism_threads(args.tf_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.tf_threads)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    device = describe_device()
+    print(f"cnnstudio live benchmark: {cpu_model()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, "
+          f"Keras {keras.__version__}, {device}, TF threads {args.tf_threads or 'default'}, "
+          f"load average {os.getloadavg()[0]:.2f}; video {FRAME_SIZE[0]}x{FRAME_SIZE[1]} MJPG; {frames} frames per model")
+    tmp = tempfile.mkdtemp(prefix="cnnstudio-bench-live-")
+    video = write_video(os.path.join(tmp, "camera.avi"))
+    figures: dict = {}
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        model, graph, prep, classes = make_model(name)
+        pipe = LivePipeline(model, prep, graph, classes)
+        pipe.warm_up()
+        alone = stages_alone(video, pipe, model, args.seconds)
+        spec = ModelSpec(name, lambda model=model, graph=graph: (model, graph), graph, tuple(classes), prep)
+        whole = whole_pipeline(video, spec, frames, app)
+        # the stages alone again after the pipeline, averaged with before: a shared machine's load drifts
+        after = stages_alone(video, pipe, model, args.seconds)
+        alone = {k: (alone[k] + after[k]) / 2 for k in alone}
+        slowest = min(alone["read_fps"], alone["call_fps"])
+        ratio = whole["pipeline_fps"] / slowest
+        fig = {**alone, **whole, "slowest_stage": "read" if alone["read_fps"] < alone["call_fps"] else "model call",
+               "ratio": ratio, "predict_slowdown": alone["call_fps"] / alone["predict_fps"], "layer": pipe.layer,
+               "params": model.count_params()}
+        figures[name] = fig
+        print(f"\n{name} ({fig['params']:,} parameters, maps of {pipe.layer}):")
+        print(f"  source read alone        {alone['read_fps']:9.1f} frames/s")
+        print(f"  compiled call alone      {alone['call_fps']:9.1f} calls/s   ({1e3 / alone['call_fps']:.2f} ms)")
+        print(f"  model.predict per frame  {alone['predict_fps']:9.1f} calls/s   ({1e3 / alone['predict_fps']:.2f} ms): "
+              f"{fig['predict_slowdown']:.1f}x slower than the compiled call")
+        print(f"  one thread, in sequence  {alone['sequential_fps']:9.1f} frames/s  (read, preprocess, call, tile)")
+        print(f"  whole live pipeline      {whole['pipeline_fps']:9.1f} frames/s  (drawn {whole['drawn_fps']:.1f}/s) "
+              f"-> ratio {ratio:.3f} against the {fig['slowest_stage']} alone")
+        print(f"  largest GUI stall        {whole['max_stall_ms']:9.1f} ms   (longest draw {whole['max_draw_ms']:.1f} ms)")
+        print(f"  memory over {whole['frames']} frames  {whole['rss_start_mb']:.0f} -> {whole['rss_end_mb']:.0f} MiB "
+              f"({whole['rss_growth_mb']:+.1f} MiB)")
+        del model, pipe
+        keras.backend.clear_session()
+    summary = {
+        "bench": "live", "cpu": cpu_model(), "cores": os.cpu_count(), "tensorflow": tf.__version__, "device": device,
+        "frames": frames, "tf_threads": args.tf_threads or "default", "loadavg": round(os.getloadavg()[0], 2),
+        "ratio": round(min(f["ratio"] for f in figures.values()), 3),
+        "max_stall_ms": round(max(f["max_stall_ms"] for f in figures.values()), 1),
+        "rss_growth_mb": round(max(f["rss_growth_mb"] for f in figures.values()), 1),
+        "models": {k: {kk: (round(v, 3) if isinstance(v, float) else v) for kk, v in f.items()}
+                   for k, f in figures.items()},
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
