@@ -29,6 +29,7 @@ from .preprocess import display_image, preprocess
 from .probes import Prediction, Prober, UnitField, top_k
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels (edges, not centres)
+GAP_LEVEL = 0.22  # the level of the gaps between tiles in a 0..1 mosaic
 
 
 class LiveError(ValueError):
@@ -116,6 +117,15 @@ def shrink_maps(maps: np.ndarray, pixels: int) -> np.ndarray:
         return maps
     h2, w2 = h // f, w // f
     return maps[:h2 * f, :w2 * f].reshape(h2, f, w2, f, c).mean(axis=(1, 3))
+
+
+def _blank_empty_cells(picture: np.ndarray, mosaic: Mosaic) -> np.ndarray:
+    """Black out the grid cells after the last map (and the gaps beside them): no grid where no map is."""
+    h, w = mosaic.tile
+    for k in range(mosaic.count, mosaic.rows * mosaic.cols):
+        y, x = mosaic.origin(k)
+        picture[max(0, y - mosaic.gap):y + h, max(0, x - mosaic.gap):x + w] = 0
+    return picture
 
 
 class ProbabilitySmoother:
@@ -270,8 +280,10 @@ class LivePipeline:
             result.map_shape = tuple(maps.shape[:2]) if maps.ndim == 3 else (1, maps.shape[0])
             maps = shrink_maps(maps, self.mosaic_pixels)
             cols = grid_shape(maps.shape[-1], maps.shape[:2], self.mosaic_aspect)[1] if maps.ndim == 3 else None
-            result.mosaic = tile_mosaic(maps, self.scaling, cols)
-            result.mosaic_image = to_uint8(result.mosaic.image)
+            # gaps a little above black, so the grid shows and a dead (all-zero) map stays tellable from it
+            gap = GAP_LEVEL if self.scaling != "none" else 0.0
+            result.mosaic = tile_mosaic(maps, self.scaling, cols, gap=1, gap_value=gap)
+            result.mosaic_image = _blank_empty_cells(to_uint8(result.mosaic.image), result.mosaic)
             unit = self.unit
             if unit is not None and result.layer == self.layer:
                 result.unit_field = self.prober.unit_field(result.layer, unit)

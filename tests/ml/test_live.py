@@ -8,7 +8,7 @@ keras = pytest.importorskip("keras")
 from cnnstudio.core.templates import default_project  # noqa: E402
 from cnnstudio.ml.builder import build_model  # noqa: E402
 from cnnstudio.ml.capture import DemoSource, Frame  # noqa: E402
-from cnnstudio.ml.live import (LiveError, LivePipeline, ProbabilitySmoother, as_probabilities,  # noqa: E402
+from cnnstudio.ml.live import (GAP_LEVEL, LiveError, LivePipeline, ProbabilitySmoother, as_probabilities,  # noqa: E402
                                fit_to_model, frame_rect, input_rect)
 from cnnstudio.ml.mosaic import tile_mosaic  # noqa: E402
 from cnnstudio.ml.preprocess import fit_image, preprocess  # noqa: E402
@@ -39,7 +39,9 @@ def test_pipeline_equals_a_direct_model_call(project, model):
     direct = np.asarray(model(x[None], training=False))[0]
     np.testing.assert_allclose(result.probabilities, direct, rtol=1e-5, atol=1e-6)
     maps = np.asarray(keras.Model(model.inputs, model.get_layer("conv2").output)(x[None]))[0]
-    np.testing.assert_allclose(result.mosaic.image, tile_mosaic(maps).image, rtol=1e-4, atol=1e-5)
+    cols = result.mosaic.cols
+    np.testing.assert_allclose(result.mosaic.image, tile_mosaic(maps, cols=cols, gap_value=GAP_LEVEL).image,
+                               rtol=1e-4, atol=1e-5)
     assert result.mosaic.count == 32 and result.mosaic_image.dtype == np.uint8
     # the model's input is kept as a picture: 32x32 grey shown as RGB
     assert result.model_input.shape == (32, 32, 3) and result.model_input.dtype == np.uint8

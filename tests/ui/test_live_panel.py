@@ -87,6 +87,7 @@ def test_switch_to_a_video_then_back_and_unreadable_files(panel, qtbot, tmp_path
     assert panel.open_source("video", str(path))
     qtbot.waitUntil(lambda: panel.last_result.frame.source == "clip.avi", timeout=5000)
     assert not panel.sources.resolution.isEnabled()  # a file has its own size
+    assert panel.sources.combo.currentText() == "Video: clip.avi"
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 64)
     assert not panel.open_source("video", str(bad))
@@ -95,6 +96,12 @@ def test_switch_to_a_video_then_back_and_unreadable_files(panel, qtbot, tmp_path
     assert panel.open_source("demo")
     qtbot.waitUntil(lambda: panel.last_result.frame.source.startswith("Demo"), timeout=5000)
     assert not panel.message.isVisible()
+    assert panel.sources.combo.currentText().startswith("Demo") and panel.sources.resolution.isEnabled()
+    res = panel.sources.resolution
+    res.setCurrentIndex(res.findData("256x256"))
+    res.activated.emit(res.currentIndex())  # as a user's pick: the capture thread applies it between reads
+    qtbot.waitUntil(lambda: panel.last_result.frame.image.shape == (256, 256, 3), timeout=5000)
+    qtbot.waitUntil(lambda: "256x256" in panel.sources.info.text(), timeout=5000)
 
 
 def test_unplugged_camera_gives_a_message_and_the_demo(panel, qtbot):

@@ -9,6 +9,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 from cnnstudio.ml.capture import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
 
 FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
+FILE_TITLES = {"video": "Video", "image": "Image", "folder": "Folder"}
+
+
+def _key(kind: str, target) -> str:
+    """The chooser's item data: a string (Qt keeps strings as they are, not Python tuples)."""
+    return f"{kind}:{'' if target is None else target}"
 
 
 class SourceControls(QGroupBox):
@@ -62,23 +68,23 @@ class SourceControls(QGroupBox):
         """List the demo, the cameras found and the file choices."""
         current = self.combo.currentData()
         self.combo.clear()
-        self.combo.addItem("Demo: moving shapes", ("demo", None))
+        self.combo.addItem("Demo: moving shapes", _key("demo", None))
         for cam in cameras:
-            self.combo.addItem(cam.label, ("camera", cam.index))
+            self.combo.addItem(cam.label, _key("camera", cam.index))
         if not cameras:
-            self.combo.addItem("No camera found", ("none", None))
+            self.combo.addItem("No camera found", _key("none", None))
             self.combo.model().item(self.combo.count() - 1).setEnabled(False)
         for kind, text in FILE_KINDS:
-            self.combo.addItem(text, (kind, None))
+            self.combo.addItem(text, _key(kind, None))
         index = self.combo.findData(current)
         self.combo.setCurrentIndex(max(index, 0))
 
     def _on_combo_activated(self, index: int) -> None:
-        kind, target = self.combo.itemData(index)
-        self.source_chosen.emit(kind, target)
+        kind, _, target = self.combo.itemData(index).partition(":")
+        self.source_chosen.emit(kind, int(target) if kind == "camera" else None)
 
     def _on_format_activated(self, _index: int) -> None:
-        w, h = self.resolution.currentData() or (0, 0)
+        w, _, h = (self.resolution.currentData() or "0x0").partition("x")
         self.format_chosen.emit(int(w), int(h), float(self.fps.currentData() or 0))
 
     def show_source(self, source: FrameSource | None, note: str = "") -> None:
@@ -86,17 +92,20 @@ class SourceControls(QGroupBox):
         if source is None:
             return
         target = getattr(source, "index", None) if source.kind == "camera" else None
-        index = self.combo.findData((source.kind, target))
+        for kind, text in FILE_KINDS:  # a file in use is named in its entry; choosing it again asks for another
+            i = self.combo.findData(_key(kind, None))
+            self.combo.setItemText(i, f"{FILE_TITLES[kind]}: {source.name}" if kind == source.kind else text)
+        index = self.combo.findData(_key(source.kind, target))
         if index >= 0:
             self.combo.setCurrentIndex(index)
         w, h = source.frame_size
         self.info.setText(note or f"{source.name} · {w}x{h} · {source.fps:g} fps")
         self.resolution.clear()
         for rw, rh in getattr(source, "RESOLUTIONS", RESOLUTIONS):
-            self.resolution.addItem(f"{rw}x{rh}", (rw, rh))
-        i = self.resolution.findData((w, h))
-        if i < 0:
-            self.resolution.addItem(f"{w}x{h}", (w, h))
+            self.resolution.addItem(f"{rw}x{rh}", f"{rw}x{rh}")
+        i = self.resolution.findData(f"{w}x{h}")
+        if i < 0:  # a camera may give a size of its own
+            self.resolution.addItem(f"{w}x{h}", f"{w}x{h}")
             i = self.resolution.count() - 1
         self.resolution.setCurrentIndex(i)
         self.fps.setCurrentIndex(max(0, self.fps.findData(float(round(source.fps)))))

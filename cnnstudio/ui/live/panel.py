@@ -202,6 +202,7 @@ class LivePanel(QWidget):
             self.show_message(f"{event.message} Choose it again to replay, or another source.")
         else:
             self.show_message(event.message, offer_demo=True)
+            self.status.setText(f"no frames: {event.source} disconnected")
 
     def show_message(self, text: str, offer_demo: bool = False) -> None:
         """A message above the model settings (empty hides it), with the demo offered if asked."""

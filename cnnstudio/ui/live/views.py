@@ -117,7 +117,7 @@ class TopKChart(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setTitle("Top classes", color=TITLE, size="10pt")
-        self.setXRange(0, 1.12, padding=0)
+        self.setXRange(0, 1.2, padding=0)  # room for "100%" after a full bar
         self.getAxis("bottom").setTicks([[(v, f"{int(v * 100)}%") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         font = QFont()
         font.setPointSize(11)
