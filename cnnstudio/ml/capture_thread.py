@@ -97,7 +97,6 @@ class FrameGrabber:
         self._index = 0
         self.captured = self.dropped = 0
         self.read_rate = RateMeter()
-        self.events: list[CaptureEvent] = []
         self._stopping = self._halted = False
         self._format: tuple | None = None
         self._thread: threading.Thread | None = None
@@ -205,7 +204,6 @@ class FrameGrabber:
     # -- the thread ---------------------------------------------------------------
     def _emit(self, kind: str, message: str, source: str) -> None:
         event = CaptureEvent(kind, message, source)
-        self.events = self.events[-9:] + [event]
         if self.on_event is not None:
             try:
                 self.on_event(event)

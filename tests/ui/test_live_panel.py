@@ -84,7 +84,12 @@ def test_switch_to_a_video_then_back_and_unreadable_files(panel, qtbot, tmp_path
     for i in range(10):
         out.write(np.full((60, 80, 3), 20 * i, np.uint8))
     out.release()
-    assert panel.open_source("video", str(path))
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    panel.dropEvent(QDropEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))  # dropped on the page
     qtbot.waitUntil(lambda: panel.last_result.frame.source == "clip.avi", timeout=5000)
     assert not panel.sources.resolution.isEnabled()  # a file has its own size
     assert panel.sources.combo.currentText() == "Video: clip.avi"
@@ -171,3 +176,16 @@ def test_a_click_on_shrunk_tiles_names_the_unit_of_the_full_map(panel, qtbot):
     assert clicks[-1] == (3, 24, 8)  # map units: 4 per tile pixel
     view.mark_unit(3, 24, 8)
     assert view.marker.isVisible() and view.marker.rect().width() == pytest.approx(0.25 + 1.0)
+
+
+def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_path):
+    from cnnstudio.ml.builder import build_model
+
+    assert panel.model_choice == "graph"  # nothing trained yet: the editor's graph, untrained
+    path = tmp_path / "best.keras"
+    build_model(panel.studio.project.graph, name="trained").save(path)
+    panel.studio.trained_model_path = str(path)
+    panel.studio.model_trained.emit(str(path))  # what the Training page does after an epoch
+    qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained"), timeout=20000)
+    assert panel.model_choice == "trained" and panel.models.combo.currentData() == "trained"
+    qtbot.waitUntil(lambda: panel.last_result.pipeline.prober.model.name == "trained", timeout=10000)

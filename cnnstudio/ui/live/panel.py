@@ -17,8 +17,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from cnnstudio.core.commands import Macro, SetParams, SetSettings
-from cnnstudio.ml.capture import (CaptureEvent, DemoSource, Frame, FrameGrabber, RateMeter, SourceError,
-                                  list_cameras, open_source)
+from cnnstudio.ml.capture import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, DemoSource, Frame, FrameGrabber,
+                                  RateMeter, SourceError, guess_kind, list_cameras, open_source)
 
 from .capture_box import DatasetCaptureBox, default_root
 from .controls import ModelControls, SourceControls
@@ -42,7 +42,8 @@ class LivePanel(QWidget):
         self.grabber = FrameGrabber(on_event=self.capture_event_received.emit, pacing="realtime")
         self.thread = self.worker = None
         self.source_spec: tuple[str, object] = ("demo", None)
-        self.model_info: dict = {}
+        self.model_choice = ""   # trained | graph | file: what runs (or is loading)
+        self._auto_choice = True  # the choice was the default, not the user's: a new trained model may replace it
         self.last_result = None
         self.selected_unit: tuple[int, int, int] | None = None  # map, row, col
         self.draw_rate = RateMeter()
@@ -55,6 +56,7 @@ class LivePanel(QWidget):
         self.capture_event_received.connect(self._on_grabber_event, Qt.QueuedConnection)
         self.capture.set_root(default_root(studio.project))
         self.setFocusPolicy(Qt.StrongFocus)
+        self.setAcceptDrops(True)  # a video, an image or a folder dropped on the page plays
         self._trained_pending = False  # a newer trained model waits to be loaded when the page shows
         studio.model_trained.connect(self._on_studio_model_trained)
         studio.project_replaced.connect(self._on_studio_project_replaced)
@@ -190,10 +192,22 @@ class LivePanel(QWidget):
     def _ask_path(self, kind: str) -> str:
         if kind == "folder":
             return QFileDialog.getExistingDirectory(self, "Folder of images", str(Path.home()))
-        filters = {"video": "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.wmv);;All files (*)",
-                   "image": "Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"}
+        def patterns(suffixes):
+            return " ".join(f"*{s}" for s in suffixes)
+
+        filters = {"video": f"Videos ({patterns(VIDEO_SUFFIXES)});;All files (*)",
+                   "image": f"Images ({patterns(IMAGE_SUFFIXES)});;All files (*)"}
         path, _ = QFileDialog.getOpenFileName(self, f"Open {kind}", str(Path.home()), filters[kind])
         return path
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.mimeData().hasUrls() and event.mimeData().urls()[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        path = event.mimeData().urls()[0].toLocalFile()
+        self.open_source(guess_kind(path), path)
+        event.acceptProposedAction()
 
     def _on_grabber_event(self, event: CaptureEvent) -> None:
         if event.kind == "format":
@@ -229,6 +243,7 @@ class LivePanel(QWidget):
             spec = file_spec(self.studio, path)
         else:
             spec = graph_spec(self.studio)
+        self.model_choice = choice
         self.models.show_loading(choice, spec.title)
         self.selected_unit = None
         self.worker.request(model=spec, **self._mosaic_layout(), **self.models.settings())
@@ -236,19 +251,23 @@ class LivePanel(QWidget):
 
     def _on_studio_model_trained(self, _path: str) -> None:
         # the loop capture -> train -> classify: the next visit to this page runs the new model
-        if self.models.combo.currentData() in ("trained", "graph"):
+        if self.model_choice == "trained" or self._auto_choice:
             self._trained_pending = True
             if self.isVisible() and self.worker is not None:
                 self.start()
 
     def _on_studio_project_replaced(self) -> None:
         self.capture.set_root(default_root(self.studio.project))
+        self._auto_choice = True
         if self.worker is not None:
             self.choose_model(self.models.default_choice(trained_spec(self.studio) is not None))
 
     def _on_models_model_chosen(self, choice: str) -> None:
-        if self.worker is not None:
-            self.choose_model(choice)
+        if self.worker is None:
+            return
+        self._auto_choice = False
+        if not self.choose_model(choice):  # a file dialog cancelled: the running model stays
+            self.models.combo.setCurrentIndex(self.models.combo.findData(self.model_choice))
 
     def _on_models_setting_changed(self, name: str, value) -> None:
         if name == "layer":
@@ -260,7 +279,6 @@ class LivePanel(QWidget):
             self.topk.set_k(int(value))
 
     def _on_worker_model_ready(self, info: dict) -> None:
-        self.model_info = info
         self.models.show_model(info)
         if info["note"]:
             self.show_message(f"Note: {info['note']}.")
