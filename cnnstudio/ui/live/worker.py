@@ -114,6 +114,7 @@ class LiveWorker(QObject):
 
         old, self.pipeline = self.pipeline, None
         self.grabber.transform = None
+        _freeze_imports()
         try:
             model, graph = spec.load()
             pipe = LivePipeline(model, {**DEFAULT_PREPROCESSING, **(spec.preprocessing or {})}, graph, spec.classes)
@@ -127,9 +128,6 @@ class LiveWorker(QObject):
         except Exception as exc:  # a model that cannot run is a message; the frames go on
             self.failed.emit(f"{spec.title}: {_one_line(exc)}")
             return False
-        # TensorFlow's and the model's objects live as long as the app: freezing them keeps
-        # Python's full garbage collections (100+ ms pauses of every thread) from scanning them
-        gc.freeze()
         self.pipeline = pipe
         self.grabber.transform = pipe.prepare  # preprocessing moves onto the capture thread
         self.model_ready.emit({"title": spec.title, "layers": list(pipe.layers), "layer": pipe.layer,
@@ -167,6 +165,21 @@ class LiveWorker(QObject):
         self.finished.emit()
 
 
+_frozen = False
+
+
+def _freeze_imports() -> None:
+    """Once, with TensorFlow and Keras imported and no model yet: move every object alive now
+    into the collector's permanent generation. Full collections then skip the hundreds of
+    thousands of module objects (otherwise 100+ ms pauses of every thread, the GUI's too),
+    while models loaded later stay collectable."""
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -184,8 +197,8 @@ def start_worker(grabber: FrameGrabber, parent: QObject) -> tuple[QThread, LiveW
     return thread, worker
 
 
-def stop_worker(thread: QThread, worker: LiveWorker, timeout_ms: int = 5000) -> bool:
-    """Stop the loop and wait for the thread; True if it ended."""
+def stop_worker(thread: QThread, worker: LiveWorker, timeout_ms: int = 30000) -> bool:
+    """Stop the loop and wait for the thread (a model being built cannot be cut short); True if it ended."""
     worker.stop()
     thread.quit()
     return thread.wait(timeout_ms)
