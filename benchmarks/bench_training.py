@@ -77,7 +77,7 @@ def plain_fit(p) -> tuple[float, float]:
 
 def studio_fit(p) -> tuple[float, float, float]:
     """Images/s, final validation accuracy and the longest GUI stall (ms) of the Training page."""
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from cnnstudio.ui.studio import Studio
@@ -104,9 +104,14 @@ def studio_fit(p) -> tuple[float, float, float]:
     # stalls count from the first batch on (before it, the worker imports TensorFlow and traces)
     panel.worker.batch_ended.connect(lambda *a: ticks.update(on=True) if not ticks["on"] else None)
     panel.worker.epoch_ended.connect(lambda e, logs: ticks.update(on=e < p.training["epochs"]))
-    while panel.state != "idle":
-        app.processEvents()
-        time.sleep(0.001)
+    # the page runs in a real event loop, as in the studio (a processEvents() polling loop
+    # would compete with the worker for the GIL and distort both figures)
+    loop = QEventLoop()
+    done = QTimer(interval=50)
+    done.timeout.connect(lambda: loop.quit() if panel.state == "idle" else None)
+    done.start()
+    loop.exec()
+    done.stop()
     heartbeat.stop()
     acc = panel.history.epochs.get("val_accuracy", [float("nan")])[-1]
     samples = panel.info.get("samples", 0)
