@@ -112,8 +112,17 @@ def save_model_atomic(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
+#: Checkpoints are written at most this often while training (and always on pause, stop and
+#: at the end): a ``.keras`` save holds the GIL for ~30 ms, too much to pay every short epoch.
+CHECKPOINT_EVERY_S = 10.0
+
+
 class _ReportingCallback(keras.callbacks.Callback):
-    """Forwards logs as plain floats, honours pause / stop / NaN, and keeps the run folder."""
+    """Forwards logs as plain floats, honours pause / stop / NaN, and keeps the run folder.
+
+    The best weights are kept in memory when validation improves and written with the
+    last ones by :meth:`_write_checkpoints`, at most every :data:`CHECKPOINT_EVERY_S`.
+    """
 
     def __init__(self, reporter: Reporter, run: Run | None, samples: int, batch_size: int) -> None:
         super().__init__()
@@ -127,6 +136,9 @@ class _ReportingCallback(keras.callbacks.Callback):
         self._epoch = 0
         self.scalar_log = ScalarLog(run.tensorboard_dir) if run is not None else None
         self._step = run.curves.steps_done if run else 0
+        self._best_weights: list | None = None  # improved since the last write
+        self._unsaved_epochs = False
+        self._written_at = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._seen, self._sums, self._t0 = epoch, 0, {}, time.perf_counter()
@@ -151,6 +163,8 @@ class _ReportingCallback(keras.callbacks.Callback):
         if self.run is not None:
             self.run.curves.add_batch(self._step, self.epoch_number, values)
         self.reporter.on_batch(self._step, self.epoch_number, values)
+        if self.reporter.paused:  # the user may close the studio while paused: keep the work
+            self._write_checkpoints()
         self.reporter.wait_while_paused()
         if self.reporter.should_stop():
             self.model.stop_training = True
@@ -169,21 +183,38 @@ class _ReportingCallback(keras.callbacks.Callback):
             self.run.curves.add_epoch(values)
             self.scalar_log.scalars(epoch + 1, {k: v for k, v in values.items() if k != "seconds"})
             self._snapshot_filters(epoch + 1)
-            save_model_atomic(self.model, self.run.last_checkpoint)
+            self._unsaved_epochs = True
             monitor = values.get("val_loss", values.get("loss", math.inf))
             if math.isfinite(monitor) and monitor < self._monitor_best:
                 self._monitor_best = monitor
-                save_model_atomic(self.model, self.run.best_checkpoint)
+                self._best_weights = self.model.get_weights()
                 self.run.metrics["best_epoch"] = epoch + 1
             self.run.save_curves()
             self.run.save_metrics(epochs_done=self.run.curves.epochs_done, status="running")
         self.reporter.on_epoch(epoch + 1, values)
-        if self.run is not None and not self.nan_message:
-            self.reporter.on_checkpoint(str(self.run.last_checkpoint))
+        if time.perf_counter() - self._written_at >= CHECKPOINT_EVERY_S:
+            self._write_checkpoints()
 
     def on_train_end(self, logs=None):
+        self._write_checkpoints()  # finished, stopped, early-stopped or NaN: keep what is good
         if self.scalar_log is not None:
             self.scalar_log.close()
+
+    def _write_checkpoints(self) -> None:
+        """Write ``last.keras`` (not after a NaN) and a pending ``best.keras``; tell the reporter."""
+        if self.run is None:
+            return
+        if self._best_weights is not None:
+            current = self.model.get_weights()
+            self.model.set_weights(self._best_weights)
+            save_model_atomic(self.model, self.run.best_checkpoint)
+            self.model.set_weights(current)
+            self._best_weights = None
+        if self._unsaved_epochs and not self.nan_message:
+            save_model_atomic(self.model, self.run.last_checkpoint)
+            self._unsaved_epochs = False
+            self.reporter.on_checkpoint(str(self.run.last_checkpoint))
+        self._written_at = time.perf_counter()
 
     def on_train_begin(self, logs=None):
         if self.run is not None and not self.run.filters().epochs:
