@@ -86,6 +86,14 @@ class Edge:
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]+")
 
 
+def safe_name(text: str, fallback: str = "layer") -> str:
+    """``text`` with every run of characters other than letters, digits and ``_`` made one ``_``.
+
+    Keras layer and model names (and TensorFlow function names built from them) stay valid.
+    """
+    return _NAME_RE.sub("_", text).strip("_") or fallback
+
+
 def snake(kind: str) -> str:
     """``'Conv2D'`` -> ``'conv2d'``, ``'MaxPooling2D'`` -> ``'max_pooling2d'``: Keras's own naming rule."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", kind)
@@ -184,7 +192,7 @@ class LayerGraph:
 
     def unique_name(self, base: str) -> str:
         """``base`` if unused, else ``base_1``, ``base_2``..."""
-        base = _NAME_RE.sub("_", base).strip("_") or "layer"
+        base = safe_name(base)
         names = {n.name for n in self.nodes.values()}
         if base not in names:
             return base

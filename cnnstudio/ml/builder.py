@@ -12,7 +12,7 @@ from typing import Any
 import keras
 
 from cnnstudio.core.catalog import MANY, spec
-from cnnstudio.core.graph import LayerGraph, Node
+from cnnstudio.core.graph import LayerGraph, Node, safe_name
 
 
 class BuildError(ValueError):
@@ -46,7 +46,11 @@ def make_layer(node: Node) -> keras.layers.Layer:
 
 
 def build_model(graph: LayerGraph, name: str = "model") -> keras.Model:
-    """A functional ``keras.Model`` with the graph's layers, wiring and configuration."""
+    """A functional ``keras.Model`` with the graph's layers, wiring and configuration.
+
+    ``name`` may be any text (a project's title): it is made Keras-safe here.
+    """
+    name = safe_name(name, "model")
     tensors: dict[str, Any] = {}
     order = graph.topological_order()
     if len(order) != len(graph.nodes):

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 
 from cnnstudio.core.catalog import MANY, spec
-from cnnstudio.core.graph import LayerGraph, Node
+from cnnstudio.core.graph import LayerGraph, Node, safe_name
 
 from .builder import BuildError, build_model, make_layer
 
@@ -57,7 +57,7 @@ def python_code(graph: LayerGraph, name: str = "model") -> str:
         raise BuildError("the graph needs an InputLayer and an output layer")
     head = [f'"""Keras model {name!r}, exported by cnnstudio. Run it to rebuild the model."""', "",
             "import keras", ""]
-    tail = ["", f"model = keras.Model(inputs={_seq(ins)}, outputs={_seq(outs)}, name={_lit(name)})", "",
+    tail = ["", f"model = keras.Model(inputs={_seq(ins)}, outputs={_seq(outs)}, name={_lit(safe_name(name, 'model'))})", "",
             'if __name__ == "__main__":', "    model.summary()", ""]
     return "\n".join(head + body + tail)
 
@@ -67,14 +67,10 @@ def save_keras(graph: LayerGraph, path: str | Path, name: str = "model") -> Path
     p = Path(path)
     if p.suffix.lower() not in (".keras", ".h5"):
         raise BuildError(f"{p.name}: Keras models are saved as .keras (or .h5) files")
-    model = build_model(graph, name=_model_name(name))
+    model = build_model(graph, name=name)
     p.parent.mkdir(parents=True, exist_ok=True)
     model.save(p)
     return p
-
-
-def _model_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "model"
 
 
 def _variable(name: str, taken: set[str]) -> str:

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cnnstudio.core.graph import LayerGraph
+from cnnstudio.core.graph import LayerGraph, safe_name
 from cnnstudio.core.inference import ReceptiveField, infer
 
 from .fields import UnitField
@@ -158,7 +158,7 @@ class Prober:
         fn = self._forward.get(layers)
         if fn is None:
             outs = [self.model.outputs[0]] + [self.layer_tensor(n) for n in layers]
-            sub = keras.Model(self.model.inputs[0], outs, name=f"{self.model.name}_probe")
+            sub = keras.Model(self.model.inputs[0], outs, name=f"{safe_name(self.model.name, 'model')}_probe")
             fn = tf.function(lambda x: sub(x, training=False), input_signature=[self._spec])
             self._forward[layers] = fn
         return fn

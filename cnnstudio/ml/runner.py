@@ -109,7 +109,7 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
         if run is not None:
             model = keras.saving.load_model(run.last_checkpoint)
         else:
-            model = build_model(project.graph, name=_model_name(project.name))
+            model = build_model(project.graph, name=project.name)
         mode = compile_model(model, training, dataset, target) if run is None else None
     if mode is None:  # resumed: keep the saved optimizer state; only the label form is needed
         mode = label_mode(training, int(model.output_shape[-1]))
@@ -139,7 +139,3 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     return RunResult(run, model, outcome, evaluation, dataset)
 
 
-def _model_name(name: str) -> str:
-    """A Keras-safe model name from a project name."""
-    safe = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
-    return safe or "model"
