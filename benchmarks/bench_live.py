@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,19 +34,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if "--cpu" in sys.argv:
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
+from machine import cpu_model  # noqa: E402 - after the environment is set
+
 FRAME_SIZE = (640, 480)
-
-
-def cpu_model() -> str:
-    """The CPU's name from /proc/cpuinfo (or the platform's guess)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def rss_mb() -> float:
