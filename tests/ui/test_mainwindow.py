@@ -78,3 +78,21 @@ def test_a_project_with_a_weights_file_offers_it_as_the_trained_model(qtbot, tmp
     project.weights_file = str(tmp_path / "gone.keras")
     studio.set_project(project)
     assert studio.trained_model_path is None
+
+
+def test_every_page_and_dock_builds_in_the_window_and_closes_cleanly(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from cnnstudio.ui.mainwindow import DOCKS, PAGES
+
+    win = MainWindow(Studio(lenet5()))
+    qtbot.addWidget(win)
+    win.show()
+    for title, _target in PAGES:
+        panel = win.show_page(title)
+        assert not (isinstance(panel, QLabel) and "failed to open" in panel.text()), panel.text()
+    for title, _area, _target in DOCKS:
+        panel = win.dock_panel(title)
+        assert not (isinstance(panel, QLabel) and "failed to open" in panel.text()), panel.text()
+    win.show_page("Editor")
+    assert win.close()  # shuts every panel's workers down (the fixture fails on a running QThread)
