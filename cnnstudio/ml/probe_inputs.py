@@ -13,7 +13,7 @@ import numpy as np
 
 from cnnstudio.core.project import DEFAULT_PREPROCESSING, Project
 
-from .runs import list_runs
+from .runs import newest_checkpoint
 from .shapes import ShapesGenerator
 from .sources import DataError, RawData, load_raw, read_image
 
@@ -24,11 +24,8 @@ class ProbeInputError(ValueError):
 
 def latest_checkpoint(project: Project) -> Path | None:
     """The newest run's best checkpoint (its last one if it has no best), or ``None`` if never trained."""
-    for run in reversed(list_runs(project.runs_dir())):
-        for path in (run.best_checkpoint, run.last_checkpoint):
-            if path.is_file():
-                return path
-    return None
+    found = newest_checkpoint(project.runs_dir())
+    return found[0] if found else None
 
 
 def preprocessing_for(input_shape: tuple[int, ...]) -> dict[str, Any]:

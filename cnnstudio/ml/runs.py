@@ -242,3 +242,12 @@ def list_runs(runs_dir: Path) -> list[Run]:
     if not runs_dir.is_dir():
         return []
     return [Run(p) for p in sorted(runs_dir.iterdir()) if (p / SETTINGS).exists()]
+
+
+def newest_checkpoint(runs_dir: Path) -> tuple[Path, Run] | None:
+    """The newest run's best checkpoint (its last one if it has no best) and that run, or ``None``."""
+    for run in reversed(list_runs(runs_dir)):
+        for path in (run.best_checkpoint, run.last_checkpoint):
+            if path.is_file():
+                return path, run
+    return None

@@ -24,17 +24,14 @@ def latest_checkpoint(studio) -> tuple[Path, dict[str, Any]] | None:
     ``studio.trained_model_path`` (set by the Training page) wins; otherwise the newest run
     in the project's run folder with a best or last checkpoint.
     """
-    from cnnstudio.ml.runs import Run, list_runs  # JSON and NumPy only
+    from cnnstudio.ml.runs import Run, newest_checkpoint  # JSON and NumPy only
 
     path = getattr(studio, "trained_model_path", None)
     if path and Path(path).is_file():
         run = Run(Path(path).parent)
         return Path(path), run.settings
-    for run in reversed(list_runs(studio.project.runs_dir())):
-        for ckpt in (run.best_checkpoint, run.last_checkpoint):
-            if ckpt.is_file():
-                return ckpt, run.settings
-    return None
+    found = newest_checkpoint(studio.project.runs_dir())
+    return (found[0], found[1].settings) if found else None
 
 
 def _load_file(path: Path):
