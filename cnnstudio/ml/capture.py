@@ -218,17 +218,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if img.ndim == 2 else img
 
 
-class ImageFileSource(FrameSource):
-    """One still image, given again at every read (so probes on it stay live)."""
+class _StillSource(FrameSource):
+    """A source that holds a still picture (``self.image``) and gives it at a set rate."""
 
-    kind = "image"
-
-    def __init__(self, path: str | os.PathLike, fps: float = 15.0) -> None:
-        super().__init__(Path(path).name)
-        self.path = Path(path)
-        self.image = read_image(path)
-        self.image.flags.writeable = False  # every read hands out this same array
+    def __init__(self, name: str, fps: float) -> None:
+        super().__init__(name)
         self._fps = fps
+        self.image: np.ndarray | None = None
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -238,11 +234,23 @@ class ImageFileSource(FrameSource):
     def fps(self) -> float:
         return self._fps
 
+
+class ImageFileSource(_StillSource):
+    """One still image, given again at every read (so probes on it stay live)."""
+
+    kind = "image"
+
+    def __init__(self, path: str | os.PathLike, fps: float = 15.0) -> None:
+        super().__init__(Path(path).name, fps)
+        self.path = Path(path)
+        self.image = read_image(path)
+        self.image.flags.writeable = False  # every read hands out this same array
+
     def read(self) -> tuple[bool, np.ndarray | None]:
         return True, self.image
 
 
-class FolderSource(FrameSource):
+class FolderSource(_StillSource):
     """The images of a folder (sorted, sub-folders included) in a cycle, each shown for a while.
 
     Unreadable files are skipped and listed in ``skipped``; a folder without one readable
@@ -253,12 +261,11 @@ class FolderSource(FrameSource):
 
     def __init__(self, path: str | os.PathLike, seconds_per_image: float = 1.0, fps: float = 15.0) -> None:
         path = Path(path)
-        super().__init__(path.name or str(path))
+        super().__init__(path.name or str(path), fps)
         if not path.is_dir():
             raise SourceError(f"{path}: no such folder.")
         self.files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         self.skipped: list[Path] = []
-        self._fps = fps
         self.reads_per_image = max(1, round(seconds_per_image * fps))
         self._reads, self._pos = 0, -1
         self.image = self._next_image()
@@ -280,14 +287,6 @@ class FolderSource(FrameSource):
     def current_file(self) -> Path:
         """The file shown now."""
         return self.files[self._pos]
-
-    @property
-    def frame_size(self) -> tuple[int, int]:
-        return self.image.shape[1], self.image.shape[0]
-
-    @property
-    def fps(self) -> float:
-        return self._fps
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         if self._reads and self._reads % self.reads_per_image == 0:
