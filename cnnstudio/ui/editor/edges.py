@@ -31,7 +31,6 @@ class EdgeItem(QGraphicsItem):
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
-        self._hover = False
         self._path = QPainterPath()
         self._arrow = QPolygonF()
         self._shape = QPainterPath()
@@ -165,19 +164,11 @@ class EdgeItem(QGraphicsItem):
             shape.addRect(self._label_rect)
         return shape
 
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self._hover = False
-        self.update()
-
     # -- drawing ------------------------------------------------------------------
     def paint(self, painter, option, widget=None) -> None:
         selected = bool(option.state & QStyle.State_Selected)
         color = SELECTED_COLOR if selected else (BROKEN_COLOR if self.broken else EDGE_COLOR)
-        if self._hover and not selected:
+        if option.state & QStyle.State_MouseOver and not selected:
             color = color.darker(130)
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         lod = option.levelOfDetailFromTransform(painter.worldTransform())

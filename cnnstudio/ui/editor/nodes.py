@@ -62,7 +62,6 @@ class PortItem(QGraphicsItem):
         super().__init__(node_item)
         self.node_item, self.is_input = node_item, is_input
         self.width = 2 * PORT_RADIUS  # merges widen their input port to span their anchors
-        self._hover = False
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CrossCursor if not is_input else Qt.ArrowCursor)
         self.setToolTip("Drag to an input port to connect" if not is_input else "")
@@ -84,17 +83,10 @@ class PortItem(QGraphicsItem):
         color = self.node_item.color
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         painter.setPen(QPen(color.darker(120), 1.5))
-        painter.setBrush(QBrush(color if self._hover else QColor("white")))
-        r = PORT_RADIUS + (1.5 if self._hover else 0)
+        hover = bool(option.state & QStyle.State_MouseOver)  # Qt repaints on hover enter/leave
+        painter.setBrush(QBrush(color if hover else QColor("white")))
+        r = PORT_RADIUS + (1.5 if hover else 0)
         painter.drawRoundedRect(QRectF(-self.width / 2 - (r - PORT_RADIUS), -r, self.width + 2 * (r - PORT_RADIUS), 2 * r), r, r)
-
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self._hover = False
-        self.update()
 
 
 class NodeItem(QGraphicsItem):
