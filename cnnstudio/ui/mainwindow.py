@@ -9,6 +9,7 @@ Each panel class takes ``(studio, parent)``.
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from pathlib import Path
 
@@ -316,7 +317,6 @@ class MainWindow(QMainWindow):
         """Write unsaved edits to the autosave file (removed after a clean save or close)."""
         if not self.studio.dirty:
             return
-        import json
         doc = self.studio.project.to_dict()
         doc["autosave_of"] = str(self.studio.project.path or "")
         doc["autosaved_at"] = time.time()
@@ -330,9 +330,10 @@ class MainWindow(QMainWindow):
         path = self._autosave_path()
         if not path.exists():
             return False
-        try:
-            project = load_project(path)
-        except ProjectError:
+        try:  # one read: the autosave is a project document plus where it came from
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            project = Project.from_dict(doc, source=str(path))
+        except (OSError, ValueError, ProjectError):  # unreadable or corrupt: nothing to recover
             path.unlink(missing_ok=True)
             return False
         if ask and QMessageBox.question(
@@ -340,8 +341,7 @@ class MainWindow(QMainWindow):
                 "cnnstudio did not close cleanly last time. Restore the unsaved project?") != QMessageBox.Yes:
             path.unlink(missing_ok=True)
             return False
-        import json
-        origin = json.loads(path.read_text(encoding="utf-8")).get("autosave_of") or None
+        origin = doc.get("autosave_of") or None
         project.path = Path(origin) if origin else None
         self.studio.set_project(project)
         self.studio.undo_stack.resetClean()  # recovered work is unsaved

@@ -96,3 +96,14 @@ def test_every_page_and_dock_builds_in_the_window_and_closes_cleanly(qtbot):
         assert not (isinstance(panel, QLabel) and "failed to open" in panel.text()), panel.text()
     win.show_page("Editor")
     assert win.close()  # shuts every panel's workers down (the fixture fails on a running QThread)
+
+
+def test_a_corrupt_autosave_is_dropped_and_the_open_project_kept(qtbot):
+    win = MainWindow(Studio(lenet5()))
+    qtbot.addWidget(win)
+    path = win._autosave_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": [', encoding="utf-8")
+    assert win.recover_autosave(ask=False) is False
+    assert not path.exists()
+    assert win.studio.project.name == "LeNet-5"
