@@ -223,9 +223,10 @@ class LivePipeline:
         self.unit = None if unit is None else (int(unit[0]), int(unit[1]))
 
     def warm_up(self) -> None:
-        """Trace the compiled calls now, so the first frame is not slow."""
+        """Trace the compiled calls now, so the first frame is not slow, and compile the model
+        with XLA where that makes its call faster (small models: :meth:`Prober.tune_forward`)."""
         x = np.zeros(self.prober.input_shape, np.float32)
-        self.prober.run(x, (self.layer,) if self.layer else ())
+        self.prober.tune_forward(x, (self.layer,) if self.layer else ())
         if self.gradcam and self.cam_layer:
             grad_cam(self.prober, x, 0, self.cam_layer)
 

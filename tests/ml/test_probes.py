@@ -129,6 +129,23 @@ def test_activations_equal_keras_sub_model_output_and_prediction_equals_the_mode
         prober.run(np.zeros((10, 10, 3), np.float32))
 
 
+def test_xla_compiled_forward_is_kept_only_when_faster_and_gives_the_same_outputs():
+    inp = keras.Input((12, 12, 1))
+    a = keras.layers.Conv2D(4, 3, activation="relu", name="a")(inp)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(a))
+    prober = Prober(keras.Model(inp, out))
+    x = np.random.default_rng(3).uniform(0, 1, (12, 12, 1)).astype(np.float32)
+    plain = prober.run(x, ["a"])
+    assert prober.tune_forward(x, ["a"], small_ms=0.0) is False and prober.jit is False  # "too large": not tried
+    used = prober.tune_forward(x, ["a"])
+    assert used == prober.jit  # whichever was faster here; both must give the model's answer
+    tuned = prober.run(x, ["a"])
+    np.testing.assert_allclose(tuned.probabilities, plain.probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tuned.activations["a"], plain.activations["a"], rtol=1e-5, atol=1e-6)
+    prober.jit = True  # and a compiled call on a batch of another size still runs
+    assert prober.run_batch(np.stack([x, x, x]), ["a"])[1].shape == (3, 10, 10, 4)
+
+
 def test_top_k_is_sorted_and_labelled():
     preds = top_k(np.array([0.1, 0.6, 0.05, 0.25]), 3, ["a", "b", "c", "d"])
     assert [(p.index, p.label) for p in preds] == [(1, "b"), (3, "d"), (0, "a")]
