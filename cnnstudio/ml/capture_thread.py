@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 #: How :class:`FrameGrabber` paces sources that do not pace themselves (all but cameras):
 #: ``realtime`` at the source's frame rate (the live view), ``free`` as fast as reads go,
-#: ``demand`` one frame ahead of the consumer (a benchmark's throughput, no wasted decoding).
+#: ``demand`` as fast as the consumer takes frames, with the next one already read and waiting
+#: to be published (a benchmark's throughput: no decoding thrown away, no waiting on a read).
 PACINGS = ("realtime", "free", "demand")
 
 
@@ -97,6 +98,7 @@ class FrameGrabber:
         self._index = 0
         self.captured = self.dropped = 0
         self.read_rate = RateMeter()
+        self.read_ms = 0.0  # how long a read takes (moving average; a camera's includes waiting for it)
         self._stopping = self._halted = False
         self._format: tuple | None = None
         self._thread: threading.Thread | None = None
@@ -228,9 +230,16 @@ class FrameGrabber:
                 s.release()
 
     def _idle(self, src: FrameSource | None) -> bool:
-        if src is None or self._halted or (self.paused and not src.live):
-            return True
-        return self.pacing == "demand" and not self._taken
+        return src is None or self._halted or (self.paused and not src.live)
+
+    def _slot_free(self) -> bool:
+        """Under ``demand`` pacing, wait (the lock held) until the published frame is taken; False
+        if a stop or a source switch came first (the frame in hand is then thrown away)."""
+        while self.pacing == "demand" and not self._taken and not self.paused:
+            if self._stopping or self._next_source is not _KEEP:
+                return False
+            self._cond.wait(0.05)
+        return not self._stopping and self._next_source is _KEEP
 
     def _run(self) -> None:
         fails, due = 0, time.perf_counter()
@@ -260,11 +269,13 @@ class FrameGrabber:
     def _read_once(self, src: FrameSource, fails: int) -> int:
         """Read and publish one frame; returns the count of failed reads in a row."""
         error = ""
+        t0 = time.perf_counter()
         try:
             ok, image = src.read()
         except Exception as exc:  # a driver or decoder error is a failed read, not a crash
             ok, image, error = False, None, f": {type(exc).__name__}: {exc}"
         t = time.perf_counter()
+        self.read_ms = 1e3 * (t - t0) if self.read_ms == 0 else 0.9 * self.read_ms + 100.0 * (t - t0)
         if not ok or image is None:
             if src.ended:
                 self._halted = True
@@ -293,6 +304,8 @@ class FrameGrabber:
             except Exception:  # the consumer preprocesses again and reports what is wrong
                 model_input = None
         with self._cond:
+            if not self._slot_free():
+                return 0
             if self._frozen and self._frozen_image is None:
                 self._frozen_image = image
             if self._latest is not None and not self._taken:

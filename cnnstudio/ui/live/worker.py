@@ -57,6 +57,7 @@ class LiveWorker(QObject):
         self._notified = False
         self.pipeline = None
         self.processed = 0  # frames run through the model
+        self.model_ms = 0.0  # how long the model call takes (moving average)
 
     # -- from the GUI thread --------------------------------------------------------
     def request(self, **changes: Any) -> None:
@@ -129,7 +130,8 @@ class LiveWorker(QObject):
             self.failed.emit(f"{spec.title}: {_one_line(exc)}")
             return False
         self.pipeline = pipe
-        self.grabber.transform = pipe.prepare  # preprocessing moves onto the capture thread
+        self.model_ms = 0.0
+        self.grabber.transform = pipe.prepare  # preprocessing starts on the capture thread (see _place_preprocessing)
         self.model_ready.emit({"title": spec.title, "layers": list(pipe.layers), "layer": pipe.layer,
                                "cam_layer": pipe.cam_layer or "", "classes": list(pipe.class_names),
                                "input_shape": tuple(pipe.prober.input_shape), "note": pipe.note,
@@ -155,14 +157,31 @@ class LiveWorker(QObject):
                 self._publish(frame)
                 continue
             try:
-                self._publish(self.pipeline.infer(frame))  # the GUI finishes (tiles) only what it draws
+                result = self.pipeline.infer(frame)
+                self._publish(result)  # the GUI finishes (tiles) only what it draws
                 self.processed += 1
+                self._place_preprocessing(result.timings["model"])
             except Exception as exc:  # e.g. out of memory: say so, keep showing frames
                 self.pipeline = None
                 self.grabber.transform = None
                 self.failed.emit(f"the model failed on a frame: {_one_line(exc)}")
                 traceback.print_exc()
         self.finished.emit()
+
+
+    def _place_preprocessing(self, model_ms: float) -> None:
+        """Preprocess on whichever thread has time to spare: the capture thread while its read
+        is quicker than the model call (a large model), this one while the model is quicker
+        (a small model: the read is then the slowest stage, and anything added to it slows
+        every frame). Decided every 30 frames, with a margin so it does not flip back and forth."""
+        self.model_ms = model_ms if self.model_ms == 0 else 0.9 * self.model_ms + 0.1 * model_ms
+        if self.processed % 30 or self.pipeline is None:
+            return
+        read_ms, on_capture = self.grabber.read_ms, self.grabber.transform is not None
+        if on_capture and read_ms > 1.1 * self.model_ms:
+            self.grabber.transform = None
+        elif not on_capture and read_ms < 0.9 * self.model_ms:
+            self.grabber.transform = self.pipeline.prepare
 
 
 _frozen = False
