@@ -1,5 +1,6 @@
 """The live pipeline: the same preprocessing and the same numbers as a direct model call."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ from cnnstudio.ml.capture import DemoSource, Frame  # noqa: E402
 from cnnstudio.ml.live import (GAP_LEVEL, LiveError, LivePipeline, ProbabilitySmoother, as_probabilities,  # noqa: E402
                                fit_to_model, frame_rect, input_rect)
 from cnnstudio.ml.mosaic import tile_mosaic  # noqa: E402
-from cnnstudio.ml.preprocess import fit_image, preprocess  # noqa: E402
+from cnnstudio.ml.preprocess import display_rgba, fit_image, preprocess, to_color  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,26 @@ def test_pipeline_equals_a_direct_model_call(project, model):
     assert result.model_input.shape == (32, 32, 3) and result.model_input.dtype == np.uint8
     assert [p.label for p in result.top][:1] == [project.classes[int(np.argmax(direct))]]
     assert len(result.top) == 5 and result.timings["model"] > 0 and result.input_rect == (0, 0, 96, 72)
+
+
+def test_grey_models_convert_before_resizing_within_one_level_of_the_other_order():
+    rng = np.random.default_rng(4)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), (5, 5), 2)
+    for fit in ("stretch", "crop", "pad"):
+        x = preprocess(image, {"size": [24, 24], "color": "grey", "scale": "0-1", "fit": fit})
+        resize_first = to_color(fit_image(image, (24, 24), fit), 1).astype(np.float32) / 255.0
+        assert x.shape == (24, 24, 1) and np.abs(x - resize_first).max() <= 1 / 255 + 1e-6
+
+
+def test_pictures_for_the_screen_are_rgba_and_grey_goes_through_the_colour_map():
+    rgb = np.random.default_rng(5).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    out = display_rgba(rgb)
+    assert out.shape == (4, 5, 4) and np.array_equal(out[:, :, :3], rgb) and (out[:, :, 3] == 255).all()
+    grey = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    assert np.array_equal(display_rgba(grey[:, :, None])[:, :, :3], np.dstack([grey] * 3))
+    lut = np.zeros((256, 4), np.uint8)
+    lut[:, 0], lut[:, 3] = np.arange(256)[::-1], 255
+    assert np.array_equal(display_rgba(grey, lut)[:, :, 0], 255 - grey)
 
 
 def test_smoothing_is_a_moving_average(project, model):

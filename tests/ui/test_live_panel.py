@@ -1,13 +1,18 @@
 """The Live page end to end: real capture and inference threads on the demo and a video file."""
 
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
 
 from cnnstudio.core.templates import default_project
-from cnnstudio.ml.capture import FrameSource
+from cnnstudio.ml.capture import DemoSource, FrameGrabber, FrameSource
 from cnnstudio.ui.live.panel import LivePanel
+from cnnstudio.ui.live.views import ImageView
+from cnnstudio.ui.live.worker import LiveWorker
 from cnnstudio.ui.studio import Studio
 from cnnstudio.ui.tasks import running_threads
 
@@ -53,7 +58,8 @@ def test_demo_runs_through_the_model_and_shutdown_ends_every_thread(panel, qtbot
     assert panel.models.layer.currentData() == "conv1"  # the first convolution's maps by default
     assert result.mosaic.count == 16 and panel.fmaps.image.image is not None
     assert len(panel.topk.bars.opts["width"]) == 5  # top-5 bars drawn
-    assert panel.input_view.image.image.shape == (32, 32, 3)  # the model's own input beside the frame
+    shown = panel.input_view.image.image  # the model's own input beside the frame, drawn as RGBA
+    assert shown.shape == (32, 32, 4) and np.array_equal(shown[:, :, :3], result.model_input)
     qtbot.waitUntil(lambda: "fps" in panel.status.text(), timeout=5000)
     panel.shutdown()
     assert not panel.grabber.running and panel.thread is None and not running_threads()
@@ -189,3 +195,34 @@ def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_pa
     qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained"), timeout=20000)
     assert panel.model_choice == "trained" and panel.models.combo.currentData() == "trained"
     qtbot.waitUntil(lambda: panel.last_result.pipeline.prober.model.name == "trained", timeout=10000)
+
+
+def test_preprocessing_runs_on_the_thread_with_time_to_spare():
+    grabber = FrameGrabber(DemoSource(64, 64))
+    worker = LiveWorker(grabber)
+    worker.pipeline = SimpleNamespace(prepare=lambda image: image)
+    grabber.transform, grabber.read_ms = worker.pipeline.prepare, 2.0
+
+    def frames(model_ms, n=30):
+        for _ in range(n):
+            worker.processed += 1
+            worker._place_preprocessing(model_ms)
+
+    frames(0.5)  # a small model: the read is the slowest stage, so the worker preprocesses
+    assert grabber.transform is None
+    frames(20.0)  # a large model: the capture thread has the time
+    assert grabber.transform == worker.pipeline.prepare
+    frames(2.1)  # about even: no flipping back and forth
+    assert grabber.transform == worker.pipeline.prepare
+
+
+def test_pictures_are_drawn_from_qt_s_opaque_format_with_their_own_colours(qtbot):
+    view = ImageView("frame")
+    qtbot.addWidget(view)
+    picture = np.zeros((6, 8, 3), np.uint8)
+    picture[:, :, 0], picture[0, 0] = 200, (10, 20, 30)
+    view.set_image(picture)
+    view.image.render()
+    assert view.image.qimage.format() == QImage.Format.Format_RGB32
+    assert view.image.qimage.pixelColor(0, 0) == QColor(10, 20, 30)
+    assert view.image.qimage.pixelColor(7, 5) == QColor(200, 0, 0)

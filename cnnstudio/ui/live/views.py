@@ -7,11 +7,14 @@ cheap however fast frames come.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
+
+from cnnstudio.ml.preprocess import display_rgba
 
 BACKGROUND = "#14161b"
 TITLE = "#c9ced8"
@@ -19,6 +22,11 @@ FIELD = QColor(255, 196, 0)        # the receptive field, on the frame, the inpu
 INPUT_EDGE = QColor(80, 200, 255)  # where the model's input lies on the frame (crop or pad)
 TOP_BAR = QColor(255, 176, 0)
 OTHER_BAR = QColor(70, 130, 200)
+
+
+def lookup_table(name: str) -> np.ndarray:
+    """A 256-entry RGBA lookup table (uint8, 256 x 4) of the pyqtgraph colour map ``name``."""
+    return pg.colormap.get(name).getLookupTable(nPts=256, alpha=True)
 
 
 def _pen(colour: QColor, width: float = 2.0, style=Qt.SolidLine) -> QPen:
@@ -37,17 +45,35 @@ def rect_item(colour: QColor, width: float = 2.0, style=Qt.SolidLine, z: float =
     return item
 
 
-class ImageView(pg.GraphicsLayoutWidget):
-    """One picture with a title, in a view box that keeps the aspect ratio, row 0 at the top."""
+class OpaqueImageItem(pg.ImageItem):
+    """An ImageItem for opaque uint8 RGBA pictures, drawn from a QImage in Qt's own opaque
+    format (RGB32: B, G, R, X in memory), which Qt paints by copying pixels, where pyqtgraph's
+    RGBA8888 is converted and blended pixel by pixel at every paint."""
 
-    def __init__(self, title: str, parent=None) -> None:
+    def render(self) -> None:
+        image = self.image
+        if image is None or image.ndim != 3 or image.shape[2] != 4 or image.dtype != np.uint8:
+            super().render()
+            return
+        self._bgrx = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)  # kept: the QImage shares its memory
+        h, w = image.shape[:2]
+        self.qimage = QImage(self._bgrx.data, w, h, self._bgrx.strides[0], QImage.Format.Format_RGB32)
+        self._renderRequired = self._unrenderable = False
+
+
+class ImageView(pg.GraphicsLayoutWidget):
+    """One picture with a title, in a view box that keeps the aspect ratio, row 0 at the top;
+    grey pictures are drawn through the colour map ``colormap`` when one is given."""
+
+    def __init__(self, title: str, parent=None, colormap: str | None = None) -> None:
         super().__init__(parent)
+        self.lut = lookup_table(colormap) if colormap else None
         self.setBackground(BACKGROUND)
         self.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.title = self.addLabel(title, row=0, col=0, color=TITLE, size="10pt")
         self.view = self.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=False)
         self.view.setMenuEnabled(False)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = OpaqueImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.overlay = pg.ImageItem(axisOrder="row-major")  # Grad-CAM, RGBA
         self.overlay.setZValue(5)
@@ -63,10 +89,11 @@ class ImageView(pg.GraphicsLayoutWidget):
     def set_image(self, image: np.ndarray) -> None:
         """Show a uint8 grey or RGB picture (fits the view when its size changes).
 
-        No levels are set: uint8 pictures then become a QImage without any per-pixel
-        rescaling, which keeps the GUI thread (and the GIL) free for the pipeline.
+        It is drawn as RGBA (:func:`cnnstudio.ml.preprocess.display_rgba`) with no levels, so
+        pyqtgraph wraps it in a QImage as it is and Qt paints it without converting: the
+        GUI thread (and the GIL) stay free for the pipeline.
         """
-        self.image.setImage(image, autoLevels=False)
+        self.image.setImage(display_rgba(image, self.lut), autoLevels=False)
         if image.shape[:2] != self._shape:
             self._shape = image.shape[:2]
             self.view.setRange(QRectF(0, 0, image.shape[1], image.shape[0]), padding=0.02)
@@ -167,9 +194,8 @@ class FeatureMapView(ImageView):
     unit_clicked = Signal(int, int, int)  # map (channel), row, col
     aspect_changed = Signal(float)        # width:height of the view, for laying out the mosaic
 
-    def __init__(self, parent=None) -> None:
-        super().__init__("Feature maps", parent)
-        self.image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
+    def __init__(self, parent=None, colormap: str = "inferno") -> None:
+        super().__init__("Feature maps", parent, colormap)
         self.mosaic = None
         self.unit_size = (1.0, 1.0)  # mosaic pixels per map unit (y, x): below 1 when tiles were shrunk
         self.marker = rect_item(FIELD, 2.0)

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 from cnnstudio.ui.live.views import ImageView, TopKChart, heat_rgba
 
 from .tab import ProbeTab, fill_combo
-from .views import lookup_table
 
 METHODS = [("Grad-CAM", "gradcam"), ("Saliency (gradient)", "saliency"), ("SmoothGrad", "smoothgrad"),
            ("Occlusion", "occlusion")]
@@ -38,8 +37,7 @@ class AttributionTab(ProbeTab):
         self.opacity = QSlider(Qt.Horizontal, self, minimum=0, maximum=100, value=60)
         self.opacity.setToolTip("Opacity of the heatmap over the image")
         self.overlay_view = ImageView("Image and heatmap")
-        self.heat_view = ImageView("Heatmap")
-        self.heat_view.image.setLookupTable(lookup_table("turbo"))
+        self.heat_view = ImageView("Heatmap", colormap="turbo")
         self.top = TopKChart(5)
         self.top.setXRange(0, 1.3, padding=0)  # room for "99.9%" beside a full bar
         self.info = QLabel("", self)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLa
 from cnnstudio.ui.live.views import ImageView
 
 from .tab import ProbeTab, fill_combo
-from .views import HistogramView, MosaicView, lookup_table
+from .views import HistogramView, MosaicView
 
 SCALINGS = [("each map on its own range", "per_map"), ("one range for all maps", "shared")]
 
@@ -33,8 +33,7 @@ class FeatureMapsTab(ProbeTab):
                                 "so their strengths compare.")
         self.summary = QLabel("", self)
         self.view = MosaicView("Feature maps")
-        self.enlarged = ImageView("Click a map to enlarge it")
-        self.enlarged.image.setLookupTable(lookup_table("inferno"))
+        self.enlarged = ImageView("Click a map to enlarge it", colormap="inferno")
         self.map_stats = QLabel("", self)
         self.map_stats.setWordWrap(True)
         self.map_stats.setTextFormat(Qt.RichText)

@@ -17,7 +17,7 @@ from cnnstudio.ml.mosaic import tile_mosaic, to_uint8
 from cnnstudio.ui.live.views import ImageView
 
 from .tab import ProbeTab, fill_combo
-from .views import FieldBox, MosaicView, lookup_table
+from .views import FieldBox, MosaicView
 
 HINT = "Click a unit of the feature map to see its receptive field."
 
@@ -36,8 +36,7 @@ class ReceptiveFieldTab(ProbeTab):
         self.map_view = MosaicView("Feature map")
         self.input_view = ImageView("Input and theoretical receptive field")
         self.input_box = FieldBox(self.input_view)
-        self.effective_view = ImageView("Effective receptive field |d unit / d pixel|")
-        self.effective_view.image.setLookupTable(lookup_table("inferno"))
+        self.effective_view = ImageView("Effective receptive field |d unit / d pixel|", colormap="inferno")
         self.effective_box = FieldBox(self.effective_view)
         self.info = QLabel(HINT, self)
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)

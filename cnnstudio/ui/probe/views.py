@@ -24,11 +24,6 @@ CHOSEN = QColor(90, 220, 255)     # outline of the map shown enlarged
 PADDING = QColor(255, 196, 0, 150)  # hatching of the receptive field's part in the padding
 
 
-def lookup_table(name: str) -> np.ndarray:
-    """A 256-entry RGB lookup table of the pyqtgraph colour map ``name``."""
-    return pg.colormap.get(name).getLookupTable(nPts=256)
-
-
 def _cosmetic(colour: QColor, width: float = 1.5, style=Qt.SolidLine) -> QPen:
     pen = QPen(colour, width, style)
     pen.setCosmetic(True)  # the same width at any zoom
@@ -51,10 +46,8 @@ class MosaicView(FeatureMapView):
     unit_hovered = Signal(int, int, int)
 
     def __init__(self, title: str, colormap: str = "inferno", scale: bool = False, parent=None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, colormap)
         self.set_title(title)
-        self._lut = lookup_table(colormap)
-        self.image.setLookupTable(self._lut)
         self.bar: pg.ColorBarItem | None = None
         if scale:
             self.bar = pg.ColorBarItem(values=(0, 1), width=14, colorMap=pg.colormap.get(colormap),
@@ -77,7 +70,6 @@ class MosaicView(FeatureMapView):
 
     def set_picture(self, mosaic, picture: np.ndarray, levels: tuple[float, float] | None = None) -> None:
         """Show a mosaic's uint8 picture (RGB tiles are drawn as they are); ``levels`` label the scale."""
-        self.image.setLookupTable(None if picture.ndim == 3 else self._lut)
         self.set_mosaic(mosaic, picture)
         self._paint_gaps(mosaic, picture.shape[:2])
         if self.bar is not None:
