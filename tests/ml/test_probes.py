@@ -63,7 +63,9 @@ def test_receptive_field_boxes_match_the_pixels_that_change_each_unit(net):
     padded_units = 0
     for layer in [n.name for n in graph.nodes.values() if n.kind != "InputLayer"]:
         out = prober.run_batch(pokes, [layer])[1]
-        changed = np.abs(out[:-1] - out[-1]).max(axis=-1) > 1e-6  # (pixels, oh, ow)
+        # a real change is at least ~0.5**4 (positive weights >= 0.5); a batch's float rounding
+        # (a few 1e-5 on values ~100, which differs between CPUs' kernels) is not a change
+        changed = np.abs(out[:-1] - out[-1]).max(axis=-1) > 1e-3  # (pixels, oh, ow)
         for i in range(out.shape[1]):
             for j in range(out.shape[2]):
                 pix = np.flatnonzero(changed[:, i, j])
