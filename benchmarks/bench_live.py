@@ -3,21 +3,27 @@
 A video file (written here, 640x480 MJPG of the demo source) stands in for the camera. For each
 model, in the same run:
 
+* the whole live pipeline, in the real Live page (offscreen): capture thread (read, and
+  preprocessing when it has the time), inference worker (model call, moving average), GUI
+  (mosaic, top-k, drawing at the video's 30 frames a second), for ``--frames`` frames (10,000
+  by default; ``--quick`` runs 300) in segments of ``--segment`` seconds;
 * the stages alone: the source read alone, and the compiled model call alone (the one call
-  the live view makes: prediction + the probed layer's maps), before and after the pipeline
-  run, averaged (the load of a shared machine drifts);
-* the whole live pipeline, in the real Live page (offscreen): capture thread (read +
-  preprocessing), inference worker (model call, moving average), GUI (mosaic, top-k, drawing,
-  at most 60 draws a second: no screen shows more). "ratio" = pipeline frames per second /
-  the slower stage's alone, the lower of the two models. Target >= 0.9;
-* the largest GUI event-loop stall (how late a 10 ms timer fires, at worst), target < 50 ms;
-* memory (RSS) after warm-up and at the end, over ``--frames`` frames (10,000 by default;
-  ``--quick`` runs 300);
-* the plain Keras way, ``model.predict`` per frame, against the compiled direct call.
+  the live view makes: prediction + the probed layer's maps), timed with the pipeline paused
+  before the first segment and after each one. "ratio" = a segment's frames per second / the
+  slower stage alone just before and after it, the median over the segments, the lower of
+  the two models; target >= 0.9. (Measured apart, minutes away, the two would compare the
+  machine's drift: on the shared two-core machine here the call alone varies by +-15%
+  between one 2-second window and the next);
+* the largest GUI event-loop stall while the pipeline runs (how late a 10 ms timer fires, at
+  worst), target < 50 ms;
+* memory (RSS) after warm-up and at the end;
+* for context, the plain Keras way, ``model.predict`` per frame, against the compiled direct
+  call, and the whole chain in one thread.
 
 Ends with one JSON line of figures.
 
     .venv/bin/python benchmarks/bench_live.py [--quick] [--frames N] [--models lenet,mobilenetv2] [--cpu]
+                                              [--seconds S] [--segment S] [--tf-threads N]
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import os
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -86,45 +94,47 @@ def per_second(fn, seconds: float, at_least: int = 5) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def stages_alone(video: str, pipe, model, seconds: float) -> dict:
-    """The source read alone, the compiled call alone, and model.predict per frame."""
-    import numpy as np
+def reference_figures(video: str, pipe, model, seconds: float) -> dict:
+    """Once per model, for context: ``model.predict`` per frame, and the plain way in one thread
+    (read, preprocess, call, tile, one after the other)."""
+    from cnnstudio.ml.capture import Frame, VideoFileSource
 
-    from cnnstudio.ml.capture import VideoFileSource
-
-    src = VideoFileSource(video)
-    read_fps = per_second(src.read, seconds)
-    x = pipe.prepare(src.read()[1])
-    src.release()
-    layers = (pipe.layer,) if pipe.layer else ()
-    for _ in range(5):
-        pipe.prober.run(x, layers)
-    call_fps = per_second(lambda: pipe.prober.run(x, layers), seconds)
+    x = np.zeros(pipe.prober.input_shape, np.float32)
     batch = x[None]
     model.predict(batch, verbose=0)
     predict_fps = per_second(lambda: model.predict(batch, verbose=0), min(seconds, 3.0), at_least=3)
-    # the plain way, one thread: read, preprocess, call, tile, one after the other
-    from cnnstudio.ml.capture import Frame
-
     src = VideoFileSource(video)
 
     def sequential():
-        image = src.read()[1]
-        pipe.process(Frame(image, 0, time.perf_counter(), "bench"))
+        pipe.process(Frame(src.read()[1], 0, time.perf_counter(), "bench"))
 
     sequential_fps = per_second(sequential, seconds)
     src.release()
+    return {"predict_fps": predict_fps, "sequential_fps": sequential_fps}
+
+
+def stages_alone(src, pipe, seconds: float) -> dict:
+    """The source read alone and the compiled call alone (the live view's one call: prediction +
+    the probed layer's maps), each for about ``seconds``, on this thread with the pipeline paused."""
+    read_fps = per_second(src.read, seconds)
+    x = pipe.prepare(src.read()[1])
+    layers = (pipe.layer,) if pipe.layer else ()
+    call_fps = per_second(lambda: pipe.prober.run(x, layers), seconds)
     assert np.isfinite(call_fps)
-    return {"read_fps": read_fps, "call_fps": call_fps, "predict_fps": predict_fps,
-            "sequential_fps": sequential_fps}
+    return {"read_fps": read_fps, "call_fps": call_fps}
 
 
-def whole_pipeline(video: str, spec, frames: int, app) -> dict:
-    """Run the real Live page on the video for ``frames`` frames, in Qt's own event loop;
-    fps, the GUI's longest stall, memory."""
+def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_s: float) -> dict:
+    """Run the real Live page on the video for ``frames`` frames, in Qt's own event loop, in
+    segments of about ``segment_s`` seconds; before the first and after every segment the
+    pipeline is paused and the stages are timed alone. Each segment's frames per second is
+    compared with the stages alone just before and just after it: the machine's speed drifts
+    (a shared two-core machine here varied by +-15% from one 2-second window to the next),
+    and a comparison minutes apart would measure that drift rather than the pipeline."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     from cnnstudio.core.templates import default_project
+    from cnnstudio.ml.capture import VideoFileSource
     from cnnstudio.ui.live.panel import LivePanel
     from cnnstudio.ui.studio import Studio
 
@@ -134,21 +144,44 @@ def whole_pipeline(video: str, spec, frames: int, app) -> dict:
     panel.resize(1400, 900)
     panel.show()
     panel.worker.request(model=spec, **panel._mosaic_layout(), **panel.models.settings())
+    src = VideoFileSource(video)  # the read alone: a second reader of the same file
     loop = QEventLoop()
-    state = {"phase": "warm", "p0": 0, "t0": 0.0, "rss0": None, "gap": 0.0, "last": 0.0, "t1": 0.0}
+    state = {"phase": "warm", "done": 0, "rss0": None, "gap": 0.0, "last": 0.0, "segments": [],
+             "alone": [], "drawn": []}
+
+    def pause_and_time_alone() -> None:
+        panel.grabber.paused = True
+        t = time.perf_counter() + 0.05
+        while time.perf_counter() < t:  # let the worker finish its frame
+            time.sleep(0.005)
+        state["alone"].append(stages_alone(src, pipe, alone_s))
+
+    def resume() -> None:  # the stall probe starts again from now
+        state.update(phase="run", p0=panel.worker.processed, t0=time.perf_counter(), last=time.perf_counter())
+        panel.grabber.paused = False
 
     def watch():  # every 10 ms: the stall probe and the progress check, on the GUI thread
         now = time.perf_counter()
         if state["phase"] == "run":
             state["gap"] = max(state["gap"], now - state["last"] - 0.010)
-            done = panel.worker.processed - state["p0"]
+            done = state["done"] + panel.worker.processed - state["p0"]
             if state["rss0"] is None and done >= max(30, frames // 10):
                 state["rss0"] = rss_mb()  # after caches and arenas settled
-            if done >= frames:
-                state["t1"], state["n"] = now, done
-                loop.quit()
+            if done >= frames or now - state["t0"] >= segment_s:
+                n = panel.worker.processed - state["p0"]
+                state["segments"].append((n, now - state["t0"]))
+                state["drawn"].append(panel.draw_rate.rate)
+                state["done"] += n
+                pause_and_time_alone()
+                if state["done"] >= frames:
+                    loop.quit()
+                    return
+                resume()
+                return
         elif panel.worker.processed > 30 and type(panel.last_result).__name__ == "LiveResult":
-            state.update(phase="run", p0=panel.worker.processed, t0=now)
+            pause_and_time_alone()
+            resume()
+            return
         state["last"] = now
 
     timer = QTimer()
@@ -158,13 +191,24 @@ def whole_pipeline(video: str, spec, frames: int, app) -> dict:
     loop.exec()
     timer.stop()
     rss_end = rss_mb()
-    elapsed = state["t1"] - state["t0"]
-    drawn, dropped, max_draw = panel.draw_rate.rate, panel.grabber.dropped, panel.max_draw_ms
+    drawn, dropped, max_draw = float(np.mean(state["drawn"])), panel.grabber.dropped, panel.max_draw_ms
     panel.shutdown()
     panel.close()
-    return {"pipeline_fps": state["n"] / elapsed, "drawn_fps": drawn, "max_stall_ms": 1e3 * state["gap"],
-            "max_draw_ms": max_draw, "rss_start_mb": state["rss0"] or rss_end, "rss_end_mb": rss_end,
-            "rss_growth_mb": rss_end - (state["rss0"] or rss_end), "frames": state["n"], "dropped": dropped}
+    src.release()
+    alone, segments = state["alone"], state["segments"]
+    ratios = []
+    for i, (n, dt) in enumerate(segments):
+        slowest = min((alone[i]["read_fps"] + alone[i + 1]["read_fps"]) / 2,
+                      (alone[i]["call_fps"] + alone[i + 1]["call_fps"]) / 2)
+        ratios.append(n / dt / slowest)
+    n_all, t_all = sum(n for n, _ in segments), sum(dt for _, dt in segments)
+    return {"pipeline_fps": n_all / t_all, "frames": n_all, "segments": len(segments),
+            "read_fps": float(np.mean([a["read_fps"] for a in alone])),
+            "call_fps": float(np.mean([a["call_fps"] for a in alone])),
+            "ratio": float(np.median(ratios)), "ratio_low": float(min(ratios)), "ratio_high": float(max(ratios)),
+            "drawn_fps": drawn, "max_stall_ms": 1e3 * state["gap"], "max_draw_ms": max_draw,
+            "rss_start_mb": state["rss0"] or rss_end, "rss_end_mb": rss_end,
+            "rss_growth_mb": rss_end - (state["rss0"] or rss_end), "dropped": dropped}
 
 
 def main(argv=None) -> int:
@@ -172,7 +216,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="300 frames per model instead of 10,000")
     ap.add_argument("--frames", type=int, default=None, help="frames per model through the whole pipeline")
     ap.add_argument("--models", default="lenet,mobilenetv2")
-    ap.add_argument("--seconds", type=float, default=3.0, help="time per stage-alone measurement")
+    ap.add_argument("--seconds", type=float, default=1.5, help="time per stage-alone measurement")
+    ap.add_argument("--segment", type=float, default=5.0, help="seconds of pipeline between two stage-alone measurements")
     ap.add_argument("--cpu", action="store_true", help="hide the GPU from TensorFlow")
     ap.add_argument("--tf-threads", type=int, default=0,
                     help="TensorFlow's intra- and inter-op threads (0: its default, one per core)")
@@ -202,26 +247,22 @@ def main(argv=None) -> int:
         model, graph, prep, classes = make_model(name)
         pipe = LivePipeline(model, prep, graph, classes)
         pipe.warm_up()
-        alone = stages_alone(video, pipe, model, args.seconds)
+        ref = reference_figures(video, pipe, model, args.seconds)
         spec = ModelSpec(name, lambda model=model, graph=graph: (model, graph), graph, tuple(classes), prep)
-        whole = whole_pipeline(video, spec, frames, app)
-        # the stages alone again after the pipeline, averaged with before: a shared machine's load drifts
-        after = stages_alone(video, pipe, model, args.seconds)
-        alone = {k: (alone[k] + after[k]) / 2 for k in alone}
-        slowest = min(alone["read_fps"], alone["call_fps"])
-        ratio = whole["pipeline_fps"] / slowest
-        fig = {**alone, **whole, "slowest_stage": "read" if alone["read_fps"] < alone["call_fps"] else "model call",
-               "ratio": ratio, "predict_slowdown": alone["call_fps"] / alone["predict_fps"], "layer": pipe.layer,
-               "params": model.count_params()}
+        whole = whole_pipeline(video, spec, pipe, frames, args.segment, args.seconds)
+        slowest = "read" if whole["read_fps"] < whole["call_fps"] else "model call"
+        fig = {**ref, **whole, "slowest_stage": slowest, "predict_slowdown": whole["call_fps"] / ref["predict_fps"],
+               "layer": pipe.layer, "params": model.count_params(), "xla": pipe.prober.jit}
         figures[name] = fig
-        print(f"\n{name} ({fig['params']:,} parameters, maps of {pipe.layer}):")
-        print(f"  source read alone        {alone['read_fps']:9.1f} frames/s")
-        print(f"  compiled call alone      {alone['call_fps']:9.1f} calls/s   ({1e3 / alone['call_fps']:.2f} ms)")
-        print(f"  model.predict per frame  {alone['predict_fps']:9.1f} calls/s   ({1e3 / alone['predict_fps']:.2f} ms): "
+        print(f"\n{name} ({fig['params']:,} parameters, maps of {pipe.layer}, XLA {'on' if fig['xla'] else 'off'}):")
+        print(f"  source read alone        {whole['read_fps']:9.1f} frames/s  (mean of {whole['segments'] + 1} measurements)")
+        print(f"  compiled call alone      {whole['call_fps']:9.1f} calls/s   ({1e3 / whole['call_fps']:.2f} ms)")
+        print(f"  model.predict per frame  {ref['predict_fps']:9.1f} calls/s   ({1e3 / ref['predict_fps']:.2f} ms): "
               f"{fig['predict_slowdown']:.1f}x slower than the compiled call")
-        print(f"  one thread, in sequence  {alone['sequential_fps']:9.1f} frames/s  (read, preprocess, call, tile)")
-        print(f"  whole live pipeline      {whole['pipeline_fps']:9.1f} frames/s  (drawn {whole['drawn_fps']:.1f}/s) "
-              f"-> ratio {ratio:.3f} against the {fig['slowest_stage']} alone")
+        print(f"  one thread, in sequence  {ref['sequential_fps']:9.1f} frames/s  (read, preprocess, call, tile)")
+        print(f"  whole live pipeline      {whole['pipeline_fps']:9.1f} frames/s  (drawn {whole['drawn_fps']:.1f}/s)")
+        print(f"  ratio to the {slowest} alone  {whole['ratio']:.3f}  (median of {whole['segments']} segments, each against "
+              f"the stages alone just before and after it; {whole['ratio_low']:.3f} .. {whole['ratio_high']:.3f})")
         print(f"  largest GUI stall        {whole['max_stall_ms']:9.1f} ms   (longest draw {whole['max_draw_ms']:.1f} ms)")
         print(f"  memory over {whole['frames']} frames  {whole['rss_start_mb']:.0f} -> {whole['rss_end_mb']:.0f} MiB "
               f"({whole['rss_growth_mb']:+.1f} MiB)")

@@ -234,9 +234,9 @@ class FrameGrabber:
 
     def _slot_free(self) -> bool:
         """Under ``demand`` pacing, wait (the lock held) until the published frame is taken; False
-        if a stop or a source switch came first (the frame in hand is then thrown away)."""
-        while self.pacing == "demand" and not self._taken and not self.paused:
-            if self._stopping or self._next_source is not _KEEP:
+        if a stop, a source switch or a pause came first (the frame in hand is then thrown away)."""
+        while self.pacing == "demand" and not self._taken:
+            if self._stopping or self._next_source is not _KEEP or self.paused:
                 return False
             self._cond.wait(0.05)
         return not self._stopping and self._next_source is _KEEP
