@@ -239,7 +239,7 @@ class FrameGrabber:
             if self._stopping or self._next_source is not _KEEP or self.paused:
                 return False
             self._cond.wait(0.05)
-        return not self._stopping and self._next_source is _KEEP
+        return not self._stopping and self._next_source is _KEEP and not self.paused
 
     def _run(self) -> None:
         fails, due = 0, time.perf_counter()

@@ -158,6 +158,23 @@ def test_demand_pacing_reads_one_ahead_and_drops_nothing(video):
     assert indices == list(range(10)) and grabber.dropped == 0
 
 
+def test_demand_pacing_publishes_nothing_while_paused(video):
+    """The frame read ahead is not published once paused: a paused pipeline holds still."""
+    grabber = FrameGrabber(VideoFileSource(video), pacing="demand").start()
+    try:
+        grabber.wait_frame(timeout=2.0)
+        time.sleep(0.05)  # the next frame is published, and the one after it read and waiting
+        grabber.paused = True
+        held = grabber.latest()
+        n = grabber.captured
+        assert grabber.wait_frame(after=held.index, timeout=0.2) is None  # the waiting one is not published
+        assert grabber.captured == n
+        grabber.paused = False
+        assert grabber.wait_frame(after=held.index, timeout=2.0) is not None
+    finally:
+        grabber.stop()
+
+
 def test_mirror_freeze_and_pause(video):
     grabber = FrameGrabber(DemoSource(64, 64), pacing="free").start()
     try:
