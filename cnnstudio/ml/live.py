@@ -252,13 +252,14 @@ class LivePipeline:
         probs = as_probabilities(probe.probabilities)
         result = LiveResult(frame, x, probs, self.smoother.update(probs).copy(), layer,
                             probe.activations.get(layer), pipeline=self)
+        t3 = time.perf_counter()
         if self.gradcam and self.cam_layer and probs.size == probe.probabilities.size:
             result.cam_class = int(np.argmax(probs))
             result.cam = grad_cam(self.prober, x, result.cam_class, self.cam_layer).heat
-        t3 = time.perf_counter()
-        self.rate.tick(t3)
-        result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t3 - t2)}
-        result.latency_ms = 1e3 * (t3 - frame.time)
+        t4 = time.perf_counter()
+        self.rate.tick(t4)
+        result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t4 - t3)}
+        result.latency_ms = 1e3 * (t4 - frame.time)
         result.fps = self.rate.rate
         return result
 

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage
 
 from cnnstudio.core.templates import default_project
 from cnnstudio.ml.capture import DemoSource, FrameGrabber, FrameSource
-from cnnstudio.ui.live.panel import LivePanel
+from cnnstudio.ui.live.panel import DrawPacer, LivePanel
 from cnnstudio.ui.live.views import ImageView
 from cnnstudio.ui.live.worker import LiveWorker
 from cnnstudio.ui.studio import Studio
@@ -63,6 +63,34 @@ def test_demo_runs_through_the_model_and_shutdown_ends_every_thread(panel, qtbot
     qtbot.waitUntil(lambda: "fps" in panel.status.text(), timeout=5000)
     panel.shutdown()
     assert not panel.grabber.running and panel.thread is None and not running_threads()
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_results_at_the_source_rate_are_drawn_at_once_and_faster_ones_at_that_rate():
+    clock, period = FakeClock(), 1 / 30
+    pacer = DrawPacer(clock)
+    # a camera's pace, with jitter either way: every frame drawn the moment its result is ready
+    for k in range(300):
+        clock.t = k * period + (0.004 if k % 3 == 0 else -0.004)
+        assert pacer.wait(period) == 0.0
+        pacer.drew()
+    # a model faster than the source (a video read as fast as it goes): draws keep to the source's rate
+    drawn, t0 = 0, clock.t
+    while clock.t < t0 + 10.0:
+        clock.t += 0.001
+        if pacer.wait(period) == 0.0:
+            pacer.drew()
+            drawn += 1
+    assert 299 <= drawn <= 302
+    # ... and a result that must wait is told for how long: at most one period
+    assert 0.0 < pacer.wait(period) <= period
 
 
 def test_feature_map_click_draws_the_receptive_field_on_the_frame(panel, qtbot):

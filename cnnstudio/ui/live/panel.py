@@ -10,6 +10,7 @@ is imported by the worker.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -31,6 +32,28 @@ MAX_DRAW_HZ = 60  # no screen shows more; faster results are skipped (the newest
 MIN_DRAW_HZ = 15  # ... and never fewer, so a slow-rate source still feels live
 
 
+class DrawPacer:
+    """When to draw: a credit of draws that fills at the source's frame rate, up to one draw in
+    hand, and that a draw may spend while it is not negative. Draws keep to the source's rate on
+    average (a fast model's surplus results are skipped), yet a result that comes at the source's
+    pace is drawn at once: a fixed slot one period after the last draw made each frame wait for
+    it, up to a whole period (at 30 fps a median 21 ms) for nothing."""
+
+    def __init__(self, clock=time.perf_counter) -> None:
+        self.clock = clock
+        self.credit, self._at = 1.0, clock()
+
+    def wait(self, period: float) -> float:
+        """Seconds until a draw may go out (0: now), for draws ``period`` seconds apart on average."""
+        now = self.clock()
+        self.credit, self._at = min(1.0, self.credit + (now - self._at) / period), now
+        return 0.0 if self.credit >= 0.0 else -self.credit * period
+
+    def drew(self) -> None:
+        """Spend one draw."""
+        self.credit -= 1.0
+
+
 class LivePanel(QWidget):
     """Sources, the live views, probing controls and capture into a dataset."""
 
@@ -48,7 +71,10 @@ class LivePanel(QWidget):
         self.selected_unit: tuple[int, int, int] | None = None  # map, row, col
         self.draw_rate = RateMeter()
         self.draw_ms = self.max_draw_ms = 0.0  # time the GUI thread spent on the last / longest draw
-        self._status_at = self._drawn_at = 0.0
+        self.latency_ms = 0.0  # the last drawn frame: from its read to the end of its draw
+        self.drawn = 0
+        self._status_at = 0.0
+        self.pacer = DrawPacer()
         self._draw_timer = QTimer(self, singleShot=True)
         self._draw_timer.timeout.connect(self._on_worker_result_ready)
         self._build()
@@ -311,21 +337,22 @@ class LivePanel(QWidget):
         return None if frame is None else (frame.index, frame.image)
 
     def _draw_period(self) -> float:
-        """Seconds between draws at most: the source's own frame rate (there is nothing newer
+        """Seconds between draws on average: the source's own frame rate (there is nothing newer
         to show in real time), within MIN_DRAW_HZ..MAX_DRAW_HZ."""
         src = self.grabber.source
         fps = src.fps if src is not None else MAX_DRAW_HZ
         return 1.0 / min(MAX_DRAW_HZ, max(MIN_DRAW_HZ, fps))
 
     def _on_worker_result_ready(self) -> None:
-        wait = self._drawn_at + self._draw_period() - time.perf_counter()
+        wait = self.pacer.wait(self._draw_period())
         if wait > 0:
             if not self._draw_timer.isActive():
-                self._draw_timer.start(max(1, int(wait * 1000)))
+                self._draw_timer.start(max(1, math.ceil(wait * 1000)))
             return
         item = self.worker.take_result() if self.worker is not None else None
         if item is None:
             return
+        self.pacer.drew()
         started = time.perf_counter()
         if not isinstance(item, Frame):
             item.pipeline.finish(item)  # mosaic and top-k only for what is drawn
@@ -335,10 +362,12 @@ class LivePanel(QWidget):
         self._title_frame(frame)
         if not isinstance(item, Frame):
             self._draw_result(item)
-        self._drawn_at = time.perf_counter()
-        self.draw_ms = 1e3 * (self._drawn_at - started)
+        done = time.perf_counter()
+        self.draw_ms = 1e3 * (done - started)
         self.max_draw_ms = max(self.max_draw_ms, self.draw_ms)
-        self.draw_rate.tick(self._drawn_at)
+        self.latency_ms = 1e3 * (done - frame.time)
+        self.drawn += 1
+        self.draw_rate.tick(done)
         self._show_status(item, frame)
 
     def _draw_result(self, r) -> None:
@@ -384,9 +413,8 @@ class LivePanel(QWidget):
             self.status.setText(f"no model running · {shown}")
             return
         t = item.timings
-        latency = 1e3 * (now - frame.time)
         cam = f" + Grad-CAM {t['gradcam']:.1f}" if t.get("gradcam", 0) > 0.05 else ""
-        self.status.setText(f"model {item.fps:5.1f} fps · latency {latency:5.1f} ms · model {t['model']:.1f}{cam} "
+        self.status.setText(f"model {item.fps:5.1f} fps · latency {self.latency_ms:5.1f} ms · model {t['model']:.1f}{cam} "
                             f"+ maps {t['maps']:.1f} ms · {shown}")
 
     # -- dataset capture ------------------------------------------------------------
