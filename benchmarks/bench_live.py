@@ -17,8 +17,11 @@ model, in the same run:
 * the largest GUI event-loop stall while the pipeline runs (how late a 10 ms timer fires, at
   worst), target < 50 ms;
 * memory (RSS) after warm-up and at the end;
+* then the video at its own frame rate (30 fps, as a camera sends it) for 6 seconds: frames
+  drawn per second and the latency of each from its read to the end of its draw;
 * for context, the plain Keras way, ``model.predict`` per frame, against the compiled direct
-  call, and the whole chain in one thread.
+  call; the whole chain in one thread; and the capture and inference threads with no GUI at
+  all (what two threads reach here before any drawing).
 
 Ends with one JSON line of figures.
 
@@ -113,6 +116,43 @@ def reference_figures(video: str, pipe, model, seconds: float) -> dict:
     return {"predict_fps": predict_fps, "sequential_fps": sequential_fps}
 
 
+def without_gui(video: str, pipe, seconds: float) -> dict:
+    """For context: the capture thread and one inference thread as the live page runs them, with
+    no GUI (no drawing, no mosaic), for about ``seconds``, against the stages alone just before
+    and after: what two threads alone reach on this machine."""
+    import threading
+
+    from cnnstudio.ml.capture import FrameGrabber, VideoFileSource
+
+    src = VideoFileSource(video)
+    before = stages_alone(src, pipe, seconds / 3)
+    grabber = FrameGrabber(VideoFileSource(video), pacing="demand")
+    if 1e3 / before["call_fps"] > 1e3 / before["read_fps"]:  # the live worker's placement of preprocessing
+        grabber.transform = pipe.prepare
+    count = {"n": 0}
+    end = time.perf_counter() + seconds
+
+    def infer_loop():
+        last = -1
+        while time.perf_counter() < end:
+            frame = grabber.wait_frame(after=last, timeout=0.1)
+            if frame is not None:
+                pipe.infer(frame)
+                last, count["n"] = frame.index, count["n"] + 1
+
+    worker = threading.Thread(target=infer_loop)
+    grabber.start()
+    t0 = time.perf_counter()
+    worker.start()
+    worker.join()
+    fps = count["n"] / (time.perf_counter() - t0)
+    grabber.stop()
+    after = stages_alone(src, pipe, seconds / 3)
+    src.release()
+    slowest = min((before["read_fps"] + after["read_fps"]) / 2, (before["call_fps"] + after["call_fps"]) / 2)
+    return {"no_gui_fps": fps, "no_gui_ratio": fps / slowest}
+
+
 def stages_alone(src, pipe, seconds: float) -> dict:
     """The source read alone and the compiled call alone (the live view's one call: prediction +
     the probed layer's maps), each for about ``seconds``, on this thread with the pipeline paused."""
@@ -192,6 +232,7 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
     timer.stop()
     rss_end = rss_mb()
     drawn, dropped, max_draw = float(np.mean(state["drawn"])), panel.grabber.dropped, panel.max_draw_ms
+    realtime = realtime_latency(panel, 6.0)
     panel.shutdown()
     panel.close()
     src.release()
@@ -208,7 +249,36 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
             "ratio": float(np.median(ratios)), "ratio_low": float(min(ratios)), "ratio_high": float(max(ratios)),
             "drawn_fps": drawn, "max_stall_ms": 1e3 * state["gap"], "max_draw_ms": max_draw,
             "rss_start_mb": state["rss0"] or rss_end, "rss_end_mb": rss_end,
-            "rss_growth_mb": rss_end - (state["rss0"] or rss_end), "dropped": dropped}
+            "rss_growth_mb": rss_end - (state["rss0"] or rss_end), "dropped": dropped, **realtime}
+
+
+def realtime_latency(panel, seconds: float) -> dict:
+    """The video at its own frame rate (as a camera sends it) through the running Live page for
+    about ``seconds``: draws per second, and each drawn frame's latency from its read to the end
+    of its draw (median and 90th percentile)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    panel.grabber.pacing = "realtime"
+    panel.grabber.paused = False  # the last stage-alone measurement left it paused
+    loop, samples = QEventLoop(), []
+    seen = {"drawn": panel.drawn, "t0": time.perf_counter() + 1.0}  # a second to settle first
+
+    def watch():
+        if panel.drawn != seen["drawn"]:
+            seen["drawn"] = panel.drawn
+            if time.perf_counter() > seen["t0"]:
+                samples.append(panel.latency_ms)
+        if time.perf_counter() > seen["t0"] + seconds:
+            loop.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(watch)
+    timer.start(1)
+    loop.exec()
+    timer.stop()
+    lat = np.array(samples or [np.nan])
+    return {"realtime_drawn_fps": len(samples) / seconds, "realtime_latency_ms": float(np.median(lat)),
+            "realtime_latency_p90_ms": float(np.percentile(lat, 90))}
 
 
 def main(argv=None) -> int:
@@ -247,7 +317,7 @@ def main(argv=None) -> int:
         model, graph, prep, classes = make_model(name)
         pipe = LivePipeline(model, prep, graph, classes)
         pipe.warm_up()
-        ref = reference_figures(video, pipe, model, args.seconds)
+        ref = {**reference_figures(video, pipe, model, args.seconds), **without_gui(video, pipe, 3 * args.seconds)}
         spec = ModelSpec(name, lambda model=model, graph=graph: (model, graph), graph, tuple(classes), prep)
         whole = whole_pipeline(video, spec, pipe, frames, args.segment, args.seconds)
         slowest = "read" if whole["read_fps"] < whole["call_fps"] else "model call"
@@ -260,9 +330,13 @@ def main(argv=None) -> int:
         print(f"  model.predict per frame  {ref['predict_fps']:9.1f} calls/s   ({1e3 / ref['predict_fps']:.2f} ms): "
               f"{fig['predict_slowdown']:.1f}x slower than the compiled call")
         print(f"  one thread, in sequence  {ref['sequential_fps']:9.1f} frames/s  (read, preprocess, call, tile)")
+        print(f"  capture + model threads  {ref['no_gui_fps']:9.1f} frames/s  (no GUI: ratio {ref['no_gui_ratio']:.3f} "
+              f"against the stages alone just before and after)")
         print(f"  whole live pipeline      {whole['pipeline_fps']:9.1f} frames/s  (drawn {whole['drawn_fps']:.1f}/s)")
         print(f"  ratio to the {slowest} alone  {whole['ratio']:.3f}  (median of {whole['segments']} segments, each against "
               f"the stages alone just before and after it; {whole['ratio_low']:.3f} .. {whole['ratio_high']:.3f})")
+        print(f"  at the video's own rate  {whole['realtime_drawn_fps']:9.1f} frames/s drawn, latency from read to drawn "
+              f"{whole['realtime_latency_ms']:.1f} ms (90% within {whole['realtime_latency_p90_ms']:.1f} ms)")
         print(f"  largest GUI stall        {whole['max_stall_ms']:9.1f} ms   (longest draw {whole['max_draw_ms']:.1f} ms)")
         print(f"  memory over {whole['frames']} frames  {whole['rss_start_mb']:.0f} -> {whole['rss_end_mb']:.0f} MiB "
               f"({whole['rss_growth_mb']:+.1f} MiB)")
