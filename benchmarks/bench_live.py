@@ -122,13 +122,13 @@ def without_gui(video: str, pipe, seconds: float) -> dict:
     and after: what two threads alone reach on this machine."""
     import threading
 
-    from cnnstudio.ml.capture import FrameGrabber, VideoFileSource
+    from cnnstudio.ml.capture import FrameGrabber, VideoFileSource, preprocess_on_capture
 
     src = VideoFileSource(video)
     before = stages_alone(src, pipe, seconds / 3)
     grabber = FrameGrabber(VideoFileSource(video), pacing="demand")
-    if 1e3 / before["call_fps"] > 1e3 / before["read_fps"]:  # the live worker's placement of preprocessing
-        grabber.transform = pipe.prepare
+    if preprocess_on_capture(1e3 / before["read_fps"], 1e3 / before["call_fps"], on_capture=True):
+        grabber.transform = pipe.prepare  # where the live worker places it, starting on the capture thread
     count = {"n": 0}
     end = time.perf_counter() + seconds
 
@@ -149,8 +149,12 @@ def without_gui(video: str, pipe, seconds: float) -> dict:
     grabber.stop()
     after = stages_alone(src, pipe, seconds / 3)
     src.release()
-    slowest = min((before["read_fps"] + after["read_fps"]) / 2, (before["call_fps"] + after["call_fps"]) / 2)
-    return {"no_gui_fps": fps, "no_gui_ratio": fps / slowest}
+    return {"no_gui_fps": fps, "no_gui_ratio": fps / slower_stage(before, after)}
+
+
+def slower_stage(before: dict, after: dict) -> float:
+    """The slower stage's rate alone, each stage averaged over two measurements (:func:`stages_alone`)."""
+    return min((before["read_fps"] + after["read_fps"]) / 2, (before["call_fps"] + after["call_fps"]) / 2)
 
 
 def stages_alone(src, pipe, seconds: float) -> dict:
@@ -191,9 +195,7 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
 
     def pause_and_time_alone() -> None:
         panel.grabber.paused = True
-        t = time.perf_counter() + 0.05
-        while time.perf_counter() < t:  # let the worker finish its frame
-            time.sleep(0.005)
+        time.sleep(0.05)  # let the worker finish its frame
         state["alone"].append(stages_alone(src, pipe, alone_s))
 
     def resume() -> None:  # the stall probe starts again from now
@@ -237,11 +239,7 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
     panel.close()
     src.release()
     alone, segments = state["alone"], state["segments"]
-    ratios = []
-    for i, (n, dt) in enumerate(segments):
-        slowest = min((alone[i]["read_fps"] + alone[i + 1]["read_fps"]) / 2,
-                      (alone[i]["call_fps"] + alone[i + 1]["call_fps"]) / 2)
-        ratios.append(n / dt / slowest)
+    ratios = [n / dt / slower_stage(alone[i], alone[i + 1]) for i, (n, dt) in enumerate(segments)]
     n_all, t_all = sum(n for n, _ in segments), sum(dt for _, dt in segments)
     return {"pipeline_fps": n_all / t_all, "frames": n_all, "segments": len(segments),
             "read_fps": float(np.mean([a["read_fps"] for a in alone])),

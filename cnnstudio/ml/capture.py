@@ -20,7 +20,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .capture_thread import CaptureEvent, Frame, FrameGrabber, RateMeter  # noqa: F401 (the capture thread)
+from .capture_thread import (CaptureEvent, Frame, FrameGrabber, RateMeter,  # noqa: F401 (the capture thread)
+                             preprocess_on_capture)
 from .sources import IMAGE_SUFFIXES
 from .sources import read_image as read_image_file
 

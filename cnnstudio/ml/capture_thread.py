@@ -68,6 +68,16 @@ class RateMeter:
         return (len(self.times) - 1) / (self.times[-1] - self.times[0])
 
 
+def preprocess_on_capture(read_ms: float, model_ms: float, on_capture: bool) -> bool:
+    """Whether the capture thread should preprocess (``FrameGrabber.transform``): while its read
+    is quicker than the model call (a large model), yes; while the model is quicker (a small
+    model: the read is then the slowest stage, and anything added to it slows every frame), the
+    inference thread does it. A 10% margin either way keeps it from flipping back and forth."""
+    if on_capture:
+        return read_ms <= 1.1 * model_ms
+    return read_ms < 0.9 * model_ms
+
+
 _KEEP = object()  # no source switch pending
 
 

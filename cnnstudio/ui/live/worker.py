@@ -20,7 +20,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from cnnstudio.core.project import DEFAULT_PREPROCESSING
-from cnnstudio.ml.capture import Frame, FrameGrabber
+from cnnstudio.ml.capture import Frame, FrameGrabber, preprocess_on_capture
 
 from ..tasks import track
 
@@ -170,18 +170,14 @@ class LiveWorker(QObject):
 
 
     def _place_preprocessing(self, model_ms: float) -> None:
-        """Preprocess on whichever thread has time to spare: the capture thread while its read
-        is quicker than the model call (a large model), this one while the model is quicker
-        (a small model: the read is then the slowest stage, and anything added to it slows
-        every frame). Decided every 30 frames, with a margin so it does not flip back and forth."""
+        """Preprocess on whichever thread has time to spare (:func:`preprocess_on_capture`),
+        decided every 30 frames from moving averages of the read and the model call."""
         self.model_ms = model_ms if self.model_ms == 0 else 0.9 * self.model_ms + 0.1 * model_ms
         if self.processed % 30 or self.pipeline is None:
             return
-        read_ms, on_capture = self.grabber.read_ms, self.grabber.transform is not None
-        if on_capture and read_ms > 1.1 * self.model_ms:
-            self.grabber.transform = None
-        elif not on_capture and read_ms < 0.9 * self.model_ms:
-            self.grabber.transform = self.pipeline.prepare
+        on_capture = self.grabber.transform is not None
+        if preprocess_on_capture(self.grabber.read_ms, self.model_ms, on_capture) != on_capture:
+            self.grabber.transform = None if on_capture else self.pipeline.prepare
 
 
 _frozen = False
