@@ -162,7 +162,6 @@ class LiveResult:
     cam: np.ndarray | None = None      # Grad-CAM heat 0..1 at the model input size
     cam_class: int = -1
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
-    latency_ms: float = 0.0            # frame read -> inference done
     fps: float = 0.0                   # frames per second through the model
     pipeline: "LivePipeline | None" = field(default=None, repr=False)  # the one that made it
     finished: bool = False
@@ -259,7 +258,6 @@ class LivePipeline:
         t4 = time.perf_counter()
         self.rate.tick(t4)
         result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t4 - t3)}
-        result.latency_ms = 1e3 * (t4 - frame.time)
         result.fps = self.rate.rate
         return result
 
