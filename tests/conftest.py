@@ -26,3 +26,28 @@ def _no_thread_left_running(request):
         t.quit()
         t.wait(5000)
     assert not left, f"{len(left)} QThread(s) left running"
+
+
+def _trained_model():
+    """A 12x12 RGB classifier (conv, batch norm, separable conv, softmax head) trained two epochs,
+    so its weights differ from any initialisation."""
+    import keras
+    import numpy as np
+
+    layers = keras.layers
+    inp = keras.Input((12, 12, 3), name="image")
+    x = layers.Conv2D(4, 3, activation="relu", name="conv")(inp)
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.SeparableConv2D(6, 3, name="sep")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inp, layers.Dense(3, activation="softmax", name="out")(x), name="tiny")
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((16, 12, 12, 3)), rng.integers(0, 3, 16), epochs=2, batch_size=8, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def trained_model_factory():
+    """``trained_model_factory()``: a new small trained Keras model (see :func:`_trained_model`)."""
+    return _trained_model

@@ -1,8 +1,11 @@
 """``cnnstudio export PATH --format python|keras -o FILE``: a Keras script or a ``.keras`` model.
 
 PATH is a project or a Keras model file (as for ``summary``). ``--format python`` writes a
-readable Keras functional script that rebuilds the model (to stdout without ``-o``);
-``--format keras`` saves the built model as ``.keras``.
+readable Keras functional script that rebuilds the model (to stdout without ``-o``), and with
+``--weights`` the trained weights beside it (``FILE.weights.h5``, loaded by the script);
+``--format keras`` saves the built model as ``.keras`` with its trained weights. Trained
+weights are the project's newest run's, or those of the model file itself; where there are
+none, the output says the export is the architecture only.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cnnstudio.core.project import ProjectError, write_atomic
+from cnnstudio.core.project import ProjectError
 
 from . import CLIError
 from .quiet import tensorflow_chatter_hidden
@@ -24,6 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("path", help="project (.cnnproj), .keras, .h5 or Keras JSON file")
     p.add_argument("--format", choices=("python", "keras"), default="python", help="what to write (default: python)")
     p.add_argument("-o", "--output", help="file to write (python: stdout when left out)")
+    p.add_argument("--weights", action="store_true",
+                   help="python: also write the trained weights beside the script (FILE.weights.h5)")
     p.set_defaults(run=run)
 
 
@@ -31,27 +36,33 @@ def run(args) -> int:
     """Export ``args.path`` in ``args.format``."""
     if args.format == "keras" and not args.output:
         raise CLIError("--format keras needs -o FILE.keras")
+    to_stdout = not args.output or args.output == "-"
+    if args.weights and (args.format != "python" or to_stdout):
+        raise CLIError("--weights goes with --format python -o FILE.py (a .keras file always holds its weights)")
     project = load_any(args.path)
-    with tensorflow_chatter_hidden():
+    with tensorflow_chatter_hidden():  # stderr is hidden in here: report after the block
         from cnnstudio.ml.builder import BuildError  # loads TensorFlow
-        from cnnstudio.ml.export import python_code, save_keras
+        from cnnstudio.ml.export import python_code, save_keras, save_python, weights_name
+        from cnnstudio.ml.weights import ARCHITECTURE_ONLY, trained_weights_file
 
+        weights = trained_weights_file(project)
         try:
             if args.format == "keras":
-                path = save_keras(project.graph, args.output, name=project.name)
+                report = f"wrote {args.output}: {save_keras(project.graph, args.output, project.name, weights).describe()}"
+            elif to_stdout:
+                sys.stdout.write(python_code(project.graph, project.name))
+                return 0
             else:
-                code = python_code(project.graph, project.name)
-        except (BuildError, OSError) as exc:
+                built = save_python(project.graph, args.output, project.name, weights if args.weights else None)
+                if built is not None:
+                    report = (f"wrote {args.output} and {Path(args.output).with_name(weights_name(args.output))} "
+                              f"({built.describe()})")
+                elif weights is not None:
+                    report = (f"wrote {args.output}: the architecture only; add --weights to write the trained "
+                              f"weights from {weights} beside it")
+                else:
+                    report = f"wrote {args.output}: {ARCHITECTURE_ONLY}"
+        except (BuildError, OSError, ProjectError) as exc:
             raise CLIError(f"cannot export {args.path}: {exc}") from None
-    if args.format == "keras":
-        print(f"wrote {path}", file=sys.stderr)
-        return 0
-    if not args.output or args.output == "-":
-        sys.stdout.write(code)
-        return 0
-    try:
-        write_atomic(Path(args.output), code)
-    except ProjectError as exc:
-        raise CLIError(str(exc)) from None
-    print(f"wrote {args.output}", file=sys.stderr)
+    print(report, file=sys.stderr)
     return 0

@@ -2,7 +2,11 @@
 
 The script has one line per layer with only the arguments that differ from Keras's own
 defaults, so it reads like code a person would write; running it rebuilds a model with the
-same layers and configuration as :func:`cnnstudio.ml.builder.build_model`.
+same layers and configuration as :func:`cnnstudio.ml.builder.build_model`. The script is
+the architecture; the trained weights travel beside it as a ``.weights.h5`` file
+(:func:`save_python`), which the script loads when it is there. A ``.keras`` / ``.h5``
+file holds both (:func:`save_keras`): the trained weights are copied in by
+:mod:`cnnstudio.ml.weights`.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import keras
 
 from cnnstudio.core.catalog import MANY, spec
 from cnnstudio.core.graph import LayerGraph, Node, safe_name
+from cnnstudio.core.project import write_atomic
 
-from .builder import BuildError, build_model, make_layer
+from .builder import BuildError, make_layer
+from .weights import TrainedModel, build_trained
 
 #: Modules whose serialized objects are written as constructor calls (``keras.initializers.HeNormal(seed=1)``).
 OBJECT_MODULES = ("keras", "keras.initializers", "keras.regularizers", "keras.constraints")
@@ -32,8 +38,12 @@ MAX_LINE = 120
 _MISSING = object()
 
 
-def python_code(graph: LayerGraph, name: str = "model") -> str:
-    """A Python script that builds ``graph`` as a functional ``keras.Model`` called ``model``."""
+def python_code(graph: LayerGraph, name: str = "model", weights_file: str | None = None) -> str:
+    """A Python script that builds ``graph`` as a functional ``keras.Model`` called ``model``.
+
+    ``weights_file`` names a ``.weights.h5`` file beside the script (see :func:`save_python`)
+    that the script loads when it exists; without one, its header says how to load weights.
+    """
     order = graph.topological_order()
     if len(order) != len(graph.nodes):
         raise BuildError("the graph has a cycle")
@@ -55,22 +65,60 @@ def python_code(graph: LayerGraph, name: str = "model") -> str:
     outs = [names[n.id] for n in graph.outputs()]
     if not ins or not outs:
         raise BuildError("the graph needs an InputLayer and an output layer")
-    head = [f'"""Keras model {name!r}, exported by cnnstudio. Run it to rebuild the model."""', "",
-            "import keras", ""]
-    tail = ["", f"model = keras.Model(inputs={_seq(ins)}, outputs={_seq(outs)}, name={_lit(safe_name(name, 'model'))})", "",
-            'if __name__ == "__main__":', "    model.summary()", ""]
+    head = [f'"""Keras model {_doc_text(name)}, exported by cnnstudio. Run it to rebuild the model.', ""]
+    if weights_file is None:
+        head += ["This file is the architecture only, with freshly initialised weights.",
+                 "For the trained weights, export with `cnnstudio export PROJECT --format python --weights -o",
+                 "FILE.py` (or tick the studio's question): FILE.weights.h5 is written beside the script and",
+                 "loaded by it. A weights file of your own loads with model.load_weights(PATH).", '"""', "",
+                 "import keras", ""]
+    else:
+        head += [f"This file is the architecture; the trained weights are in {_doc_text(weights_file)} beside it,",
+                 "loaded below (model.load_weights) when that file is there.", '"""', "", "from pathlib import Path", "",
+                 "import keras", ""]
+    tail = ["", f"model = keras.Model(inputs={_seq(ins)}, outputs={_seq(outs)}, name={_lit(safe_name(name, 'model'))})"]
+    if weights_file is not None:
+        tail += [f"WEIGHTS = Path(__file__).with_name({_lit(weights_file)})",
+                 "if WEIGHTS.is_file():", "    model.load_weights(WEIGHTS)"]
+    tail += ["", 'if __name__ == "__main__":', "    model.summary()", ""]
     return "\n".join(head + body + tail)
 
 
-def save_keras(graph: LayerGraph, path: str | Path, name: str = "model") -> Path:
-    """Build ``graph`` and save it as a ``.keras`` (or legacy ``.h5``) file; returns the path."""
+def save_keras(graph: LayerGraph, path: str | Path, name: str = "model",
+               weights: str | Path | None = None) -> TrainedModel:
+    """Build ``graph`` with the trained weights of model file ``weights`` (if any) and save it as
+    a ``.keras`` (or legacy ``.h5``) file; returns the built model and where its weights came from."""
     p = Path(path)
     if p.suffix.lower() not in (".keras", ".h5"):
         raise BuildError(f"{p.name}: Keras models are saved as .keras (or .h5) files")
-    model = build_model(graph, name=name)
+    built = build_trained(graph, name, weights)
     p.parent.mkdir(parents=True, exist_ok=True)
-    model.save(p)
-    return p
+    built.model.save(p)
+    return built
+
+
+def weights_name(script: str | Path) -> str:
+    """The weights file written beside a script: ``net.py`` -> ``net.weights.h5``."""
+    return f"{Path(script).stem}.weights.h5"
+
+
+def save_python(graph: LayerGraph, path: str | Path, name: str = "model",
+                weights: str | Path | None = None) -> TrainedModel | None:
+    """Write the script to ``path``; with a trained model file ``weights``, also its weights beside
+    it (:func:`weights_name`), which the script loads. Returns the weights' build, or ``None``."""
+    p = Path(path)
+    built = None
+    if weights is not None:
+        built = build_trained(graph, name, weights)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        built.model.save_weights(p.with_name(weights_name(p)))
+    write_atomic(p, python_code(graph, name, weights_name(p) if built is not None else None))
+    return built
+
+
+def _doc_text(text: str) -> str:
+    """``text`` as it may stand in the script's docstring: quoted, with nothing that could end it."""
+    return json.dumps(str(text), ensure_ascii=True)  # escapes every quote: no \"\"\" can close the docstring
 
 
 def _variable(name: str, taken: set[str]) -> str:
@@ -170,4 +218,4 @@ def _object_call(doc: dict) -> str | None:
     return f"{doc['module']}.{doc['class_name']}({', '.join(f'{k}={_lit(x)}' for k, x in cfg.items())})"
 
 
-__all__ = ["python_code", "save_keras"]
+__all__ = ["python_code", "save_keras", "save_python", "weights_name"]

@@ -205,8 +205,8 @@ def test_model_files_import_back(tmp_path, branchy, suffix):
 
 def test_saved_keras_file_holds_the_graphs_model(tmp_path, branchy):
     model, graph = branchy
-    path = save_keras(graph, tmp_path / "out.keras", name=model.name)
-    assert layer_configs(load_model_file(path)) == layer_configs(model)
+    save_keras(graph, tmp_path / "out.keras", name=model.name)
+    assert layer_configs(load_model_file(tmp_path / "out.keras")) == layer_configs(model)
 
 
 def _bad_files(tmp_path):

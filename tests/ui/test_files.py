@@ -237,3 +237,29 @@ def test_graph_image_export_writes_png_and_svg(window, dialogs, tmp_path):
     assert (tmp_path / "graph.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (tmp_path / "graph.svg").read_bytes()[:2000]
     assert not dialogs.warnings
+
+
+def test_export_of_an_imported_trained_model_keeps_its_weights(qtbot, window, dialogs, tmp_path,
+                                                               trained_model_factory):
+    import keras
+    import numpy as np
+
+    from cnnstudio.ml.keras_io import project_from_file
+
+    model = trained_model_factory()
+    model.save(tmp_path / "trained.keras")
+    window.studio.set_project(project_from_file(tmp_path / "trained.keras"))
+    actions = window.editor_actions
+    messages = []
+    window.studio.status_message.connect(messages.append)
+    dialogs.save_paths = [(tmp_path / "out.keras", "")]
+    actions.export_keras_action.trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "out.keras").exists() and actions.busy is None, timeout=60_000)
+    exported = keras.saving.load_model(tmp_path / "out.keras", compile=False)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), exported.get_weights()))
+    assert "trained weights from" in messages[-1]
+    dialogs.save_paths, dialogs.answers = [(tmp_path / "net.py", "")], [QMessageBox.Yes]
+    actions.export_python_action.trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "net.weights.h5").exists() and actions.busy is None, timeout=60_000)
+    assert "trained weights" in dialogs.questions[-1] and "net.weights.h5" in messages[-1]
+    assert not dialogs.warnings

@@ -16,7 +16,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QProgressDialog
 
 from cnnstudio.core.graph import LayerGraph
-from cnnstudio.core.project import write_atomic
 from cnnstudio.core.templates import TEMPLATES
 
 from .applications import ApplicationsDialog
@@ -54,15 +53,19 @@ def _snapshot(graph: LayerGraph) -> LayerGraph:
     return LayerGraph.from_dict(graph.to_dict())
 
 
-def _save_keras(graph: LayerGraph, name: str, path: Path) -> Path:
+def _save_keras(graph: LayerGraph, name: str, path: Path, weights: Path | None) -> str:
     from cnnstudio.ml.export import save_keras
-    return save_keras(graph, path, name)
+    return f"Exported {path}: {save_keras(graph, path, name, weights).describe()}"
 
 
-def _save_python(graph: LayerGraph, name: str, path: Path) -> Path:
-    from cnnstudio.ml.export import python_code
-    write_atomic(path, python_code(graph, name))
-    return path
+def _save_python(graph: LayerGraph, name: str, path: Path, weights: Path | None) -> str:
+    from cnnstudio.ml.export import save_python, weights_name
+    from cnnstudio.ml.weights import ARCHITECTURE_ONLY
+
+    built = save_python(graph, path, name, weights)
+    if built is None:
+        return f"Exported {path}: {ARCHITECTURE_ONLY}"
+    return f"Exported {path} and {weights_name(path)} beside it: {built.describe()}"
 
 
 def _build_application(**choice: Any):
@@ -144,25 +147,42 @@ class EditorActions(QObject):
             QMessageBox.warning(self.window, f"Cannot export {what}", problem)
         return problem is None
 
+    def _trained_weights(self) -> Path | None:
+        from cnnstudio.ml.weights import trained_weights_file  # file look-ups only, no TensorFlow
+        return trained_weights_file(self.studio.project)
+
     def export_keras(self) -> None:
-        """Save the graph as a ``.keras`` model (untrained weights)."""
+        """Save the graph as a ``.keras`` model, with the project's trained weights where it has any."""
         if not self._check_graph("the Keras model"):
             return
         path, _ = self._ask_save_path("Export Keras model", ".keras", "Keras model (*.keras)")
         if path is not None:
             path = path if path.suffix == ".keras" else path.with_name(path.name + ".keras")
             self._run_busy("Saving the Keras model…", _save_keras, _snapshot(self.studio.graph),
-                           self.studio.project.name, path, on_done=self._on_exported, on_error=self._on_export_failed)
+                           self.studio.project.name, path, self._trained_weights(),
+                           on_done=self._on_exported, on_error=self._on_export_failed)
 
     def export_python(self) -> None:
-        """Write a Keras functional script that rebuilds the model."""
+        """Write a Keras functional script that rebuilds the model; offer its trained weights beside it."""
         if not self._check_graph("Python code"):
             return
         path, _ = self._ask_save_path("Export Python code", ".py", "Python script (*.py)")
-        if path is not None:
-            path = path if path.suffix == ".py" else path.with_name(path.name + ".py")
-            self._run_busy("Writing the Python code…", _save_python, _snapshot(self.studio.graph),
-                           self.studio.project.name, path, on_done=self._on_exported, on_error=self._on_export_failed)
+        if path is None:
+            return
+        path = path if path.suffix == ".py" else path.with_name(path.name + ".py")
+        weights = self._trained_weights()
+        if weights is not None:
+            from cnnstudio.ml.export import weights_name
+
+            answer = QMessageBox.question(
+                self.window, "Export the trained weights too?",
+                f"The script holds the architecture only. Also write the trained weights from\n{weights}\n"
+                f"beside it as {weights_name(path)}? The script loads them when that file is there.",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+            weights = weights if answer == QMessageBox.Yes else None
+        self._run_busy("Writing the Python code…", _save_python, _snapshot(self.studio.graph),
+                       self.studio.project.name, path, weights, on_done=self._on_exported,
+                       on_error=self._on_export_failed)
 
     def export_image(self) -> None:
         """Save a picture of the graph as the canvas draws it (PNG or SVG, by the file name)."""
@@ -177,10 +197,10 @@ class EditorActions(QObject):
         except Exception as exc:  # a full disk, a canvas that failed to build: say so, keep going
             self._on_export_failed(f"{type(exc).__name__}: {exc}", "")
             return
-        self._on_exported(path)
+        self._on_exported(f"Exported {path}")
 
-    def _on_exported(self, path: Path) -> None:
-        self.studio.status_message.emit(f"Exported {path}")
+    def _on_exported(self, report: str) -> None:
+        self.studio.status_message.emit(report)
 
     def _on_export_failed(self, msg: str, _tb: str) -> None:
         QMessageBox.warning(self.window, "Export failed", msg)
