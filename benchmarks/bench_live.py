@@ -80,11 +80,13 @@ def make_model(name: str):
         from cnnstudio.ml.builder import build_model
 
         project = lenet5()
-        return build_model(project.graph, name="lenet5"), project.graph, dict(project.preprocessing), project.classes
+        return build_model(project.graph, name="lenet5"), project.graph, project.preprocessing, project.classes
     import keras
 
     model = keras.applications.MobileNetV2(weights=None)  # 224x224x3, 1000 classes, 3.5 M parameters
-    prep = {"size": [224, 224], "color": "rgb", "scale": "-1-1", "fit": "crop"}
+    from cnnstudio.core.settings import Preprocessing
+
+    prep = Preprocessing.default().replace(size=(224, 224), color="rgb", scale="-1-1", fit="crop")
     return model, None, prep, [f"class {i}" for i in range(1000)]
 
 

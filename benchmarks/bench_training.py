@@ -41,8 +41,8 @@ def project(count: int, epochs: int):
     from cnnstudio.core.templates import default_project
 
     p = default_project()
-    p.data["options"] = {**p.data["options"], "count": count}
-    p.training["epochs"] = epochs
+    p.set_settings("data", {"options": {**p.data.options, "count": count}})
+    p.set_settings("training", {"epochs": epochs})
     p.path = Path(tempfile.mkdtemp(prefix="bench-training-")) / "bench.cnnproj"
     return p
 
@@ -63,14 +63,14 @@ def plain_fit(p) -> tuple[float, float]:
     from cnnstudio.ml.training import compile_model
 
     ds = load_dataset(p.data, p.preprocessing)
-    keras.utils.set_random_seed(int(p.training["seed"]))
+    keras.utils.set_random_seed(p.training.seed)
     model = build_model(p.graph)
-    compile_model(model, p.training, ds, p.training["epochs"])
+    compile_model(model, p.training, ds, p.training.epochs)
     x, y = ds.arrays("train")
     xv, yv = ds.arrays("val")
     ends: list[float] = []
     timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(time.perf_counter()))
-    hist = model.fit(x, y, batch_size=p.training["batch_size"], epochs=p.training["epochs"],
+    hist = model.fit(x, y, batch_size=p.training.batch_size, epochs=p.training.epochs,
                      validation_data=(xv, yv), verbose=0, callbacks=[timer])
     return rate(ends, len(y)), hist.history["val_accuracy"][-1]
 
@@ -103,7 +103,7 @@ def studio_fit(p) -> tuple[float, float, float]:
     panel.worker.epoch_ended.connect(lambda e, logs: ends.append(time.perf_counter()))
     # stalls count from the first batch on (before it, the worker imports TensorFlow and traces)
     panel.worker.batch_ended.connect(lambda *a: ticks.update(on=True) if not ticks["on"] else None)
-    panel.worker.epoch_ended.connect(lambda e, logs: ticks.update(on=e < p.training["epochs"]))
+    panel.worker.epoch_ended.connect(lambda e, logs: ticks.update(on=e < p.training.epochs))
     # the page runs in a real event loop, as in the studio (a processEvents() polling loop
     # would compete with the worker for the GIL and distort both figures)
     loop = QEventLoop()
@@ -127,7 +127,7 @@ def main() -> None:
     info = describe()
     print_machine(info)
     p = project(args.count, args.epochs)
-    print(f"default project: {args.count} shapes, {args.epochs} epochs, batch {p.training['batch_size']}")
+    print(f"default project: {args.count} shapes, {args.epochs} epochs, batch {p.training.batch_size}")
     plain_rate, plain_acc = plain_fit(p)
     print(f"plain model.fit:   {plain_rate:8.0f} images/s   val accuracy {plain_acc:.4f}")
     studio_rate, studio_acc, stall_ms = studio_fit(p)

@@ -232,30 +232,25 @@ class Macro(Command):
 
 
 class SetSettings(Command):
-    """Change entries of one of a project's settings dicts: ``training``, ``data`` or ``preprocessing``."""
+    """Change settings of one of a project's sections: ``training``, ``data`` or ``preprocessing``.
 
-    SECTIONS = ("training", "data", "preprocessing")
+    Goes through :meth:`Project.set_settings`, so values are coerced (a bad one raises
+    :class:`ParamError` before anything changes) and listeners hear of real changes only.
+    """
 
     def __init__(self, project: Any, section: str, values: dict[str, Any]) -> None:
         super().__init__(project.graph)
-        if section not in self.SECTIONS:
-            raise ValueError(f"unknown settings section {section!r}")
+        project.settings(section)  # an unknown section raises here, before the push
         self.project, self.section = project, section
         self.new = copy.deepcopy(values)
-        current = getattr(project, section)
-        self.old = {k: copy.deepcopy(current[k]) for k in values if k in current}
+        self.old: dict[str, Any] = {}
         self.text = f"set {section}: {', '.join(values)}"
 
     def do(self) -> None:
-        getattr(self.project, self.section).update(copy.deepcopy(self.new))
+        self.old = self.project.set_settings(self.section, copy.deepcopy(self.new))
 
     def undo(self) -> None:
-        settings = getattr(self.project, self.section)
-        for k in self.new:
-            if k in self.old:
-                settings[k] = copy.deepcopy(self.old[k])
-            else:
-                settings.pop(k, None)
+        self.project.set_settings(self.section, self.old)
 
 
 def copy_subgraph(graph: LayerGraph, node_ids: Iterable[str]) -> dict:

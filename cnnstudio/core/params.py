@@ -29,7 +29,9 @@ class Param:
     ``type`` is one of ``int``, ``float``, ``bool``, ``choice``, ``str``, ``ints`` (a tuple of
     ``length`` ints, a scalar is repeated; any length when ``length`` is None), ``pairs`` (``length`` pairs of ints, as in
     ``ZeroPadding2D``'s padding), ``shape`` (a tuple of positive ints or ``None``),
-    ``floats`` (a float or a pair of floats, as augmentation factors are) and ``any``.
+    ``floats`` (a float or a pair of floats, as augmentation factors are), ``names`` (a tuple
+    of distinct strings, each one of ``choices``) and ``any``. ``titles`` are the words a form
+    shows for ``choices``, in the same order.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Param:
     min: float | None = None
     max: float | None = None
     choices: tuple = ()
+    titles: tuple[str, ...] = ()
     length: int | None = None
     optional: bool = False  # ``None`` is a valid value
     advanced: bool = False  # shown folded in the inspector
@@ -56,6 +59,12 @@ class Param:
         except (TypeError, ValueError) as exc:
             raise ParamError(f"{self.name}: {value!r} is not a valid {self.type} ({exc})") from None
         return out
+
+    def title(self, choice: Any) -> str:
+        """The words a form shows for ``choice`` (the choice itself where it has no title)."""
+        if choice in self.choices and len(self.titles) == len(self.choices):
+            return self.titles[self.choices.index(choice)]
+        return str(choice)
 
     def check_range(self, x: float) -> None:
         """Raise :class:`ParamError` if ``x`` lies outside ``[min, max]``."""
@@ -167,6 +176,13 @@ def _as_floats(p: Param, v: Any) -> float | tuple[float, float]:
     return _as_float(p, v)
 
 
+def _as_names(p: Param, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [x for x in v.replace(" ", ",").split(",") if x]
+    out = tuple(dict.fromkeys(_as_choice(p, x) if p.choices else str(x) for x in v))
+    return out
+
+
 def _as_any(p: Param, v: Any) -> Any:
     return v
 
@@ -174,7 +190,7 @@ def _as_any(p: Param, v: Any) -> Any:
 _COERCE = {
     "int": _as_int, "float": _as_float, "bool": _as_bool, "choice": _as_choice,
     "str": _as_str, "ints": _as_ints, "pairs": _as_pairs, "shape": _as_shape,
-    "floats": _as_floats, "any": _as_any,
+    "floats": _as_floats, "names": _as_names, "any": _as_any,
 }
 
 

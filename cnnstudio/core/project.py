@@ -1,12 +1,11 @@
 """Project files: a versioned JSON document with the graph, training settings, data source
-and preprocessing. Writes are atomic (temporary file, then rename), so a crash or a bad
+and preprocessing (typed: :mod:`cnnstudio.core.settings`). Writes are atomic (temporary file, then rename), so a crash or a bad
 value never leaves a half-written project; reading a corrupt, truncated or newer file
 raises :class:`ProjectError` with a message for a person.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -16,80 +15,70 @@ from typing import Any
 
 from .graph import GraphError, LayerGraph
 from .params import ParamError
+from .settings import SECTIONS, DataSource, Preprocessing, Settings, Training
+from .signals import Signal
 
 FORMAT = "cnnstudio-project"
 FORMAT_VERSION = 1
 SUFFIX = ".cnnproj"
 
-#: Training settings and their defaults (the trainer reads these names).
-DEFAULT_TRAINING: dict[str, Any] = {
-    "optimizer": "adam",          # sgd | rmsprop | adam | adamw
-    "learning_rate": 1e-3,
-    "momentum": 0.9,              # SGD only
-    "weight_decay": 1e-4,         # AdamW only
-    "schedule": "constant",       # constant | cosine | step | exponential
-    "decay_rate": 0.5,            # step / exponential: factor per decay_epochs
-    "decay_epochs": 3,
-    "loss": "sparse_categorical_crossentropy",
-    "focal_gamma": 2.0,
-    "class_weighted": False,
-    "metrics": ["accuracy"],
-    "batch_size": 32,
-    "epochs": 10,
-    "early_stopping": 0,          # patience in epochs; 0 switches it off
-    "seed": 0,
-    "mixed_precision": False,
-}
-
-#: Where the data comes from (see cnnstudio.ml.datasets).
-DEFAULT_DATA: dict[str, Any] = {
-    "kind": "shapes",             # shapes | folder | keras | npz
-    "path": "",
-    "name": "",                   # keras.datasets name
-    "options": {},                # per-kind options (e.g. the shapes generator's sliders)
-    "validation_split": 0.15,
-    "test_split": 0.15,
-    "seed": 0,
-}
-
-#: How an image becomes the model's input, at training, probe and live time alike.
-DEFAULT_PREPROCESSING: dict[str, Any] = {
-    "size": [32, 32],             # height, width
-    "color": "grey",              # grey | rgb
-    "scale": "0-1",               # 0-1 | -1-1 | none (0..255)
-    "fit": "stretch",             # stretch | crop | pad
-}
-
-
 class ProjectError(Exception):
     """A project file that cannot be read or written; the message is for a person."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Project:
-    """A network and what is needed to train and probe it."""
+    """A network and what is needed to train and probe it.
+
+    The settings sections are immutable values; :meth:`set_settings` is the one way to change
+    them, and :attr:`settings_changed` tells who listens.
+    """
 
     graph: LayerGraph = field(default_factory=LayerGraph)
     name: str = "untitled"
-    training: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_TRAINING))
-    data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATA))
-    preprocessing: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_PREPROCESSING))
+    training: Training = field(default_factory=Training.default)
+    data: DataSource = field(default_factory=DataSource.default)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing.default)
     classes: list[str] = field(default_factory=list)
     #: A ``.keras`` / ``.h5`` file with trained weights for this network (an imported model,
     #: or downloaded ImageNet weights): probing and live use it until the project trains its own.
     weights_file: str | None = None
     path: Path | None = None
+    #: Keys of each section this version does not know (from a newer file): written back as they were.
+    unknown_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        #: ``settings_changed(section, {name: new value})``, only for real changes.
+        self.settings_changed = Signal()
+
+    def settings(self, section: str) -> Settings:
+        """The settings section called ``section`` (``training``, ``data`` or ``preprocessing``)."""
+        if section not in SECTIONS:
+            raise ValueError(f"unknown settings section {section!r}")
+        return getattr(self, section)
+
+    def set_settings(self, section: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Change settings of ``section``, coerced through its schema; returns the old values of
+        those that changed. Raises :class:`ParamError` naming a bad setting (nothing changes)."""
+        current = self.settings(section)
+        new = current.replace(**values)
+        changed = current.changes(new)
+        if not changed:
+            return {}
+        old = {k: getattr(current, k) for k in changed}
+        setattr(self, section, new)
+        self.settings_changed.emit(section, changed)
+        return old
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document."""
+        sections = {name: {**self.unknown_settings.get(name, {}), **self.settings(name).to_dict()} for name in SECTIONS}
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "name": self.name,
             "graph": self.graph.to_dict(),
-            "training": self.training,
-            "data": self.data,
-            "preprocessing": self.preprocessing,
+            **sections,
             "classes": self.classes,
             "weights_file": self.weights_file,
         }
@@ -109,15 +98,20 @@ class Project:
             graph = LayerGraph.from_dict(doc.get("graph", {}))
         except (GraphError, ParamError, KeyError, TypeError, ValueError) as exc:
             raise ProjectError(f"{source} has an invalid graph: {exc}") from None
-        return cls(
-            graph=graph,
-            name=str(doc.get("name", "untitled")),
-            training={**DEFAULT_TRAINING, **doc.get("training", {})},
-            data={**DEFAULT_DATA, **doc.get("data", {})},
-            preprocessing={**DEFAULT_PREPROCESSING, **doc.get("preprocessing", {})},
-            classes=list(doc.get("classes", [])),
-            weights_file=doc.get("weights_file") or None,
-        )
+        sections, unknown = {}, {}
+        for name, kind in SECTIONS.items():
+            try:
+                sections[name], extra = kind.from_dict(doc.get(name))
+            except ParamError as exc:
+                raise ProjectError(f"{source}: {exc}") from None
+            if extra:
+                unknown[name] = extra
+        classes = doc.get("classes", [])
+        if not isinstance(classes, list):
+            raise ProjectError(f"{source}: classes must be a list of names, not {type(classes).__name__}")
+        return cls(graph=graph, name=str(doc.get("name", "untitled")), **sections,
+                   classes=[str(c) for c in classes], weights_file=doc.get("weights_file") or None,
+                   unknown_settings=unknown)
 
     def runs_dir(self) -> Path:
         """Folder of this project's training runs (beside the file, or ./runs if unsaved)."""

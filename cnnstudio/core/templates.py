@@ -45,8 +45,8 @@ def _start(shape) -> tuple[LayerGraph, _Chain]:
 def _project(name: str, g: LayerGraph, size, color: str, classes: list[str]) -> Project:
     apply_layout(g)
     p = Project(graph=g, name=name, classes=list(classes))
-    p.preprocessing.update(size=list(size), color=color)
-    p.data["options"] = {"classes": list(classes), "image_size": int(size[0]), "color": color == "rgb"}
+    p.set_settings("preprocessing", {"size": size, "color": color})
+    p.set_settings("data", {"options": {"classes": list(classes), "image_size": int(size[0]), "color": color == "rgb"}})
     return p
 
 
@@ -142,7 +142,7 @@ def default_project() -> Project:
     """The project the studio opens with: the simple CNN on the generated shapes dataset."""
     p = simple_cnn()
     p.name = "Shapes (default)"
-    p.training.update(epochs=8, batch_size=64, learning_rate=2e-3)
+    p.set_settings("training", {"epochs": 8, "batch_size": 64, "learning_rate": 2e-3})
     return p
 
 

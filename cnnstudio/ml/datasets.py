@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnstudio.core.settings import DataSource, Preprocessing
+
 from .preprocess import display_image, input_shape, preprocess, preprocess_batch
 from .sources import DataError, Part, RawData, load_raw, read_image
 
@@ -70,7 +72,7 @@ class Dataset:
 
     classes: list[str]
     splits: dict[str, Part]
-    preprocessing: dict[str, Any]
+    preprocessing: Preprocessing
     description: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -180,16 +182,16 @@ class Dataset:
         return ds
 
 
-def load_dataset(data: dict[str, Any], preprocessing: dict[str, Any]) -> Dataset:
-    """Read the source ``data`` (a project's ``data`` dict) and split it; raises :class:`DataError`."""
-    val, test = float(data.get("validation_split", 0.15)), float(data.get("test_split", 0.15))
+def load_dataset(data: DataSource, preprocessing: Preprocessing) -> Dataset:
+    """Read the source ``data`` (a project's data settings) and split it; raises :class:`DataError`."""
+    val, test = data.validation_split, data.test_split
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 0.95):
         raise DataError(f"validation ({val:g}) and test ({test:g}) fractions must leave images to train on")
     raw = load_raw(data)
-    splits = _split_parts(raw, val, test, int(data.get("seed", 0)))
+    splits = _split_parts(raw, val, test, data.seed)
     if len(splits["train"]) == 0:
         raise DataError(f"{raw.description}: no images left to train on")
-    return Dataset(raw.classes, splits, dict(preprocessing), raw.description, list(raw.skipped))
+    return Dataset(raw.classes, splits, preprocessing, raw.description, list(raw.skipped))
 
 
 def _fmt(shape) -> str:
@@ -204,7 +206,7 @@ def check_fits(model, dataset: Dataset, label_mode: str = "sparse") -> None:
     want, have = tuple(in_shape[1:]), dataset.input_shape
     if len(want) != len(have) or any(w is not None and w != h for w, h in zip(want, have)):
         raise DataError(f"the data gives images of shape {_fmt(have)} (preprocessing: "
-                        f"{have[0]}x{have[1]} {dataset.preprocessing.get('color', 'grey')}) but the model's "
+                        f"{have[0]}x{have[1]} {dataset.preprocessing.color}) but the model's "
                         f"input is {_fmt(want)}: change the preprocessing or the InputLayer so they match")
     out_shape = model.output_shape
     if isinstance(out_shape, list):
@@ -218,7 +220,7 @@ def check_fits(model, dataset: Dataset, label_mode: str = "sparse") -> None:
                         f"(output shape {_fmt(out_shape[1:])}): set the last Dense layer to {k} units")
 
 
-def preview(data: dict[str, Any], preprocessing: dict[str, Any], n: int = 48, seed: int = 0) -> dict[str, Any]:
+def preview(data: DataSource, preprocessing: Preprocessing, n: int = 48, seed: int = 0) -> dict[str, Any]:
     """What the Training page shows before training: sample images as the model sees them, their
     labels, class names, class balance per split, a description and skipped files."""
     ds = load_dataset(data, preprocessing)

@@ -325,7 +325,7 @@ def project_from_model(model: keras.Model, name: str) -> Project:
     if len(inputs) == 1:
         shape = inputs[0].params["shape"]
         if len(shape) == 3 and shape[2] in (1, 3) and shape[0] and shape[1]:
-            project.preprocessing.update(size=[shape[0], shape[1]], color="grey" if shape[2] == 1 else "rgb")
+            project.set_settings("preprocessing", {"size": shape[:2], "color": "grey" if shape[2] == 1 else "rgb"})
     return project
 
 

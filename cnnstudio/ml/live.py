@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from cnnstudio.core.graph import LayerGraph
+from cnnstudio.core.settings import Preprocessing
 
 from .attribution import grad_cam
 from .capture_thread import Frame, RateMeter
 from .mosaic import SCALINGS, Mosaic, grid_shape, tile_mosaic, to_uint8
-from .preprocess import display_image, preprocess
+from .preprocess import display_image, fit_geometry, preprocess
 from .probes import Prediction, Prober, UnitField, top_k
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels (edges, not centres)
@@ -36,7 +37,7 @@ class LiveError(ValueError):
     """A model the live view cannot run; the message says why, for a person."""
 
 
-def fit_to_model(settings: dict[str, Any], input_shape: Sequence[int | None]) -> tuple[dict[str, Any], str]:
+def fit_to_model(settings: Preprocessing, input_shape: Sequence[int | None]) -> tuple[Preprocessing, str]:
     """The project's preprocessing with the size and colour the model takes, and a note if they changed.
 
     Crop/pad/stretch and the scaling stay the project's. Raises :class:`LiveError` for a
@@ -49,34 +50,24 @@ def fit_to_model(settings: dict[str, Any], input_shape: Sequence[int | None]) ->
     h, w, c = shape
     if c not in (1, 3):
         raise LiveError(f"the model's input has {c} channels; frames give 1 (grey) or 3 (RGB)")
-    fitted = dict(settings)
-    fitted["size"] = [int(h or settings["size"][0]), int(w or settings["size"][1])]
-    fitted["color"] = "grey" if c == 1 else "rgb"
-    before = (list(map(int, settings["size"])), settings.get("color", "grey"))
-    if before == (fitted["size"], fitted["color"]):
+    fitted = settings.replace(size=(int(h or settings.size[0]), int(w or settings.size[1])),
+                              color="grey" if c == 1 else "rgb")
+    if fitted == settings:
         return fitted, ""
-    return fitted, (f"the project preprocesses to {before[0][0]}x{before[0][1]} {before[1]} but the model takes "
-                    f"{fitted['size'][0]}x{fitted['size'][1]} {fitted['color']}: frames are fitted to the model")
+    return fitted, (f"the project preprocesses to {settings.size[0]}x{settings.size[1]} {settings.color} but the "
+                    f"model takes {fitted.size[0]}x{fitted.size[1]} {fitted.color}: frames are fitted to the model")
 
 
-def _fit_geometry(frame_size: tuple[int, int], settings: dict[str, Any]) -> tuple[float, float, float, float]:
-    """(scale_x, scale_y, offset_x, offset_y) with ``frame = (input + offset) * scale``, as ``fit_image`` fits."""
+def _fit_geometry(frame_size: tuple[int, int], settings: Preprocessing) -> tuple[float, float, float, float]:
+    """(scale_x, scale_y, offset_x, offset_y) with ``frame = (input + offset) * scale``, by
+    :func:`~cnnstudio.ml.preprocess.fit_geometry`, the rule the preprocessing fits by."""
     iw, ih = frame_size
-    h, w = int(settings["size"][0]), int(settings["size"][1])
-    fit = settings.get("fit", "stretch")
-    if fit == "crop":
-        scale = max(h / ih, w / iw)
-        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
-        return iw / nw, ih / nh, (nw - w) // 2, (nh - h) // 2
-    if fit == "pad":
-        scale = min(h / ih, w / iw)
-        nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
-        return iw / nw, ih / nh, -((w - nw) // 2), -((h - nh) // 2)
-    return iw / w, ih / h, 0.0, 0.0
+    nh, nw, top, left = fit_geometry((ih, iw), settings.size, settings.fit)
+    return iw / nw, ih / nh, -left, -top
 
 
 def frame_rect(box: tuple[tuple[int, int], tuple[int, int]], frame_size: tuple[int, int],
-               settings: dict[str, Any]) -> Rect:
+               settings: Preprocessing) -> Rect:
     """An inclusive model-input pixel box ((top, bottom), (left, right)) -> its rectangle on the frame.
 
     The result may reach past the frame: that part lay in the crop's cut-off, the pad's
@@ -87,9 +78,9 @@ def frame_rect(box: tuple[tuple[int, int], tuple[int, int]], frame_size: tuple[i
     return (left + ox) * sx, (top + oy) * sy, (right + 1 + ox) * sx, (bottom + 1 + oy) * sy
 
 
-def input_rect(frame_size: tuple[int, int], settings: dict[str, Any]) -> Rect:
+def input_rect(frame_size: tuple[int, int], settings: Preprocessing) -> Rect:
     """Where the whole model input lies on the frame (the frame itself when stretched)."""
-    h, w = int(settings["size"][0]), int(settings["size"][1])
+    h, w = settings.size
     return frame_rect(((0, h - 1), (0, w - 1)), frame_size, settings)
 
 
@@ -179,7 +170,7 @@ class LiveResult:
 class LivePipeline:
     """Runs frames through one model: preprocessing, one compiled call, mosaic, optional Grad-CAM."""
 
-    def __init__(self, model, preprocessing: dict[str, Any], graph: LayerGraph | None = None,
+    def __init__(self, model, preprocessing: Preprocessing, graph: LayerGraph | None = None,
                  class_names: Sequence[str] = (), layer: str | None = None, gradcam: bool = False,
                  smoothing: float = 0.0, k: int = 5, scaling: str = "per_map") -> None:
         try:

@@ -7,66 +7,53 @@ one-unit sigmoid output. :meth:`cnnstudio.ml.datasets.Dataset.tf_dataset` conver
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-#: Loss setting -> (title, label form for a multi-unit output).
-LOSSES: dict[str, tuple[str, str]] = {
-    "sparse_categorical_crossentropy": ("Cross-entropy (integer labels)", "sparse"),
-    "categorical_crossentropy": ("Cross-entropy (one-hot labels)", "onehot"),
-    "weighted_crossentropy": ("Class-weighted cross-entropy", "sparse"),
-    "binary_crossentropy": ("Binary cross-entropy", "onehot"),
-    "focal": ("Focal loss", "onehot"),
-    "mse": ("Mean squared error (L2)", "onehot"),
-    "mae": ("Mean absolute error (L1)", "onehot"),
-    "huber": ("Huber loss", "onehot"),
-}
+from cnnstudio.core.settings import Training
 
-#: Metric setting -> title.
-METRICS: dict[str, str] = {"accuracy": "Accuracy", "top5_accuracy": "Top-5 accuracy"}
+#: Loss setting -> the label form it needs for a multi-unit output (the choices are the schema's).
+LABEL_FORMS: dict[str, str] = {
+    "sparse_categorical_crossentropy": "sparse", "categorical_crossentropy": "onehot",
+    "weighted_crossentropy": "sparse", "binary_crossentropy": "onehot", "focal": "onehot",
+    "mse": "onehot", "mae": "onehot", "huber": "onehot",
+}
 
 
 class SettingsError(ValueError):
     """A training setting that cannot work; the message is for a person."""
 
 
-def label_mode(settings: dict[str, Any], output_units: int) -> str:
+def label_mode(settings: Training, output_units: int) -> str:
     """How labels must look for this loss and output: ``sparse``, ``onehot`` or ``binary``."""
-    loss = settings.get("loss", "sparse_categorical_crossentropy")
-    if loss not in LOSSES:
-        raise SettingsError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    if loss == "binary_crossentropy" and output_units == 1:
+    if settings.loss == "binary_crossentropy" and output_units == 1:
         return "binary"
-    return LOSSES[loss][1]
+    return LABEL_FORMS[settings.loss]
 
 
-def make_loss(settings: dict[str, Any]):
-    """The Keras loss object for ``settings["loss"]``."""
+def make_loss(settings: Training):
+    """The Keras loss object for ``settings.loss``."""
     import keras
 
-    loss = settings.get("loss", "sparse_categorical_crossentropy")
+    loss = settings.loss
     if loss in ("sparse_categorical_crossentropy", "weighted_crossentropy"):
         return keras.losses.SparseCategoricalCrossentropy(name="loss")
     makers = {
         "categorical_crossentropy": lambda: keras.losses.CategoricalCrossentropy(),
         "binary_crossentropy": lambda: keras.losses.BinaryCrossentropy(),
-        "focal": lambda: keras.losses.CategoricalFocalCrossentropy(gamma=float(settings.get("focal_gamma", 2.0))),
+        "focal": lambda: keras.losses.CategoricalFocalCrossentropy(gamma=settings.focal_gamma),
         "mse": lambda: keras.losses.MeanSquaredError(),
         "mae": lambda: keras.losses.MeanAbsoluteError(),
         "huber": lambda: keras.losses.Huber(),
     }
-    if loss not in makers:
-        raise SettingsError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     return makers[loss]()
 
 
-def make_metrics(settings: dict[str, Any], mode: str) -> list:
+def make_metrics(settings: Training, mode: str) -> list:
     """Keras metric objects named as the settings name them (so history keys are ``accuracy``...)."""
     import keras
 
     out = []
-    for name in settings.get("metrics", ["accuracy"]):
+    for name in settings.metrics:
         if name == "accuracy":
             cls = {"sparse": keras.metrics.SparseCategoricalAccuracy, "onehot": keras.metrics.CategoricalAccuracy,
                    "binary": keras.metrics.BinaryAccuracy}[mode]
@@ -77,14 +64,12 @@ def make_metrics(settings: dict[str, Any], mode: str) -> list:
             cls = (keras.metrics.SparseTopKCategoricalAccuracy if mode == "sparse"
                    else keras.metrics.TopKCategoricalAccuracy)
             out.append(cls(k=5, name="top5_accuracy"))
-        else:
-            raise SettingsError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
     return out
 
 
-def class_weights(settings: dict[str, Any], counts: list[int]) -> dict[int, float] | None:
+def class_weights(settings: Training, counts: list[int]) -> dict[int, float] | None:
     """``{class: weight}`` inversely proportional to class frequency, when the settings ask for it."""
-    if not (settings.get("class_weighted") or settings.get("loss") == "weighted_crossentropy"):
+    if not (settings.class_weighted or settings.loss == "weighted_crossentropy"):
         return None
     counts_arr = np.asarray(counts, np.float64)
     total, k = counts_arr.sum(), max(1, int((counts_arr > 0).sum()))

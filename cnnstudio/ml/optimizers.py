@@ -3,53 +3,39 @@
 ``optimizer``: ``sgd`` (with ``momentum``), ``rmsprop``, ``adam``, ``adamw`` (with
 ``weight_decay``). ``schedule``: ``constant``; ``cosine`` (decays to 1% over the whole
 run); ``step`` (times ``decay_rate`` every ``decay_epochs`` epochs); ``exponential``
-(the same decay, smoothly, every step).
+(the same decay, smoothly, every step). The choices and ranges are the settings schema's
+(:data:`cnnstudio.core.settings.TRAINING`); this module only makes the Keras objects.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from cnnstudio.core.settings import Training
 
-from .losses import SettingsError
+#: Optimizer setting -> how to make it from the learning rate and the settings.
+OPTIMIZER_MAKERS = {
+    "sgd": lambda keras, lr, s: keras.optimizers.SGD(lr, momentum=s.momentum),
+    "rmsprop": lambda keras, lr, s: keras.optimizers.RMSprop(lr),
+    "adam": lambda keras, lr, s: keras.optimizers.Adam(lr),
+    "adamw": lambda keras, lr, s: keras.optimizers.AdamW(lr, weight_decay=s.weight_decay),
+}
 
-OPTIMIZERS = {"sgd": "SGD with momentum", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
-SCHEDULES = {"constant": "Constant", "cosine": "Cosine decay", "step": "Step decay", "exponential": "Exponential decay"}
 
-
-def learning_rate(settings: dict[str, Any], steps_per_epoch: int, epochs: int):
+def learning_rate(settings: Training, steps_per_epoch: int, epochs: int):
     """A float, or a Keras ``LearningRateSchedule`` counting optimizer steps."""
     import keras
 
-    lr = float(settings.get("learning_rate", 1e-3))
-    if not lr > 0:
-        raise SettingsError(f"the learning rate must be positive (got {lr:g})")
-    kind = settings.get("schedule", "constant")
+    lr = settings.learning_rate
     steps_per_epoch = max(1, int(steps_per_epoch))
-    if kind == "constant":
-        return lr
-    if kind == "cosine":
+    if settings.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps_per_epoch * int(epochs)), alpha=0.01)
-    if kind in ("step", "exponential"):
-        every = max(1, int(settings.get("decay_epochs", 3))) * steps_per_epoch
-        rate = float(settings.get("decay_rate", 0.5))
-        if not 0 < rate <= 1:
-            raise SettingsError(f"the decay rate must be in (0, 1] (got {rate:g})")
-        return keras.optimizers.schedules.ExponentialDecay(lr, every, rate, staircase=kind == "step")
-    raise SettingsError(f"unknown learning-rate schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
+    if settings.schedule in ("step", "exponential"):
+        return keras.optimizers.schedules.ExponentialDecay(lr, settings.decay_epochs * steps_per_epoch,
+                                                           settings.decay_rate, staircase=settings.schedule == "step")
+    return lr
 
 
-def make_optimizer(settings: dict[str, Any], steps_per_epoch: int, epochs: int):
+def make_optimizer(settings: Training, steps_per_epoch: int, epochs: int):
     """The Keras optimizer for ``settings``."""
     import keras
 
-    lr = learning_rate(settings, steps_per_epoch, epochs)
-    kind = settings.get("optimizer", "adam")
-    if kind == "sgd":
-        return keras.optimizers.SGD(lr, momentum=float(settings.get("momentum", 0.9)))
-    if kind == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
-    if kind == "adam":
-        return keras.optimizers.Adam(lr)
-    if kind == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=float(settings.get("weight_decay", 1e-4)))
-    raise SettingsError(f"unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZER_MAKERS[settings.optimizer](keras, learning_rate(settings, steps_per_epoch, epochs), settings)

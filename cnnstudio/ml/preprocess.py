@@ -1,50 +1,60 @@
 """Image -> model input, the same at training, probe and live time.
 
-The project's ``preprocessing`` settings (see ``cnnstudio.core.project``) say the size,
-grey or RGB, the scaling and how the aspect ratio is fitted (stretch, centre crop or pad).
-Images come in as uint8 RGB (H, W, 3) or grey (H, W) / (H, W, 1) arrays.
+The project's preprocessing settings (:class:`cnnstudio.core.settings.Preprocessing`) say
+the size, grey or RGB, the scaling and how the aspect ratio is fitted (stretch, centre crop or
+pad). Images come in as uint8 RGB (H, W, 3) or grey (H, W) / (H, W, 1) arrays.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 
-
-def channels(settings: dict[str, Any]) -> int:
-    """1 for grey, 3 for RGB."""
-    return 1 if settings.get("color", "grey") == "grey" else 3
+from cnnstudio.core.settings import Preprocessing
 
 
-def input_shape(settings: dict[str, Any]) -> tuple[int, int, int]:
+def input_shape(settings: Preprocessing) -> tuple[int, int, int]:
     """The model input shape the settings produce: (height, width, channels)."""
-    h, w = settings["size"]
-    return int(h), int(w), channels(settings)
+    h, w = settings.size
+    return int(h), int(w), settings.channels
+
+
+def fit_geometry(image_hw: tuple[int, int], size: tuple[int, int], fit: str) -> tuple[int, int, int, int]:
+    """``(resized height, resized width, top, left)``: how ``fit`` places an image of ``image_hw``
+    in ``size``. The image is resized to the first two, and its top-left corner lands at
+    (top, left) of the target: negative where a crop cuts it, positive where a pad surrounds it.
+
+    The one rule for the fit: :func:`fit_image` applies it and the live view maps model-input
+    pixels back onto the frame with it.
+    """
+    h, w = int(size[0]), int(size[1])
+    ih, iw = int(image_hw[0]), int(image_hw[1])
+    if fit == "crop":
+        scale = max(h / ih, w / iw)
+        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
+        return nh, nw, -((nh - h) // 2), -((nw - w) // 2)
+    if fit == "pad":
+        scale = min(h / ih, w / iw)
+        nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
+        return nh, nw, (h - nh) // 2, (w - nw) // 2
+    return h, w, 0, 0
 
 
 def fit_image(img: np.ndarray, size: tuple[int, int], fit: str = "stretch") -> np.ndarray:
     """Resize ``img`` to ``size`` (height, width): stretch, centre-crop or pad to keep the aspect."""
     h, w = int(size[0]), int(size[1])
     ih, iw = img.shape[:2]
+    nh, nw, top, left = fit_geometry((ih, iw), (h, w), fit)
+    if (nh, nw) != (ih, iw):
+        shrink = nh * nw < ih * iw
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     if fit == "crop":
-        scale = max(h / ih, w / iw)
-        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
-        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        y, x = (nh - h) // 2, (nw - w) // 2
-        return img[y:y + h, x:x + w]
+        return img[-top:-top + h, -left:-left + w]
     if fit == "pad":
-        scale = min(h / ih, w / iw)
-        nh, nw = max(1, round(ih * scale)), max(1, round(iw * scale))
-        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         out = np.zeros((h, w) + img.shape[2:], img.dtype)
-        y, x = (h - nh) // 2, (w - nw) // 2
-        out[y:y + nh, x:x + nw] = img
+        out[top:top + nh, left:left + nw] = img
         return out
-    if (ih, iw) == (h, w):
-        return img
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if ih * iw > h * w else cv2.INTER_LINEAR)
+    return img
 
 
 def to_color(img: np.ndarray, n_channels: int) -> np.ndarray:
@@ -70,20 +80,20 @@ def scale_values(x: np.ndarray, scale: str) -> np.ndarray:
     return x
 
 
-def preprocess(img: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
+def preprocess(img: np.ndarray, settings: Preprocessing) -> np.ndarray:
     """One uint8 image -> float32 (H, W, C) model input.
 
     Colour to grey comes before resizing and grey to colour after, so the resize works on
     one channel instead of three (both steps are linear: the order changes no more than rounding).
     """
-    n = channels(settings)
+    n = settings.channels
     if img.ndim == 3 and img.shape[2] > n:
         img = to_color(img, n)[:, :, 0] if n == 1 else to_color(img, n)
-    img = to_color(fit_image(img, settings["size"], settings.get("fit", "stretch")), n)
-    return scale_values(img, settings.get("scale", "0-1"))
+    img = to_color(fit_image(img, settings.size, settings.fit), n)
+    return scale_values(img, settings.scale)
 
 
-def preprocess_batch(images, settings: dict[str, Any]) -> np.ndarray:
+def preprocess_batch(images, settings: Preprocessing) -> np.ndarray:
     """Many uint8 images (any sizes) -> float32 (N, H, W, C)."""
     return np.stack([preprocess(im, settings) for im in images]) if len(images) else np.zeros((0,) + input_shape(settings), np.float32)
 
@@ -105,9 +115,9 @@ def display_rgba(image: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray
     return image if image.shape[2] == 4 else cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
 
 
-def display_image(x: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
+def display_image(x: np.ndarray, settings: Preprocessing) -> np.ndarray:
     """Model input (H, W, C) float -> uint8 RGB for display (undoes the scaling)."""
-    scale = settings.get("scale", "0-1")
+    scale = settings.scale
     if scale == "0-1":
         x = x * 255.0
     elif scale == "-1-1":

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from cnnstudio.core.project import DEFAULT_PREPROCESSING, Project
+from cnnstudio.core.project import Project
+from cnnstudio.core.settings import DataSource, Preprocessing
 
 from .runs import newest_checkpoint
 from .shapes import ShapesGenerator
@@ -28,7 +29,7 @@ def latest_checkpoint(project: Project) -> Path | None:
     return found[0] if found else None
 
 
-def preprocessing_for(input_shape: tuple[int, ...]) -> dict[str, Any]:
+def preprocessing_for(input_shape: tuple[int, ...]) -> Preprocessing:
     """Preprocessing settings for a model known only by its input shape (H, W, C).
 
     Size and grey/RGB follow the shape; pixel values are scaled to 0..1 (the studio's
@@ -37,7 +38,7 @@ def preprocessing_for(input_shape: tuple[int, ...]) -> dict[str, Any]:
     from .live import LiveError, fit_to_model
 
     try:
-        return fit_to_model(DEFAULT_PREPROCESSING, input_shape)[0]
+        return fit_to_model(Preprocessing.default(), input_shape)[0]
     except LiveError as exc:
         raise ProbeInputError(str(exc)) from None
 
@@ -73,13 +74,13 @@ class DatasetSamples:
     (file lists only, for image folders) and their images read one at a time.
     """
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: DataSource) -> None:
         self.data = data
         self._generator: ShapesGenerator | None = None
         self._raw: RawData | None = None
         try:
-            if data.get("kind", "shapes") == "shapes":
-                self._generator = ShapesGenerator(data.get("options") or {}, seed=int(data.get("seed", 0)))
+            if data.kind == "shapes":
+                self._generator = ShapesGenerator(data.options, seed=data.seed)
             else:
                 self._raw = load_raw(data)
         except (DataError, ValueError) as exc:

@@ -74,8 +74,8 @@ def _precision(mixed: bool):
 
 def run_settings(project: Project, dataset: Dataset, epochs: int) -> dict[str, Any]:
     """What ``settings.json`` records about a new run."""
-    return {"project": project.name, "epochs": epochs, "training": dict(project.training),
-            "data": dict(project.data), "preprocessing": dict(project.preprocessing),
+    return {"project": project.name, "epochs": epochs, "training": project.training.to_dict(),
+            "data": project.data.to_dict(), "preprocessing": project.preprocessing.to_dict(),
             "classes": list(dataset.classes), "graph": project.graph.to_dict()}
 
 
@@ -97,15 +97,15 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     training = project.training
     reporter.on_status("Loading data…")
     dataset = load_dataset(project.data, project.preprocessing)
-    keras.utils.set_random_seed(int(training.get("seed", 0)))
+    keras.utils.set_random_seed(training.seed)
     dist = make_strategy(strategy)
     replicas = dist.num_replicas_in_sync
     reporter.on_status("Building the model…" + (f" ({replicas} replicas)" if replicas > 1 else ""))
     initial_epoch = run.curves.epochs_done if run is not None else 0
-    target = int(epochs if epochs is not None else (run.target_epochs if run else training.get("epochs", 10)))
+    target = int(epochs if epochs is not None else (run.target_epochs if run else training.epochs))
     if run is not None and target <= initial_epoch:
-        target = initial_epoch + int(training.get("epochs", 10))
-    with dist.scope(), _precision(bool(training.get("mixed_precision")) and gpu_available()):
+        target = initial_epoch + training.epochs
+    with dist.scope(), _precision(training.mixed_precision and gpu_available()):
         if run is not None:
             model = keras.saving.load_model(run.last_checkpoint)
         else:

@@ -41,6 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from cnnstudio.core.params import ParamError
+from cnnstudio.core.settings import Preprocessing
+
 SETTINGS, CURVES, METRICS, FILTERS = "settings.json", "curves.json", "metrics.json", "filters.npz"
 LAST, BEST, TENSORBOARD = "last.keras", "best.keras", "tensorboard"
 
@@ -234,6 +237,14 @@ class Run:
         """Update and write ``metrics.json``."""
         self.metrics.update(values)
         write_json(self.path / METRICS, self.metrics)
+
+
+def run_preprocessing(settings: dict[str, Any], fallback: Preprocessing) -> Preprocessing:
+    """The preprocessing a run was trained with (from its ``settings.json`` document), else ``fallback``."""
+    try:
+        return Preprocessing.from_dict(settings["preprocessing"])[0]
+    except (KeyError, ParamError):  # a run older than its settings record, or a damaged one
+        return fallback
 
 
 def list_runs(runs_dir: Path) -> list[Run]:

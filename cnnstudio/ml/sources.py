@@ -11,23 +11,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
+
+from cnnstudio.core.settings import DATA, DataSource
 
 from .shapes import ShapesError, ShapesGenerator
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 #: keras.datasets name -> (title, class names).
-KERAS_DATASETS: dict[str, tuple[str, list[str]]] = {
-    "mnist": ("MNIST", [str(i) for i in range(10)]),
-    "fashion_mnist": ("Fashion-MNIST", ["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal",
-                                        "shirt", "sneaker", "bag", "ankle boot"]),
-    "cifar10": ("CIFAR-10", ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                             "ship", "truck"]),
-    "cifar100": ("CIFAR-100", [str(i) for i in range(100)]),
+KERAS_CLASSES: dict[str, list[str]] = {
+    "mnist": [str(i) for i in range(10)],
+    "fashion_mnist": ["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                      "ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+    "cifar100": [str(i) for i in range(100)],
 }
 
 
@@ -63,10 +63,10 @@ class RawData:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
 
 
-def load_shapes(data: dict[str, Any]) -> RawData:
-    """The generated shapes dataset from ``data["options"]`` and ``data["seed"]``."""
+def load_shapes(data: DataSource) -> RawData:
+    """The generated shapes dataset from ``data.options`` and ``data.seed``."""
     try:
-        gen = ShapesGenerator(data.get("options") or {}, seed=int(data.get("seed", 0)))
+        gen = ShapesGenerator(data.options, seed=data.seed)
     except ShapesError as exc:
         raise DataError(f"shapes dataset: {exc}") from None
     images, labels = gen.images()
@@ -75,14 +75,14 @@ def load_shapes(data: dict[str, Any]) -> RawData:
                    f"{len(labels)} generated {gen.size}x{gen.size} {colour} shapes")
 
 
-def load_folder(data: dict[str, Any]) -> RawData:
+def load_folder(data: DataSource) -> RawData:
     """An image folder with one sub-folder per class; files are only listed here, not read.
 
     Files whose header is no image OpenCV can decode are skipped and listed; files that
     fail to decode later, while streaming, are skipped then (see ``datasets``).
     """
-    root = Path(str(data.get("path") or "")).expanduser()
-    if not str(data.get("path") or "").strip():
+    root = Path(data.path).expanduser()
+    if not data.path.strip():
         raise DataError("image folder: choose a folder (one sub-folder of images per class)")
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
@@ -125,14 +125,12 @@ def read_image(path: str) -> np.ndarray | None:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def load_keras(data: dict[str, Any]) -> RawData:
+def load_keras(data: DataSource) -> RawData:
     """A ``keras.datasets`` set; its own test split is kept. Needs the internet the first time."""
     import keras
 
-    name = str(data.get("name") or "").lower().replace("-", "_")
-    if name not in KERAS_DATASETS:
-        raise DataError(f"unknown Keras dataset {name!r}; choose one of {', '.join(KERAS_DATASETS)}")
-    title, classes = KERAS_DATASETS[name]
+    name = data.name
+    title, classes = DATA.get("name").title(name), KERAS_CLASSES[name]
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     except Exception as exc:  # URLError, OSError, ValueError...: keras wraps download failures variously
@@ -173,12 +171,12 @@ def _as_labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
     return y
 
 
-def load_npz(data: dict[str, Any]) -> RawData:
+def load_npz(data: DataSource) -> RawData:
     """A NumPy ``.npz`` with ``x``/``y`` or ``x_train``/``y_train`` (+ ``x_val``, ``x_test``...) and
     optional ``classes`` (names)."""
-    path = Path(str(data.get("path") or "")).expanduser()
+    path = Path(data.path).expanduser()
     if not path.is_file():
-        raise DataError(f"npz file {path} does not exist" if str(data.get("path") or "").strip()
+        raise DataError(f"npz file {path} does not exist" if data.path.strip()
                         else "npz: choose a .npz file with arrays x and y (or x_train, y_train)")
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -206,9 +204,6 @@ def load_npz(data: dict[str, Any]) -> RawData:
 LOADERS = {"shapes": load_shapes, "folder": load_folder, "keras": load_keras, "npz": load_npz}
 
 
-def load_raw(data: dict[str, Any]) -> RawData:
-    """Dispatch on ``data["kind"]``."""
-    kind = str(data.get("kind", "shapes"))
-    if kind not in LOADERS:
-        raise DataError(f"unknown data source {kind!r}; choose one of {', '.join(LOADERS)}")
-    return LOADERS[kind](data)
+def load_raw(data: DataSource) -> RawData:
+    """Dispatch on ``data.kind`` (one of the schema's choices, each with its loader)."""
+    return LOADERS[data.kind](data)

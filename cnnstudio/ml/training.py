@@ -24,6 +24,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from cnnstudio.core.settings import Training
+
 from .datasets import Dataset, check_fits
 from .losses import class_weights, label_mode, make_loss, make_metrics
 from .optimizers import make_optimizer
@@ -228,26 +230,25 @@ class _ReportingCallback(keras.callbacks.Callback):
         self.run.filters().add(epoch, layer.name, weights[0], weights[1] if len(weights) > 1 else None)
 
 
-def compile_model(model, settings: dict[str, Any], dataset: Dataset, epochs: int) -> str:
+def compile_model(model, settings: Training, dataset: Dataset, epochs: int) -> str:
     """Compile ``model`` for ``settings``; returns the label mode the data must use."""
     mode = label_mode(settings, int(model.output_shape[-1]))
-    steps = math.ceil(dataset.size("train") / max(1, int(settings.get("batch_size", 32))))
+    steps = math.ceil(dataset.size("train") / settings.batch_size)
     model.compile(optimizer=make_optimizer(settings, steps, epochs), loss=make_loss(settings),
                   metrics=make_metrics(settings, mode))
     return mode
 
 
-def train(model, dataset: Dataset, reporter: Reporter, settings: dict[str, Any], epochs: int,
+def train(model, dataset: Dataset, reporter: Reporter, settings: Training, epochs: int,
           initial_epoch: int = 0, run: Run | None = None, mode: str = "sparse") -> TrainOutcome:
     """Fit the compiled ``model`` on ``dataset`` from ``initial_epoch`` up to ``epochs``."""
     check_fits(model, dataset, mode)
-    batch_size = int(settings.get("batch_size", 32))
-    seed = int(settings.get("seed", 0))
-    train_ds = dataset.tf_dataset("train", batch_size, shuffle=True, seed=seed, label_mode=mode)
+    batch_size = settings.batch_size
+    train_ds = dataset.tf_dataset("train", batch_size, shuffle=True, seed=settings.seed, label_mode=mode)
     val_ds = (dataset.tf_dataset("val", batch_size, label_mode=mode) if dataset.size("val") else None)
     reporting = _ReportingCallback(reporter, run, dataset.size("train"), batch_size)
     callbacks: list = [reporting]
-    patience = int(settings.get("early_stopping", 0) or 0)
+    patience = settings.early_stopping
     early = None
     if patience > 0:
         early = keras.callbacks.EarlyStopping(monitor="val_loss" if val_ds is not None else "loss",

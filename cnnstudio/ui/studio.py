@@ -56,6 +56,7 @@ class Studio(QObject):
     tensorflow_loaded = Signal(str)      # device description, once TF imported in the background
     tensorflow_failed = Signal(str)
     model_trained = Signal(str)          # path of the newest trained .keras checkpoint (Training page)
+    settings_changed = Signal(str, dict)  # the open project's settings_changed(section, {name: new value}), as Qt's
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -70,7 +71,7 @@ class Studio(QObject):
         self.project: Project = project or Project()
         # newest trained weights of this project (see model_trained); an imported model's to start with
         self.trained_model_path: str | None = _existing(self.project.weights_file)
-        self._watch(self.project.graph)
+        self._watch(self.project)
         self.reinfer()
 
     # -- project ------------------------------------------------------------------
@@ -81,11 +82,12 @@ class Studio(QObject):
 
     def set_project(self, project: Project) -> None:
         """Replace the open project (clears undo history and selection)."""
+        self.project.settings_changed.disconnect(self.settings_changed.emit)
         self.project = project
         self.trained_model_path = _existing(project.weights_file)
         self.undo_stack.clear()
         self.selection = []
-        self._watch(project.graph)
+        self._watch(project)
         self.reinfer()
         self.project_replaced.emit()
         self.selection_changed.emit([])
@@ -104,10 +106,12 @@ class Studio(QObject):
         """Unsaved edits exist."""
         return not self.undo_stack.isClean()
 
-    def _watch(self, graph: LayerGraph) -> None:
+    def _watch(self, project: Project) -> None:
+        graph = project.graph
         for sig in (graph.node_added, graph.node_removed, graph.node_changed,
                     graph.edge_added, graph.edge_removed, graph.reset):
             sig.connect(self._on_graph_edited)
+        project.settings_changed.connect(self.settings_changed.emit)
 
     def _on_graph_edited(self, *_args) -> None:
         self.graph_changed.emit()

@@ -12,9 +12,8 @@ from cnnstudio.core.templates import default_project
 
 def tiny_project_file(tmp_path, **data):
     p = default_project()
-    p.data["options"] = {**p.data["options"], "count": 96}
-    p.data.update(data)
-    p.training.update(batch_size=16, epochs=3)
+    p.set_settings("data", {"options": {**p.data.options, "count": 96}, **data})
+    p.set_settings("training", {"batch_size": 16, "epochs": 3})
     return save_project(p, tmp_path / "tiny.cnnproj")
 
 

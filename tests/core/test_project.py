@@ -11,8 +11,8 @@ from cnnstudio.core.templates import TEMPLATES, lenet5, resnet_style
 
 def test_round_trip_keeps_graph_settings_and_classes(tmp_path):
     project = resnet_style()
-    project.training["epochs"] = 3
-    project.data.update(kind="folder", path="/data/cats")
+    project.set_settings("training", {"epochs": 3})
+    project.set_settings("data", {"kind": "folder", "path": "/data/cats"})
     project.classes = ["cat", "dog"]
     path = save_project(project, tmp_path / "net.cnnproj")
     again = load_project(path)
@@ -26,7 +26,7 @@ def test_failed_save_leaves_the_old_file_intact(tmp_path):
     path = save_project(lenet5(), tmp_path / "lenet.cnnproj")
     old = path.read_bytes()
     broken = lenet5()
-    broken.training["callback"] = object()  # cannot be serialised
+    broken.unknown_settings["training"] = {"callback": object()}  # cannot be serialised
     with pytest.raises(ProjectError, match="cannot save"):
         save_project(broken, path)
     assert path.read_bytes() == old

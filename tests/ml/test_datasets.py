@@ -5,10 +5,16 @@ import keras
 import numpy as np
 import pytest
 
+from cnnstudio.core.settings import DataSource, Preprocessing
 from cnnstudio.ml.datasets import check_fits, load_dataset, stratified_split
 from cnnstudio.ml.sources import DataError
 
-GREY32 = {"size": [32, 32], "color": "grey", "scale": "0-1", "fit": "stretch"}
+GREY32 = Preprocessing.default()  # 32x32 grey, 0..1, stretched
+
+
+def source(values: dict) -> DataSource:
+    """The default data settings with ``values``."""
+    return DataSource.default().replace(**values)
 
 
 def _folder(tmp_path, per_class=6):
@@ -28,7 +34,7 @@ def _folder(tmp_path, per_class=6):
 
 def test_folder_source_skips_unreadable_files_lists_them_and_streams_the_rest(tmp_path):
     root = _folder(tmp_path)
-    data = {"kind": "folder", "path": str(root), "validation_split": 0.0, "test_split": 0.0}
+    data = source({"kind": "folder", "path": str(root), "validation_split": 0.0, "test_split": 0.0})
     ds = load_dataset(data, GREY32)
     assert ds.classes == ["dark", "light"] and ds.streamed
     assert [p.endswith("notes.png") for p, _ in ds.skipped] == [True]
@@ -45,18 +51,18 @@ def test_folder_source_skips_unreadable_files_lists_them_and_streams_the_rest(tm
 
 def test_folder_problems_are_messages_not_crashes(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
-        load_dataset({"kind": "folder", "path": str(tmp_path / "nope")}, GREY32)
+        load_dataset(source({"kind": "folder", "path": str(tmp_path / "nope")}), GREY32)
     (tmp_path / "only").mkdir()
     with pytest.raises(DataError, match="one sub-folder per class"):
-        load_dataset({"kind": "folder", "path": str(tmp_path)}, GREY32)
+        load_dataset(source({"kind": "folder", "path": str(tmp_path)}), GREY32)
 
 
 def test_npz_with_x_and_y_is_split_and_preprocessed(tmp_path):
     x = np.random.default_rng(0).integers(0, 255, (40, 28, 28), np.uint8)
     y = np.arange(40) % 4
     np.savez(tmp_path / "d.npz", x=x, y=y, classes=np.array(["a", "b", "c", "d"]))
-    ds = load_dataset({"kind": "npz", "path": str(tmp_path / "d.npz"), "validation_split": 0.25,
-                       "test_split": 0.25, "seed": 1}, GREY32)
+    ds = load_dataset(source({"kind": "npz", "path": str(tmp_path / "d.npz"), "validation_split": 0.25,
+                       "test_split": 0.25, "seed": 1}), GREY32)
     assert ds.classes == ["a", "b", "c", "d"]
     counts = ds.class_counts()
     assert sum(map(sum, counts.values())) == 40
@@ -69,7 +75,7 @@ def test_npz_with_its_own_test_split_keeps_it(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x_train=rng.random((30, 32, 32, 3)), y_train=np.eye(3)[np.arange(30) % 3],
              x_test=rng.integers(0, 255, (9, 32, 32, 3), np.uint8), y_test=np.arange(9) % 3)
-    ds = load_dataset({"kind": "npz", "path": str(tmp_path / "d.npz"), "validation_split": 0.2}, GREY32)
+    ds = load_dataset(source({"kind": "npz", "path": str(tmp_path / "d.npz"), "validation_split": 0.2}), GREY32)
     assert ds.size("test") == 9 and ds.size("train") + ds.size("val") == 30
     assert ds.class_counts()["test"] == [3, 3, 3]
 
@@ -77,7 +83,7 @@ def test_npz_with_its_own_test_split_keeps_it(tmp_path):
 def test_npz_without_known_keys_says_which_keys_it_wants(tmp_path):
     np.savez(tmp_path / "d.npz", images=np.zeros((3, 8, 8)))
     with pytest.raises(DataError, match="x and y"):
-        load_dataset({"kind": "npz", "path": str(tmp_path / "d.npz")}, GREY32)
+        load_dataset(source({"kind": "npz", "path": str(tmp_path / "d.npz")}), GREY32)
 
 
 def test_keras_dataset_offline_gives_a_clear_message(monkeypatch):
@@ -87,7 +93,7 @@ def test_keras_dataset_offline_gives_a_clear_message(monkeypatch):
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
     with pytest.raises(DataError, match="cannot download MNIST: no internet connection") as err:
-        load_dataset({"kind": "keras", "name": "mnist"}, GREY32)
+        load_dataset(source({"kind": "keras", "name": "mnist"}), GREY32)
     assert "offline" in str(err.value)
 
 
@@ -95,7 +101,7 @@ def test_keras_dataset_keeps_its_test_split(monkeypatch):
     x = np.zeros((50, 28, 28), np.uint8)
     y = np.arange(50) % 10
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: ((x, y), (x[:20], y[:20])))
-    ds = load_dataset({"kind": "keras", "name": "fashion_mnist", "validation_split": 0.2}, GREY32)
+    ds = load_dataset(source({"kind": "keras", "name": "fashion_mnist", "validation_split": 0.2}), GREY32)
     assert ds.classes[0] == "T-shirt/top" and ds.size("test") == 20 and ds.size("val") == 10
 
 
@@ -109,7 +115,7 @@ def test_split_is_seeded_stratified_and_complete():
 
 
 def test_shapes_source_class_balance_and_samples_as_the_model_sees_them():
-    ds = load_dataset({"kind": "shapes", "options": {"count": 120}, "seed": 0}, {**GREY32, "color": "rgb"})
+    ds = load_dataset(source({"kind": "shapes", "options": {"count": 120}, "seed": 0}), GREY32.replace(color="rgb"))
     counts = ds.class_counts()
     assert sum(map(sum, counts.values())) == 120 and counts["train"] == [14] * 6
     images, labels = ds.samples("train", 9)
@@ -117,7 +123,7 @@ def test_shapes_source_class_balance_and_samples_as_the_model_sees_them():
 
 
 def test_data_that_does_not_fit_the_model_names_both_shapes():
-    ds = load_dataset({"kind": "shapes", "options": {"count": 60}}, GREY32)
+    ds = load_dataset(source({"kind": "shapes", "options": {"count": 60}}), GREY32)
     model = keras.Sequential([keras.Input((28, 28, 3)), keras.layers.Flatten(), keras.layers.Dense(6)])
     with pytest.raises(DataError) as err:
         check_fits(model, ds)

@@ -6,6 +6,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from cnnstudio.core.settings import Preprocessing  # noqa: E402
 from cnnstudio.core.templates import default_project  # noqa: E402
 from cnnstudio.ml.builder import build_model  # noqa: E402
 from cnnstudio.ml.capture import DemoSource, Frame  # noqa: E402
@@ -54,7 +55,7 @@ def test_grey_models_convert_before_resizing_within_one_level_of_the_other_order
     rng = np.random.default_rng(4)
     image = cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), (5, 5), 2)
     for fit in ("stretch", "crop", "pad"):
-        x = preprocess(image, {"size": [24, 24], "color": "grey", "scale": "0-1", "fit": fit})
+        x = preprocess(image, Preprocessing.default().replace(size=(24, 24), fit=fit))
         resize_first = to_color(fit_image(image, (24, 24), fit), 1).astype(np.float32) / 255.0
         assert x.shape == (24, 24, 1) and np.abs(x - resize_first).max() <= 1 / 255 + 1e-6
 
@@ -107,11 +108,11 @@ def test_probabilities_from_any_output():
 @pytest.mark.parametrize("fit", ["stretch", "crop", "pad"])
 def test_input_pixels_map_back_onto_the_frame(fit):
     """A bright dot in the frame lands on an input pixel whose frame rectangle holds the dot."""
-    settings = {"size": [20, 16], "color": "grey", "scale": "0-1", "fit": fit}
+    settings = Preprocessing.default().replace(size=(20, 16), fit=fit)
     frame = np.zeros((90, 160, 3), np.uint8)
     dot = (37, 101)  # (y, x) in the frame
     frame[dot[0] - 2:dot[0] + 3, dot[1] - 2:dot[1] + 3] = 255
-    fitted = fit_image(frame, settings["size"], fit)
+    fitted = fit_image(frame, settings.size, fit)
     ys, xs = np.nonzero(fitted[..., 0] == fitted[..., 0].max())
     y, x = int(np.median(ys)), int(np.median(xs))
     x0, y0, x1, y1 = frame_rect(((y, y), (x, x)), (160, 90), settings)
@@ -175,8 +176,8 @@ def test_capture_train_classify_loop_with_a_network_of_ones_own(tmp_path):
     for a, b in zip(ids, ids[1:]):
         g.add_edge(a, b)
     project = Project(graph=g, name="mine")
-    project.data.update(writer.data_source(), validation_split=0.1, test_split=0.1)
-    project.training.update(epochs=30, batch_size=16, learning_rate=5e-3)
+    project.set_settings("data", {**writer.data_source(), "validation_split": 0.1, "test_split": 0.1})
+    project.set_settings("training", {"epochs": 30, "batch_size": 16, "learning_rate": 5e-3})
     result = run_project(project, runs_dir=tmp_path / "runs")
     pipe = LivePipeline(result.model, project.preprocessing, g, result.dataset.classes)
     hits = 0

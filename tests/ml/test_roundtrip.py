@@ -198,7 +198,7 @@ def test_model_files_import_back(tmp_path, branchy, suffix):
         model.save(path)
     project = project_from_file(path)
     assert project.name == "my_net"
-    assert project.preprocessing["size"] == [16, 16] and project.preprocessing["color"] == "rgb"
+    assert project.preprocessing.size == (16, 16) and project.preprocessing.color == "rgb"
     assert infer(project.graph).total_params == model.count_params()
     assert layer_configs(build_model(project.graph, model.name)) == layer_configs(model)
 
@@ -282,4 +282,4 @@ def test_application_round_trips_and_exports(application):
 def test_project_from_application_sets_preprocessing():
     project = project_from_application("MobileNetV2", input_shape=(96, 96, 3), include_top=False)
     assert project.name == "MobileNetV2"
-    assert project.preprocessing["size"] == [96, 96] and project.preprocessing["color"] == "rgb"
+    assert project.preprocessing.size == (96, 96) and project.preprocessing.color == "rgb"

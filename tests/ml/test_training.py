@@ -17,8 +17,8 @@ from cnnstudio.ml.training import Reporter
 def tiny_project(**training):
     """The default network on 120 shapes, batch 16 (about 6 batches an epoch)."""
     p = default_project()
-    p.data["options"] = {**p.data["options"], "count": 120}
-    p.training.update({"epochs": 1, "batch_size": 16, **training})
+    p.set_settings("data", {"options": {**p.data.options, "count": 120}})
+    p.set_settings("training", {"epochs": 1, "batch_size": 16, **training})
     return p
 
 
@@ -92,8 +92,11 @@ def test_pause_holds_training_until_resumed(tmp_path):
 
 def test_nan_loss_stops_the_run_with_a_message(tmp_path):
     rec = Recorder()
-    result = run_project(tiny_project(epochs=3, optimizer="sgd", learning_rate=1e30, momentum=0.0), rec,
-                         runs_dir=tmp_path)
+    project = tiny_project(epochs=3)
+    out = project.graph.outputs()[0]  # weights of 1e38: the logits overflow, the loss is NaN at once
+    out.extra["config"] = {**out.extra.get("config", {}), "kernel_initializer": {
+        "module": "keras.initializers", "class_name": "Constant", "config": {"value": 1e38}, "registered_name": None}}
+    result = run_project(project, rec, runs_dir=tmp_path)
     assert result.outcome.status == "nan" and "nan" in result.outcome.message.lower()
     assert "learning rate" in result.outcome.message
     assert len(rec.epochs) == 1 and len(rec.batches) < 6 + 1

@@ -179,10 +179,10 @@ def test_capture_into_class_folders_then_train_on_them(panel, qtbot, tmp_path):
     assert box.train_button.isEnabled()
     qtbot.mouseClick(box.train_button, Qt.LeftButton)
     project = panel.studio.project
-    assert project.data["kind"] == "folder" and project.data["path"] == str(tmp_path / "captures")
+    assert project.data.kind == "folder" and project.data.path == str(tmp_path / "captures")
     assert project.graph.by_name("output").params["units"] == 2  # the user's network now has 2 outputs
     panel.studio.undo_stack.undo()  # one step undoes both
-    assert project.graph.by_name("output").params["units"] == 6 and project.data["kind"] == "shapes"
+    assert project.graph.by_name("output").params["units"] == 6 and project.data.kind == "shapes"
 
 
 def test_a_click_on_shrunk_tiles_names_the_unit_of_the_full_map(panel, qtbot):

@@ -41,7 +41,7 @@ def panel(qtbot, tmp_path, model_calls_off_gui):
     from cnnstudio.ui.probe.panel import ProbePanel
 
     project = simple_cnn()
-    project.data["options"] = {**project.data["options"], "count": 60}
+    project.set_settings("data", {"options": {**project.data.options, "count": 60}})
     save_project(project, tmp_path / "p.cnnproj")
     studio = Studio(project)
     panel = ProbePanel(studio)

@@ -16,8 +16,8 @@ TRAIN_TIMEOUT_MS = 90_000
 def tiny_project(tmp_path, **training):
     p = default_project()
     p.path = Path(tmp_path) / "tiny.cnnproj"
-    p.data["options"] = {**p.data["options"], "count": 96}
-    p.training.update({"epochs": 2, "batch_size": 16, **training})
+    p.set_settings("data", {"options": {**p.data.options, "count": 96}})
+    p.set_settings("training", {"epochs": 2, "batch_size": 16, **training})
     return p
 
 
@@ -51,7 +51,7 @@ def test_trains_in_a_worker_with_live_curves_then_shows_the_evaluation(qtbot, pa
 
 
 def test_pause_resume_and_stop_between_batches(qtbot, panel):
-    panel.studio.project.training["epochs"] = 50
+    panel.studio.project.set_settings("training", {"epochs": 50})
     panel.start()
     qtbot.waitUntil(lambda: panel.history.n >= 2, timeout=TRAIN_TIMEOUT_MS)
     panel.pause()
@@ -70,7 +70,7 @@ def test_pause_resume_and_stop_between_batches(qtbot, panel):
 
 
 def test_resume_continues_the_curves_of_the_last_run(qtbot, panel):
-    panel.studio.project.training["epochs"] = 1
+    panel.studio.project.set_settings("training", {"epochs": 1})
     panel.start()
     with qtbot.waitSignal(panel.worker.finished, timeout=TRAIN_TIMEOUT_MS):
         pass
@@ -83,7 +83,7 @@ def test_resume_continues_the_curves_of_the_last_run(qtbot, panel):
 
 
 def test_data_that_does_not_fit_is_shown_and_the_page_goes_on(qtbot, panel):
-    panel.studio.project.preprocessing["size"] = [28, 28]
+    panel.studio.project.set_settings("preprocessing", {"size": (28, 28)})
     panel._load_forms()
     panel.start()
     with qtbot.waitSignal(panel.worker.failed, timeout=TRAIN_TIMEOUT_MS) as failed:
@@ -100,15 +100,15 @@ def test_settings_edits_are_undoable_and_mark_the_project_dirty(qtbot, panel):
     spin = next(f.widget for f in panel.training_form.fields.fields if f.key == "learning_rate")
     spin.setValue(0.01)
     panel.commit_edits()
-    assert studio.project.training["learning_rate"] == pytest.approx(0.01) and studio.dirty
+    assert studio.project.training.learning_rate == pytest.approx(0.01) and studio.dirty
     assert "learning_rate" in studio.undo_stack.undoText()
     studio.undo_stack.undo()
-    assert studio.project.training["learning_rate"] == pytest.approx(2e-3)
+    assert studio.project.training.learning_rate == pytest.approx(2e-3)
     assert spin.value() == pytest.approx(2e-3) and not studio.dirty
     clutter = next(f for f in panel.data_form.fields.fields if f.key == "clutter")
     clutter.put(0.7)
     clutter.signal.emit(70)
-    qtbot.waitUntil(lambda: studio.project.data["options"].get("clutter") == 0.7)
+    qtbot.waitUntil(lambda: studio.project.data.options.get("clutter") == 0.7)
 
 
 def test_show_samples_loads_off_the_gui_thread(qtbot, panel):
@@ -118,7 +118,7 @@ def test_show_samples_loads_off_the_gui_thread(qtbot, panel):
 
 
 def test_closing_during_training_stops_the_worker(qtbot, panel):
-    panel.studio.project.training["epochs"] = 200
+    panel.studio.project.set_settings("training", {"epochs": 200})
     panel.start()
     qtbot.waitUntil(lambda: panel.history.n >= 1, timeout=TRAIN_TIMEOUT_MS)
     thread = panel.thread

@@ -19,8 +19,8 @@ from cnnstudio.ml.capture_dataset import CaptureError, DatasetWriter
 
 def default_root(project) -> Path:
     """The project's image folder when it trains on one, else ``~/cnnstudio-captures/<project>``."""
-    if project.data.get("kind") == "folder" and project.data.get("path"):
-        return Path(project.data["path"]).expanduser()
+    if project.data.kind == "folder" and project.data.path:
+        return Path(project.data.path).expanduser()
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in project.name).strip("-") or "captures"
     return Path.home() / "cnnstudio-captures" / slug
 

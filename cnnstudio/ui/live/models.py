@@ -8,7 +8,6 @@ even if the project was edited since.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +58,15 @@ def trained_spec(studio) -> ModelSpec | None:
         except Exception:  # an older run's graph: fields then come from the model file
             graph = None
 
+    from cnnstudio.ml.runs import run_preprocessing  # JSON and NumPy only
+
     def load():
         model, file_graph = _load_file(path)
         return model, graph or file_graph
 
     return ModelSpec(f"Trained: {path.parent.name}/{path.name}", load, graph,
                      tuple(settings.get("classes") or project.classes),
-                     copy.deepcopy(settings.get("preprocessing") or project.preprocessing))
+                     run_preprocessing(settings, project.preprocessing))
 
 
 def graph_spec(studio) -> ModelSpec:
@@ -78,12 +79,11 @@ def graph_spec(studio) -> ModelSpec:
 
         return build_model(graph, name="live_model"), graph
 
-    return ModelSpec("Editor graph (untrained)", load, graph, tuple(project.classes),
-                     copy.deepcopy(project.preprocessing))
+    return ModelSpec("Editor graph (untrained)", load, graph, tuple(project.classes), project.preprocessing)
 
 
 def file_spec(studio, path: str | Path) -> ModelSpec:
     """A model file (.keras, .h5, Keras JSON); classes and preprocessing from the project."""
     path = Path(path)
     return ModelSpec(f"File: {path.name}", lambda: _load_file(path), None, tuple(studio.project.classes),
-                     copy.deepcopy(studio.project.preprocessing))
+                     studio.project.preprocessing)

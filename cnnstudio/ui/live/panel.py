@@ -85,6 +85,7 @@ class LivePanel(QWidget):
         self.setAcceptDrops(True)  # a video, an image or a folder dropped on the page plays
         self._trained_pending = False  # a newer trained model waits to be loaded when the page shows
         studio.model_trained.connect(self._on_studio_model_trained)
+        studio.settings_changed.connect(self._on_studio_settings_changed)
         studio.project_replaced.connect(self._on_studio_project_replaced)
 
     # -- layout ---------------------------------------------------------------------
@@ -281,6 +282,11 @@ class LivePanel(QWidget):
             self._trained_pending = True
             if self.isVisible() and self.worker is not None:
                 self.start()
+
+    def _on_studio_settings_changed(self, section: str, _changes: dict) -> None:
+        root = default_root(self.studio.project)
+        if section == "data" and root != self.capture.root:  # e.g. an undone "Train on these"
+            self.capture.set_root(root)
 
     def _on_studio_project_replaced(self) -> None:
         self.capture.set_root(default_root(self.studio.project))

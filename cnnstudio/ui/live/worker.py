@@ -14,12 +14,12 @@ from __future__ import annotations
 import gc
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cnnstudio.core.project import DEFAULT_PREPROCESSING
+from cnnstudio.core.settings import Preprocessing
 from cnnstudio.ml.capture import Frame, FrameGrabber, preprocess_on_capture
 
 from ..tasks import track
@@ -36,7 +36,7 @@ class ModelSpec:
     load: Callable[[], tuple[Any, Any]]
     graph: Any = None               # the graph, when known before loading
     classes: tuple[str, ...] = ()
-    preprocessing: dict | None = None
+    preprocessing: Preprocessing = field(default_factory=Preprocessing.default)
 
 
 class LiveWorker(QObject):
@@ -118,7 +118,7 @@ class LiveWorker(QObject):
         _freeze_imports()
         try:
             model, graph = spec.load()
-            pipe = LivePipeline(model, {**DEFAULT_PREPROCESSING, **(spec.preprocessing or {})}, graph, spec.classes)
+            pipe = LivePipeline(model, spec.preprocessing, graph, spec.classes)
             if old is not None:
                 pipe.gradcam, pipe.k, pipe.scaling = old.gradcam, old.k, old.scaling
                 pipe.mosaic_aspect, pipe.mosaic_pixels = old.mosaic_aspect, old.mosaic_pixels

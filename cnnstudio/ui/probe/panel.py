@@ -59,6 +59,7 @@ class ProbePanel(QWidget):
         self.jobs.job_failed.connect(self._on_jobs_failed)
         self.studio.project_replaced.connect(self._on_studio_project_replaced)
         self.studio.graph_changed.connect(self._on_studio_graph_changed)
+        self.studio.settings_changed.connect(self._on_studio_settings_changed)
         QTimer.singleShot(0, self, lambda: self.choose_model("trained"))
 
     # -- layout ---------------------------------------------------------------------
@@ -187,6 +188,12 @@ class ProbePanel(QWidget):
         if self.model.currentData() == "graph":
             self._model_stale = True  # rebuilt when the page is next shown, not on every edit
 
+    def _on_studio_settings_changed(self, section: str, _changes: dict) -> None:
+        if section == "data":
+            self.samples.clear()  # another dataset: its samples are read anew
+        elif section == "preprocessing" and self.model.currentData() == "graph":
+            self._model_stale = True  # the editor's model sees pictures the new way
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         if self._model_stale:
@@ -223,7 +230,7 @@ class ProbePanel(QWidget):
         kind = self.source.currentData()
         if kind == "dataset":
             data = self.studio.project.data
-            fetch = (self.samples.sample, json.dumps(data, sort_keys=True, default=str), data, self.index.value())
+            fetch = (self.samples.sample, json.dumps(data.to_dict(), sort_keys=True, default=str), data, self.index.value())
         elif kind == "file":
             fetch = (sources.read_file, self._source_path)
         else:

@@ -6,7 +6,6 @@ or video reading stay off the GUI thread; ``cnnstudio.ml`` is imported inside th
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,12 +17,10 @@ DEMO_STEP = 20
 
 def open_session(spec, snapshots: Path | None):
     """Load ``spec``'s model (a :class:`cnnstudio.ui.live.worker.ModelSpec`) as a session; (session, info)."""
-    from cnnstudio.core.project import DEFAULT_PREPROCESSING
     from cnnstudio.ml.probe_session import ProbeSession
 
     model, graph = spec.load()
-    preprocessing = copy.deepcopy(spec.preprocessing or DEFAULT_PREPROCESSING)
-    session = ProbeSession(model, preprocessing, spec.classes, graph or spec.graph, snapshots, spec.title)
+    session = ProbeSession(model, spec.preprocessing, spec.classes, graph or spec.graph, snapshots, spec.title)
     return session, session.describe()
 
 

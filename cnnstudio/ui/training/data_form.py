@@ -12,13 +12,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QLineEdit, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
+from cnnstudio.core.settings import DATA, PREPROCESSING
 from cnnstudio.ml.shapes import CHALLENGES, DEFAULT_OPTIONS, SHAPE_NAMES
-from cnnstudio.ml.sources import KERAS_DATASETS
 
 from .fields import AnyChanged, Field, FieldSet
 
-KINDS = {"shapes": "Generated shapes", "folder": "Image folder (one sub-folder per class)",
-         "keras": "Keras dataset (downloads once)", "npz": "NumPy .npz file"}
 SLIDER_TIPS = {
     "noise": "Gaussian pixel noise",
     "position": "how far shapes wander from the centre",
@@ -46,7 +44,7 @@ class DataForm(QWidget):
 
         source = QGroupBox("Data")
         form = QFormLayout(source)
-        self.kind = f.combo("data", "kind", KINDS)
+        self.kind = f.setting("data", DATA.get("kind"))
         form.addRow("Source", self.kind)
         self.path_row = QWidget()
         path_layout = QHBoxLayout(self.path_row)
@@ -61,7 +59,7 @@ class DataForm(QWidget):
         path_layout.addWidget(self.path, 1)
         path_layout.addWidget(browse)
         form.addRow("Path", self.path_row)
-        self.keras_name = f.combo("data", "name", {k: v[0] for k, v in KERAS_DATASETS.items()})
+        self.keras_name = f.setting("data", DATA.get("name"))
         form.addRow("Dataset", self.keras_name)
         self.form = form
         layout.addWidget(source)
@@ -89,15 +87,12 @@ class DataForm(QWidget):
 
         split = QGroupBox("Split and preprocessing")
         sform = QFormLayout(split)
-        sform.addRow("Validation", f.percent("data", "validation_split", tip="share of each class kept for validation"))
-        sform.addRow("Test", f.percent("data", "test_split", tip="share of each class kept for the final test"))
-        sform.addRow("Seed", f.spin("data", "seed", 0, 2**31 - 1, tip="the same seed gives the same images and split"))
+        sform.addRow("Validation", f.percent("data", "validation_split", tip=DATA.get("validation_split").doc))
+        sform.addRow("Test", f.percent("data", "test_split", tip=DATA.get("test_split").doc))
+        sform.addRow("Seed", f.setting("data", DATA.get("seed")))
         sform.addRow("Input size", f.size("preprocessing", "size"))
-        sform.addRow("Colour", f.combo("preprocessing", "color", {"grey": "Grey", "rgb": "RGB"}))
-        sform.addRow("Scaling", f.combo("preprocessing", "scale", {"0-1": "0 … 1", "-1-1": "−1 … 1",
-                                                                    "none": "0 … 255 (none)"}))
-        sform.addRow("Fit", f.combo("preprocessing", "fit", {"stretch": "Stretch", "crop": "Centre crop",
-                                                              "pad": "Pad"}))
+        for key, title in (("color", "Colour"), ("scale", "Scaling"), ("fit", "Fit")):
+            sform.addRow(title, f.choice("preprocessing", PREPROCESSING.get(key)))
         self.samples_button = QPushButton("Show samples")
         self.samples_button.setToolTip("Load the data and show a grid of what the model will see, and the class balance")
         self.samples_button.clicked.connect(self.show_samples_requested)
@@ -108,8 +103,8 @@ class DataForm(QWidget):
 
     def load(self, project) -> None:
         """Show the project's data and preprocessing settings."""
-        self.fields.load({"data": project.data, "preprocessing": project.preprocessing,
-                          "shapes": {**DEFAULT_OPTIONS, **(project.data.get("options") or {})}})
+        self.fields.load({"data": project.data.to_dict(), "preprocessing": project.preprocessing.to_dict(),
+                          "shapes": {**DEFAULT_OPTIONS, **project.data.options}})
         self._update_visibility()
 
     def changes(self, project) -> dict[str, dict]:
@@ -117,13 +112,13 @@ class DataForm(QWidget):
         edits = self.fields.take_edits()
         data = dict(edits.get("data", {}))
         if edits.get("shapes"):
-            options = {**(project.data.get("options") or {}), **edits["shapes"]}
-            if options != project.data.get("options"):
+            options = {**project.data.options, **edits["shapes"]}
+            if options != project.data.options:
                 data["options"] = options
         out = {}
         for section, new in (("data", data), ("preprocessing", edits.get("preprocessing", {}))):
-            current = getattr(project, section)
-            diff = {k: v for k, v in new.items() if current.get(k) != v}
+            current = project.settings(section).to_dict()
+            diff = {k: v for k, v in new.items() if current[k] != v}
             if diff:
                 out[section] = diff
         return out

@@ -13,6 +13,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QSpinBox,
                                QWidget)
 
+from cnnstudio.core.params import Param
+
 
 class Field:
     """A widget bound to ``section[key]`` through a getter, a setter and its change signal."""
@@ -64,6 +66,24 @@ class FieldSet(QObject):
         return out
 
     # -- field makers ----------------------------------------------------------------
+    def choice(self, section: str, param: Param, tip: str | None = None) -> QComboBox:
+        """A drop-down of a settings parameter's choices, with their titles and its doc as the tip."""
+        return self.combo(section, param.name, {c: param.title(c) for c in param.choices},
+                          param.doc if tip is None else tip)
+
+    def setting(self, section: str, param: Param, text: str = "", decimals: int = 4, **options) -> QWidget:
+        """The widget for a settings parameter, from its description: its type, range, choices
+        and doc (the tool tip). ``text`` labels a tick box; ``options`` go to :meth:`spin`."""
+        if param.type == "choice":
+            return self.choice(section, param)
+        if param.type == "bool":
+            return self.check(section, param.name, text, param.doc)
+        if param.type == "int":
+            return self.spin(section, param.name, int(param.min), int(param.max), tip=param.doc, **options)
+        if param.type == "float":
+            return self.number(section, param.name, param.min, param.max, decimals, param.doc)
+        raise ValueError(f"no form widget for {param.type} setting {param.name!r}")
+
     def combo(self, section: str, key: str, choices: dict[str, str], tip: str = "") -> QComboBox:
         """A drop-down of ``{value: title}``."""
         w = QComboBox()

@@ -54,7 +54,6 @@ class TrainingPanel(QWidget):
         self._rate = collections.deque()
         self._progress = (0, 1, "")
         self._last_epoch_logs: dict = {}
-        self._pushing = False
         self._build()
         self._commit_timer = QTimer(self, singleShot=True, interval=COMMIT_MS)
         self._commit_timer.timeout.connect(self.commit_edits)
@@ -63,7 +62,7 @@ class TrainingPanel(QWidget):
         self._progress_timer = QTimer(self, interval=PROGRESS_MS)
         self._progress_timer.timeout.connect(self._draw_progress)
         self._progress_timer.start()
-        studio.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
+        studio.settings_changed.connect(self._on_studio_settings_changed)
         studio.project_replaced.connect(self._on_studio_project_replaced)
         studio.tensorflow_loaded.connect(self._show_device)
         self._show_device(studio.device)
@@ -168,20 +167,15 @@ class TrainingPanel(QWidget):
         self._commit_timer.stop()
         project = self.studio.project
         changes = {**self.data_form.changes(project), **self.training_form.changes(project)}
-        self._pushing = True
-        try:
-            for section, values in changes.items():
-                self.studio.push(SetSettings(project, section, values))
-        finally:
-            self._pushing = False
+        for section, values in changes.items():
+            self.studio.push(SetSettings(project, section, values))
 
     def _load_forms(self) -> None:
         self.data_form.load(self.studio.project)
         self.training_form.load(self.studio.project)
 
-    def _on_undo_stack_index_changed(self, _index: int) -> None:
-        if not self._pushing:  # an undo / redo: show what the project now says
-            self._load_forms()
+    def _on_studio_settings_changed(self, _section: str, _changes: dict) -> None:
+        self._load_forms()  # an edit, an undo, a redo, a capture: show what the project now says
 
     def _on_studio_project_replaced(self) -> None:
         self._load_forms()
@@ -356,7 +350,7 @@ class TrainingPanel(QWidget):
         self.data_form.samples_button.setEnabled(False)
         self.samples_info.setText("Loading the data…")
         self.tabs.setCurrentIndex(1)
-        self.tasks.run(preview, dict(project.data), dict(project.preprocessing), on_done=self._on_preview_done,
+        self.tasks.run(preview, project.data, project.preprocessing, on_done=self._on_preview_done,
                        on_error=self._on_preview_failed)
 
     def _on_preview_done(self, result: dict) -> None:

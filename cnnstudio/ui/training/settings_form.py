@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QVBoxLayout, QWidget
 
-from cnnstudio.ml.losses import LOSSES, METRICS
-from cnnstudio.ml.optimizers import OPTIMIZERS, SCHEDULES
+from cnnstudio.core.settings import TRAINING
 
 from .fields import AnyChanged, Field, FieldSet
 
@@ -19,28 +18,29 @@ class TrainingForm(QWidget):
         self.fields = f = FieldSet(self)
         box = QGroupBox("Training")
         form = QFormLayout(box)
-        self.optimizer = f.combo("training", "optimizer", OPTIMIZERS)
+        def setting(name, **options):
+            return f.setting("training", TRAINING.get(name), **options)
+
+        self.optimizer = setting("optimizer")
         form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", f.number("training", "learning_rate", 1e-6, 10.0, 6))
-        self.momentum = f.number("training", "momentum", 0.0, 0.999, 3, "SGD momentum")
+        form.addRow("Learning rate", setting("learning_rate", decimals=6))
+        self.momentum = setting("momentum", decimals=3)
         form.addRow("Momentum", self.momentum)
-        self.weight_decay = f.number("training", "weight_decay", 0.0, 1.0, 6, "AdamW decoupled weight decay")
+        self.weight_decay = setting("weight_decay", decimals=6)
         form.addRow("Weight decay", self.weight_decay)
-        self.schedule = f.combo("training", "schedule", SCHEDULES,
-                                "cosine: down to 1% over the run; step / exponential: times the decay rate "
-                                "every 'decay epochs'")
+        self.schedule = setting("schedule")
         form.addRow("Schedule", self.schedule)
-        self.decay_rate = f.number("training", "decay_rate", 0.01, 1.0, 3)
+        self.decay_rate = setting("decay_rate", decimals=3)
         form.addRow("Decay rate", self.decay_rate)
-        self.decay_epochs = f.spin("training", "decay_epochs", 1, 1000)
+        self.decay_epochs = setting("decay_epochs")
         form.addRow("Decay epochs", self.decay_epochs)
-        self.loss = f.combo("training", "loss", {k: v[0] for k, v in LOSSES.items()})
+        self.loss = setting("loss")
         form.addRow("Loss", self.loss)
-        self.gamma = f.number("training", "focal_gamma", 0.0, 10.0, 2, "focal loss focusing parameter")
+        self.gamma = setting("focal_gamma", decimals=2)
         form.addRow("Focal γ", self.gamma)
-        form.addRow("", f.check("training", "class_weighted", "Weight classes by rarity",
-                                "counter class imbalance: rare classes count more in the loss"))
-        self.metric_checks = {name: QCheckBox(title) for name, title in METRICS.items()}
+        form.addRow("", setting("class_weighted", text="Weight classes by rarity"))
+        metric = TRAINING.get("metrics")
+        self.metric_checks = {name: QCheckBox(metric.title(name)) for name in metric.choices}
         metrics = QWidget()
         row = QVBoxLayout(metrics)
         row.setContentsMargins(0, 0, 0, 0)
@@ -51,14 +51,11 @@ class TrainingForm(QWidget):
                     lambda names: [c.setChecked(n in names) for n, c in self.metric_checks.items()],
                     AnyChanged([c.toggled for c in self.metric_checks.values()], metrics).changed))
         form.addRow("Metrics", metrics)
-        form.addRow("Batch size", f.spin("training", "batch_size", 1, 8192))
-        form.addRow("Epochs", f.spin("training", "epochs", 1, 10000))
-        form.addRow("Early stopping", f.spin("training", "early_stopping", 0, 1000, suffix=" epochs",
-                                             special="off", tip="stop when the validation loss has not improved "
-                                             "for this many epochs"))
-        form.addRow("Seed", f.spin("training", "seed", 0, 2**31 - 1, tip="same seed, same initial weights"))
-        self.mixed = f.check("training", "mixed_precision", "Mixed precision (GPU)",
-                             "float16 compute with float32 weights: faster on a GPU")
+        form.addRow("Batch size", setting("batch_size"))
+        form.addRow("Epochs", setting("epochs"))
+        form.addRow("Early stopping", setting("early_stopping", suffix=" epochs", special="off"))
+        form.addRow("Seed", setting("seed"))
+        self.mixed = setting("mixed_precision", text="Mixed precision (GPU)")
         form.addRow("", self.mixed)
         self.form = form
         layout = QVBoxLayout(self)
@@ -72,18 +69,19 @@ class TrainingForm(QWidget):
     def set_gpu(self, on_gpu: bool) -> None:
         """Mixed precision can be switched on only when TensorFlow trains on a GPU."""
         self.mixed.setEnabled(on_gpu)
-        self.mixed.setToolTip("float16 compute with float32 weights: faster on a GPU" if on_gpu
+        self.mixed.setToolTip(TRAINING.get("mixed_precision").doc if on_gpu
                               else "needs a GPU: TensorFlow trains on the CPU here")
 
     def load(self, project) -> None:
         """Show ``project.training``."""
-        self.fields.load({"training": project.training})
+        self.fields.load({"training": project.training.to_dict()})
         self._update_visibility()
 
     def changes(self, project) -> dict[str, dict]:
         """``{"training": {key: new value}}`` for the user's edits that differ from the project."""
         new = self.fields.take_edits().get("training", {})
-        diff = {k: v for k, v in new.items() if project.training.get(k) != v}
+        current = project.training.to_dict()
+        diff = {k: v for k, v in new.items() if current[k] != v}
         return {"training": diff} if diff else {}
 
     def _update_visibility(self) -> None:
