@@ -26,3 +26,30 @@ def _no_thread_left_running(request):
         t.quit()
         t.wait(5000)
     assert not left, f"{len(left)} QThread(s) left running"
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)``: chmod the folder a-w (undone afterwards).
+
+    Tests run as root in CI, and root writes through mode bits; there the runs-location check
+    (``cnnstudio.core.project.folder_writable``) is told the folder is read-only instead: that
+    answer is the one thing simulated.
+    """
+    import cnnstudio.core.project as project_module
+
+    folders = []
+    real = project_module.folder_writable
+
+    def make(folder):
+        folder = folder.absolute()
+        folder.chmod(0o555)
+        folders.append(folder)
+        if os.access(folder, os.W_OK):  # root
+            monkeypatch.setattr(project_module, "folder_writable", lambda f: not any(
+                f.absolute().is_relative_to(ro) for ro in folders) and real(f))
+        return folder
+
+    yield make
+    for folder in folders:
+        folder.chmod(0o755)

@@ -1,6 +1,8 @@
 """Project files: JSON round trip, atomic saves, and clear errors that overwrite nothing."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,15 @@ def test_templates_equal_the_shipped_example_projects():
     for label, (stem, build) in TEMPLATES.items():
         shipped = load_project(RESOURCES / "projects" / f"{stem}.cnnproj")
         assert shipped.to_dict() == build().to_dict(), f"{stem}.cnnproj differs from the {label} template"
+
+
+def test_new_runs_go_beside_the_file_or_to_the_user_data_folder(tmp_path, read_only):
+    data = Path(os.environ["XDG_DATA_HOME"]) / "cnnstudio" / "runs"
+    project = lenet5()
+    assert project.runs_place() == (data / "LeNet-5", "the project is not saved")
+    save_project(project, tmp_path / "net" / "lenet.cnnproj")
+    assert project.runs_place() == (tmp_path / "net" / "lenet.runs", "")
+    read_only(tmp_path / "net")  # an example in a read-only install
+    assert project.runs_dir() == data / "lenet"
+    assert "read-only" in project.runs_place()[1]
+
