@@ -8,7 +8,7 @@ import pytest
 
 from cnnstudio import RESOURCES
 from cnnstudio.core.project import FORMAT_VERSION, Project, ProjectError, load_project, save_project
-from cnnstudio.core.templates import TEMPLATES, lenet5, resnet_style
+from cnnstudio.core.templates import TEMPLATES, lenet5, open_default_project, resnet_style
 
 
 def test_round_trip_keeps_graph_settings_and_classes(tmp_path):
@@ -76,3 +76,9 @@ def test_new_runs_go_beside_the_file_or_to_the_user_data_folder(tmp_path, read_o
     assert project.runs_dir() == data / "lenet"
     assert "read-only" in project.runs_place()[1]
 
+
+def test_the_default_project_opens_unsaved_with_its_shipped_run():
+    project = open_default_project()
+    assert project.path is None and project.shipped_run == RESOURCES / "projects" / "default.shipped"
+    assert load_project(RESOURCES / "projects" / "default.cnnproj").shipped_run == project.shipped_run
+    assert load_project(RESOURCES / "projects" / "lenet5.cnnproj").shipped_run is None
