@@ -51,3 +51,30 @@ def _trained_model():
 def trained_model_factory():
     """``trained_model_factory()``: a new small trained Keras model (see :func:`_trained_model`)."""
     return _trained_model
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)``: chmod the folder a-w (undone afterwards).
+
+    Tests run as root in CI, and root writes through mode bits; there the runs-location check
+    (``cnnstudio.core.project.folder_writable``) is told the folder is read-only instead: that
+    answer is the one thing simulated.
+    """
+    import cnnstudio.core.project as project_module
+
+    folders = []
+    real = project_module.folder_writable
+
+    def make(folder):
+        folder = folder.absolute()
+        folder.chmod(0o555)
+        folders.append(folder)
+        if os.access(folder, os.W_OK):  # root
+            monkeypatch.setattr(project_module, "folder_writable", lambda f: not any(
+                f.absolute().is_relative_to(ro) for ro in folders) and real(f))
+        return folder
+
+    yield make
+    for folder in folders:
+        folder.chmod(0o755)

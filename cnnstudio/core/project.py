@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from .signals import Signal
 FORMAT = "cnnstudio-project"
 FORMAT_VERSION = 1
 SUFFIX = ".cnnproj"
+#: Beside ``name.cnnproj``: ``name.runs/`` holds the runs it trained, ``name.shipped/`` the
+#: trained run it came with (read-only; see :mod:`cnnstudio.ml.runs`).
+RUNS_SUFFIX, SHIPPED_SUFFIX = ".runs", ".shipped"
 
 class ProjectError(Exception):
     """A project file that cannot be read or written; the message is for a person."""
@@ -44,6 +48,9 @@ class Project:
     #: or downloaded ImageNet weights): probing and live use it until the project trains its own.
     weights_file: str | None = None
     path: Path | None = None
+    #: The run folder the project file came with (``name.shipped/``), never written to; it
+    #: stays with the project when edits go to a new file (the studio's default project).
+    shipped_run: Path | None = None
     #: Keys of each section this version does not know (from a newer file): written back as they were.
     unknown_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -114,10 +121,43 @@ class Project:
                    unknown_settings=unknown)
 
     def runs_dir(self) -> Path:
-        """Folder of this project's training runs (beside the file, or ./runs if unsaved)."""
+        """Folder where this project's new training runs go (see :meth:`runs_place`)."""
+        return self.runs_place()[0]
+
+    def runs_place(self) -> tuple[Path, str]:
+        """Where new runs go and why: ``name.runs`` beside the file (reason ``""``), or, when the
+        project is unsaved or its folder cannot be written (an example in a read-only install),
+        ``runs/<name>`` in the user's data folder, with the reason in words."""
         if self.path is None:
-            return Path("runs") / self.name
-        return self.path.with_suffix(".runs")
+            return user_data_dir() / "runs" / self.name, "the project is not saved"
+        beside = self.path.with_suffix(RUNS_SUFFIX)
+        if folder_writable(beside):
+            return beside, ""
+        return user_data_dir() / "runs" / self.path.stem, f"{self.path.parent} is read-only"
+
+
+def user_data_dir() -> Path:
+    """cnnstudio's folder in the user's data: ``$XDG_DATA_HOME/cnnstudio`` (``~/.local/share``),
+    ``%LOCALAPPDATA%\\cnnstudio`` on Windows, ``~/Library/Application Support/cnnstudio`` on macOS."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "cnnstudio"
+
+
+def folder_writable(folder: Path) -> bool:
+    """``folder`` can be written, or created in its nearest existing parent.
+
+    Asked with ``os.access``, which needs nothing created to answer, and which also sees a
+    read-only file system (where root's writes fail too).
+    """
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
 
 def load_project(path: str | os.PathLike) -> Project:
@@ -137,6 +177,8 @@ def load_project(path: str | os.PathLike) -> Project:
         raise ProjectError(f"{p} is corrupt or truncated (JSON error at line {exc.lineno}, column {exc.colno})") from None
     project = Project.from_dict(doc, source=str(p))
     project.path = p
+    shipped = p.with_suffix(SHIPPED_SUFFIX)
+    project.shipped_run = shipped if shipped.is_dir() else None
     return project
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from cnnstudio import RESOURCES
+
 from .graph import LayerGraph
 from .layout import apply_layout
-from .project import Project
+from .project import SUFFIX, Project, ProjectError, load_project
 
 SHAPES = ["circle", "square", "triangle", "cross", "star", "ring"]
 
@@ -144,6 +146,18 @@ def default_project() -> Project:
     p.name = "Shapes (default)"
     p.set_settings("training", {"epochs": 8, "batch_size": 64, "learning_rate": 2e-3})
     return p
+
+
+def open_default_project() -> Project:
+    """The project the studio opens with: ``resources/projects/default.cnnproj`` and the trained run
+    it ships with, unsaved (edits go to a new file, never over the example); the template alone
+    if the file cannot be read."""
+    try:
+        project = load_project(RESOURCES / "projects" / f"default{SUFFIX}")
+    except ProjectError:
+        return default_project()
+    project.path = None
+    return project
 
 
 #: Template name -> (file stem, builder), in menu order.

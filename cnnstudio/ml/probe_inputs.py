@@ -25,7 +25,7 @@ class ProbeInputError(ValueError):
 
 def latest_checkpoint(project: Project) -> Path | None:
     """The newest run's best checkpoint (its last one if it has no best), or ``None`` if never trained."""
-    found = newest_checkpoint(project.runs_dir())
+    found = newest_checkpoint(project)
     return found[0] if found else None
 
 

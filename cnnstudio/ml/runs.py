@@ -27,6 +27,12 @@ A run folder holds::
 
 Every file is written to a temporary name and renamed, so a reader (the probe panel,
 a crash) never sees half a file.
+
+A project file may come with a trained run (``name.shipped/`` beside ``name.cnnproj``, made
+by ``examples/train_shipped_run.py``): a run folder without ``last.keras`` or TensorBoard logs,
+whose ``best.keras`` has no optimizer state. It counts as the project's oldest run, so its own
+runs take over once there are any, and it is never written to: it cannot be resumed, and new
+runs go to the project's ``runs_dir()``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from cnnstudio.core.params import ParamError
+from cnnstudio.core.project import Project
 from cnnstudio.core.settings import Preprocessing
 
 SETTINGS, CURVES, METRICS, FILTERS = "settings.json", "curves.json", "metrics.json", "filters.npz"
@@ -168,8 +175,10 @@ class FilterSnapshots:
 class Run:
     """One run folder; see the module docstring for what it holds."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shipped: bool = False) -> None:
         self.path = Path(path)
+        #: the trained run a project file came with: read-only
+        self.shipped = shipped
         self.settings: dict[str, Any] = read_json(self.path / SETTINGS, {}) or {}
         self.curves = Curves.from_dict(read_json(self.path / CURVES))
         self.metrics: dict[str, Any] = read_json(self.path / METRICS, {}) or {}
@@ -218,8 +227,8 @@ class Run:
         return int(self.settings.get("epochs", 0) or 0)
 
     def can_resume(self) -> bool:
-        """It has a last checkpoint to continue from."""
-        return self.last_checkpoint.exists()
+        """It has a last checkpoint to continue from (a shipped run never has: it stays as shipped)."""
+        return not self.shipped and self.last_checkpoint.exists()
 
     def filters(self) -> FilterSnapshots:
         """The run's filter snapshots."""
@@ -255,9 +264,15 @@ def list_runs(runs_dir: Path) -> list[Run]:
     return [Run(p) for p in sorted(runs_dir.iterdir()) if (p / SETTINGS).exists()]
 
 
-def newest_checkpoint(runs_dir: Path) -> tuple[Path, Run] | None:
+def project_runs(project: Project) -> list[Run]:
+    """The project's runs, oldest first: the run it shipped with, then those in its ``runs_dir()``."""
+    shipped = [Run(project.shipped_run, shipped=True)] if project.shipped_run is not None else []
+    return shipped + list_runs(project.runs_dir())
+
+
+def newest_checkpoint(project: Project) -> tuple[Path, Run] | None:
     """The newest run's best checkpoint (its last one if it has no best) and that run, or ``None``."""
-    for run in reversed(list_runs(runs_dir)):
+    for run in reversed(project_runs(project)):
         for path in (run.best_checkpoint, run.last_checkpoint):
             if path.is_file():
                 return path, run

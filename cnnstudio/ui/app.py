@@ -10,13 +10,10 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from cnnstudio import RESOURCES
-from cnnstudio.core.project import SUFFIX, ProjectError, load_project
+from cnnstudio.core.templates import open_default_project
 
 from .mainwindow import MainWindow
 from .studio import Studio
-
-DEFAULT_PROJECT = RESOURCES / "projects" / f"default{SUFFIX}"
 
 
 def run(path: str | None = None, t0: float | None = None) -> int:
@@ -25,13 +22,7 @@ def run(path: str | None = None, t0: float | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("cnnstudio")
     app.setOrganizationName("cnnstudio")
-    try:
-        project = load_project(DEFAULT_PROJECT)
-        project.path = None  # edits go to a new file, never over the shipped example
-    except ProjectError:
-        from cnnstudio.core.templates import default_project
-        project = default_project()
-    studio = Studio(project)
+    studio = Studio(open_default_project())
     window = MainWindow(studio)
     window.show()
     if path:

@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.studio.dirty_changed.connect(self._update_title)
         self.studio.project_replaced.connect(self._update_title)
+        for signal in (self.studio.project_replaced, self.studio.dirty_changed):  # dirty: saved elsewhere
+            signal.connect(self._update_runs_label)
         self.studio.status_message.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.studio.tensorflow_loaded.connect(self._on_studio_tensorflow_loaded)
         self.studio.tensorflow_failed.connect(self._on_studio_tensorflow_failed)
@@ -141,9 +143,23 @@ class MainWindow(QMainWindow):
 
     # -- status bar ---------------------------------------------------------------
     def _build_status_bar(self) -> None:
+        self.runs_label = QLabel()
+        self.statusBar().addPermanentWidget(self.runs_label)
         self.device_label = QLabel("Loading TensorFlow…")
         self.device_label.setToolTip("The device TensorFlow trains and probes on")
         self.statusBar().addPermanentWidget(self.device_label)
+        self._update_runs_label()
+
+    def _update_runs_label(self, *_args) -> None:
+        """Say where new runs go: beside the project, or the user's folder when it cannot be there."""
+        folder, why = self.studio.project.runs_place()
+        try:
+            shown = str(Path("~") / folder.relative_to(Path.home()))
+        except ValueError:
+            shown = str(folder)
+        self.runs_label.setText(f"Runs: {shown}")
+        self.runs_label.setToolTip(f"New training runs go to {folder}"
+                                   + (f" (your data folder: {why})" if why else " (beside the project file)"))
 
     def _on_studio_tensorflow_loaded(self, device: str) -> None:
         self.device_label.setText(device)
@@ -217,8 +233,8 @@ class MainWindow(QMainWindow):
         """Start from the default project (after confirming unsaved edits)."""
         if not self.confirm_discard():
             return
-        from cnnstudio.core.templates import default_project
-        self.studio.set_project(default_project())
+        from cnnstudio.core.templates import open_default_project
+        self.studio.set_project(open_default_project())
 
     def open_dialog(self) -> None:
         """Ask for a project or Keras model file and open it."""

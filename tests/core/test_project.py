@@ -1,12 +1,14 @@
 """Project files: JSON round trip, atomic saves, and clear errors that overwrite nothing."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
 from cnnstudio import RESOURCES
 from cnnstudio.core.project import FORMAT_VERSION, Project, ProjectError, load_project, save_project
-from cnnstudio.core.templates import TEMPLATES, lenet5, resnet_style
+from cnnstudio.core.templates import TEMPLATES, lenet5, open_default_project, resnet_style
 
 
 def test_round_trip_keeps_graph_settings_and_classes(tmp_path):
@@ -62,3 +64,21 @@ def test_templates_equal_the_shipped_example_projects():
     for label, (stem, build) in TEMPLATES.items():
         shipped = load_project(RESOURCES / "projects" / f"{stem}.cnnproj")
         assert shipped.to_dict() == build().to_dict(), f"{stem}.cnnproj differs from the {label} template"
+
+
+def test_new_runs_go_beside_the_file_or_to_the_user_data_folder(tmp_path, read_only):
+    data = Path(os.environ["XDG_DATA_HOME"]) / "cnnstudio" / "runs"
+    project = lenet5()
+    assert project.runs_place() == (data / "LeNet-5", "the project is not saved")
+    save_project(project, tmp_path / "net" / "lenet.cnnproj")
+    assert project.runs_place() == (tmp_path / "net" / "lenet.runs", "")
+    read_only(tmp_path / "net")  # an example in a read-only install
+    assert project.runs_dir() == data / "lenet"
+    assert "read-only" in project.runs_place()[1]
+
+
+def test_the_default_project_opens_unsaved_with_its_shipped_run():
+    project = open_default_project()
+    assert project.path is None and project.shipped_run == RESOURCES / "projects" / "default.shipped"
+    assert load_project(RESOURCES / "projects" / "default.cnnproj").shipped_run == project.shipped_run
+    assert load_project(RESOURCES / "projects" / "lenet5.cnnproj").shipped_run is None

@@ -35,15 +35,20 @@ class UnpluggedCamera(FrameSource):
         return (True, np.zeros((16, 16, 3), np.uint8)) if self.reads <= 2 else (False, None)
 
 
-@pytest.fixture
-def panel(qtbot, tmp_path):
-    studio = Studio(default_project())
-    p = LivePanel(studio)
+def _shown_panel(qtbot, tmp_path, project):
+    """A Live page on ``project``, shown, once its first frame came through a model."""
+    p = LivePanel(Studio(project))
     qtbot.addWidget(p)
     p.capture.set_root(tmp_path / "captures")
     p.resize(1200, 800)
     p.show()
     qtbot.waitUntil(lambda: p.last_result is not None and not _is_frame(p.last_result), timeout=30000)
+    return p
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    p = _shown_panel(qtbot, tmp_path, default_project())
     yield p
     p.shutdown()
 
@@ -223,6 +228,26 @@ def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_pa
     qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained"), timeout=20000)
     assert panel.model_choice == "trained" and panel.models.combo.currentData() == "trained"
     qtbot.waitUntil(lambda: panel.last_result.pipeline.prober.model.name == "trained", timeout=10000)
+
+
+def test_the_default_project_runs_its_shipped_run_until_one_is_trained(qtbot, tmp_path):
+    from cnnstudio.core.templates import open_default_project
+    from cnnstudio.ml.builder import build_model
+    from cnnstudio.ui.live.models import SHIPPED_LABEL, TRAINED_LABEL
+
+    panel = _shown_panel(qtbot, tmp_path, open_default_project())
+    try:
+        assert panel.model_choice == "trained" and panel.models.combo.currentText() == SHIPPED_LABEL
+        assert panel.models.info.text().startswith(SHIPPED_LABEL)
+        path = tmp_path / "run" / "last.keras"
+        path.parent.mkdir()
+        build_model(panel.studio.project.graph, name="trained").save(path)
+        panel.studio.trained_model_path = str(path)
+        panel.studio.model_trained.emit(str(path))  # what the Training page does after an epoch
+        qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained: run/"), timeout=20000)
+        assert panel.models.combo.currentText() == TRAINED_LABEL
+    finally:
+        panel.shutdown()
 
 
 def test_preprocessing_runs_on_the_thread_with_time_to_spare():

@@ -2,6 +2,7 @@
 
 import sys
 
+from cnnstudio.core.project import save_project
 from cnnstudio.core.templates import lenet5
 from cnnstudio.ui.mainwindow import LazyPage, MainWindow
 from cnnstudio.ui.studio import Studio
@@ -107,3 +108,14 @@ def test_a_corrupt_autosave_is_dropped_and_the_open_project_kept(qtbot):
     assert win.recover_autosave(ask=False) is False
     assert not path.exists()
     assert win.studio.project.name == "LeNet-5"
+
+
+def test_the_status_bar_says_where_runs_go(qtbot, tmp_path, read_only):
+    project = lenet5()
+    save_project(project, tmp_path / "install" / "lenet.cnnproj")
+    win = MainWindow(Studio(project))
+    qtbot.addWidget(win)
+    assert f"go to {tmp_path / 'install' / 'lenet.runs'} (beside" in win.runs_label.toolTip()
+    read_only(tmp_path / "install")
+    win.studio.set_project(project)  # opened again, from a read-only install
+    assert win.runs_label.text().endswith("cnnstudio/runs/lenet") and "read-only" in win.runs_label.toolTip()

@@ -144,6 +144,27 @@ def test_trained_checkpoint_is_preferred_and_filters_replay_its_snapshots(qtbot,
     np.testing.assert_allclose(tab.picture.mosaic.image, filter_mosaic(first).image)
 
 
+def test_the_default_project_probes_its_shipped_run(qtbot, model_calls_off_gui):
+    from cnnstudio.core.templates import open_default_project
+    from cnnstudio.ui.live.models import SHIPPED_LABEL
+    from cnnstudio.ui.probe.panel import ProbePanel
+
+    panel = ProbePanel(Studio(open_default_project()))
+    qtbot.addWidget(panel)
+    panel.resize(1200, 800)
+    panel.show()
+    try:
+        qtbot.waitUntil(lambda: panel.image is not None, timeout=60000)
+        _idle(qtbot, panel)
+        assert panel.model.currentText() == SHIPPED_LABEL and panel.info.title == SHIPPED_LABEL
+        assert panel.image_name.endswith(f"a {panel.image.predictions[0].label}")  # sample 0, named right
+        panel.tabs.setCurrentWidget(panel.filters_tab)
+        _idle(qtbot, panel)
+        assert panel.filters_tab.epochs == list(range(9))  # before training, then after each epoch
+    finally:
+        panel.shutdown()
+
+
 def test_image_files_demo_frames_and_handed_in_pictures_are_probed(qtbot, panel, tmp_path):
     import cv2
 

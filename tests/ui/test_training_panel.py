@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from cnnstudio.core.templates import default_project
 from cnnstudio.ui.studio import Studio
@@ -125,3 +126,16 @@ def test_closing_during_training_stops_the_worker(qtbot, panel):
     t0 = time.perf_counter()
     panel.shutdown()
     assert not thread.isRunning() and time.perf_counter() - t0 < 20
+
+
+def test_the_shipped_run_is_listed_read_only(qtbot):
+    from cnnstudio.core.templates import open_default_project
+
+    widget = TrainingPanel(Studio(open_default_project()))
+    qtbot.addWidget(widget)
+    item = widget.runs.list.item(0)
+    assert widget.runs.list.count() == 1 and item.data(Qt.UserRole).shipped
+    assert item.text().startswith("shipped (read-only) · 8/8 ep")
+    widget.runs.list.setCurrentRow(0)
+    assert not widget.resume_button.isEnabled()  # a shipped run is never written to
+    widget.shutdown()

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 
 from cnnstudio.ml.capture import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
 
+from .models import TRAINED_LABEL
+
 FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
 FILE_TITLES = {"video": "Video", "image": "Image", "folder": "Folder"}
 
@@ -114,7 +116,7 @@ class SourceControls(QGroupBox):
             w_.setToolTip("" if source.settable else "This source has its own size and rate")
 
 
-MODEL_CHOICES = [("trained", "Latest trained model"), ("graph", "Editor graph (untrained)"), ("file", "Model file…")]
+MODEL_CHOICES = [("trained", TRAINED_LABEL), ("graph", "Editor graph (untrained)"), ("file", "Model file…")]
 
 
 class ModelControls(QGroupBox):
@@ -168,6 +170,10 @@ class ModelControls(QGroupBox):
         choice = "trained" if has_trained else "graph"
         self.combo.setCurrentIndex(self.combo.findData(choice))
         return choice
+
+    def set_trained_label(self, text: str) -> None:
+        """Name the trained choice (the latest trained model, or the project's shipped run)."""
+        self.combo.setItemText(self.combo.findData("trained"), text)
 
     def settings(self) -> dict:
         """The probe settings as the worker takes them."""

@@ -1,9 +1,11 @@
-"""Which model the Live page runs: the latest trained one, the editor's graph untrained, or a file.
+"""Which model the Live and Probe pages run: the latest trained one, the editor's graph untrained,
+or a file.
 
 Each choice becomes a :class:`ModelSpec` whose ``load()`` runs on the inference worker
 (TensorFlow is imported there, not here). A trained run carries its own graph, classes and
 preprocessing in its ``settings.json``, so the live view sees frames exactly as training did
-even if the project was edited since.
+even if the project was edited since. Until the project trains a model of its own, the
+"trained" choice is the run the project shipped with, if any (the default project has one).
 """
 
 from __future__ import annotations
@@ -16,21 +18,28 @@ from cnnstudio.core.project import Project
 
 from .worker import ModelSpec
 
+#: The choosers' text for the trained choice: the project's own newest model, or its shipped run.
+TRAINED_LABEL, SHIPPED_LABEL = "Latest trained model", "Trained run (shipped)"
 
-def latest_checkpoint(studio) -> tuple[Path, dict[str, Any]] | None:
-    """The newest trained model of the project and its run settings, or None.
+
+def latest_checkpoint(studio) -> tuple[Path, Any] | None:
+    """The newest trained model of the project and its :class:`~cnnstudio.ml.runs.Run`, or None.
 
     ``studio.trained_model_path`` (set by the Training page) wins; otherwise the newest run
-    in the project's run folder with a best or last checkpoint.
+    of the project with a best or last checkpoint (its shipped run when it has no other).
     """
     from cnnstudio.ml.runs import Run, newest_checkpoint  # JSON and NumPy only
 
     path = getattr(studio, "trained_model_path", None)
     if path and Path(path).is_file():
-        run = Run(Path(path).parent)
-        return Path(path), run.settings
-    found = newest_checkpoint(studio.project.runs_dir())
-    return (found[0], found[1].settings) if found else None
+        return Path(path), Run(Path(path).parent)
+    return newest_checkpoint(studio.project)
+
+
+def trained_label(studio) -> str:
+    """The choosers' text for the trained choice: :data:`SHIPPED_LABEL` while it is the shipped run."""
+    found = latest_checkpoint(studio)
+    return SHIPPED_LABEL if found is not None and found[1].shipped else TRAINED_LABEL
 
 
 def _load_file(path: Path):
@@ -49,7 +58,8 @@ def trained_spec(studio) -> ModelSpec | None:
     found = latest_checkpoint(studio)
     if found is None:
         return None
-    path, settings = found
+    path, run = found
+    settings = run.settings
     project: Project = studio.project
     graph = None
     if settings.get("graph"):
@@ -64,7 +74,8 @@ def trained_spec(studio) -> ModelSpec | None:
         model, file_graph = _load_file(path)
         return model, graph or file_graph
 
-    return ModelSpec(f"Trained: {path.parent.name}/{path.name}", load, graph,
+    title = SHIPPED_LABEL if run.shipped else f"Trained: {path.parent.name}/{path.name}"
+    return ModelSpec(title, load, graph,
                      tuple(settings.get("classes") or project.classes),
                      run_preprocessing(settings, project.preprocessing))
 

@@ -23,7 +23,7 @@ from cnnstudio.ml.capture import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, 
 
 from .capture_box import DatasetCaptureBox, default_root
 from .controls import ModelControls, SourceControls
-from .models import file_spec, graph_spec, trained_spec
+from .models import file_spec, graph_spec, trained_label, trained_spec
 from .views import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
 from .worker import start_worker, stop_worker
 
@@ -256,6 +256,7 @@ class LivePanel(QWidget):
     # -- model and probe settings -------------------------------------------------------
     def choose_model(self, choice: str, path: str | None = None) -> bool:
         """Run ``trained``, ``graph`` (the editor's, untrained) or ``file`` (``path``)."""
+        self.models.set_trained_label(trained_label(self.studio))
         if choice == "trained":
             spec = trained_spec(self.studio)
             if spec is None:

@@ -20,7 +20,8 @@ from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from cnnstudio.ui.live.models import file_spec, graph_spec, latest_checkpoint, trained_spec
+from cnnstudio.ui.live.models import (TRAINED_LABEL, file_spec, graph_spec, latest_checkpoint, trained_label,
+                                      trained_spec)
 from cnnstudio.ui.live.views import TITLE, ImageView, TopKChart
 
 from . import sources
@@ -31,7 +32,7 @@ from .filters_tab import FiltersTab
 from .jobs import ProbeJobs
 from .tab import fill_combo
 
-MODELS = [("Latest trained model", "trained"), ("Editor graph (random weights)", "graph"), ("Model file…", "file")]
+MODELS = [(TRAINED_LABEL, "trained"), ("Editor graph (random weights)", "graph"), ("Model file…", "file")]
 SOURCES = [("Dataset sample", "dataset"), ("Image file…", "file"), ("Demo frame", "demo"), ("Video frame…", "video")]
 
 
@@ -138,6 +139,7 @@ class ProbePanel(QWidget):
     # -- model ----------------------------------------------------------------------
     def choose_model(self, choice: str, path: str | None = None) -> bool:
         """Probe ``trained`` (the newest checkpoint), ``graph`` (random weights) or ``file`` (``path``)."""
+        models = [(trained_label(self.studio), "trained"), *MODELS[1:]]
         snapshots = None
         if choice == "trained":
             spec = trained_spec(self.studio)
@@ -152,12 +154,12 @@ class ProbePanel(QWidget):
                 path, _ = QFileDialog.getOpenFileName(self, "Load a Keras model", str(Path.home()),
                                                       "Keras models (*.keras *.h5 *.json);;All files (*)")
             if not path:
-                fill_combo(self.model, MODELS, "graph" if self.session is None else None)
+                fill_combo(self.model, models, "graph" if self.session is None else None)
                 return False
             spec = file_spec(self.studio, path)
         else:
             spec = graph_spec(self.studio)
-        fill_combo(self.model, MODELS, choice)
+        fill_combo(self.model, models, choice)
         self._model_stale = False
         self._watch_run(snapshots.parent if snapshots is not None else None)
         self.jobs.submit("model", f"Loading {spec.title}…", sources.open_session, spec, snapshots,

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, Q
 
 from cnnstudio.core.commands import SetSettings
 from cnnstudio.ml.evaluation import Evaluation
-from cnnstudio.ml.runs import Run, list_runs
+from cnnstudio.ml.runs import Run, project_runs
 from cnnstudio.ui.tasks import TaskRunner
 
 from .curves import CurvesView, TrainingHistory
@@ -179,7 +179,7 @@ class TrainingPanel(QWidget):
 
     def _on_studio_project_replaced(self) -> None:
         self._load_forms()
-        self.runs.refresh(self.studio.project.runs_dir())
+        self.runs.refresh(self.studio.project)
         if self.state == "idle":
             self.history.clear()
             self.evaluation.show_evaluation(None)
@@ -247,7 +247,7 @@ class TrainingPanel(QWidget):
     def _resumable_run(self) -> Run | None:
         run = self.runs.selected()
         if run is None:
-            runs = list_runs(self.studio.project.runs_dir())
+            runs = project_runs(self.studio.project)
             run = runs[-1] if runs else None
         return run if run is not None and run.can_resume() else None
 
@@ -263,6 +263,7 @@ class TrainingPanel(QWidget):
         self.info = info
         self.curves.set_epochs(info["epochs"])
         self.status.setText(f"{info['samples']} images, batch {info['batch_size']}")
+        self.studio.status_message.emit(f"Training into {info['run']}")
 
     def _on_worker_batch_ended(self, step: int, epoch: int, logs: dict) -> None:
         spe = max(1, self.info.get("steps_per_epoch", 1))
@@ -331,7 +332,7 @@ class TrainingPanel(QWidget):
         done, total, _ = self._progress
         self._progress = (done if status != "finished" else total, total, "")
         self.progress.setFormat(status)
-        self.runs.refresh(self.studio.project.runs_dir())
+        self.runs.refresh(self.studio.project)
         self._update_buttons()
 
     def _on_thread_finished(self, thread, worker) -> None:

@@ -3,12 +3,11 @@ or to resume it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from cnnstudio.ml.runs import Run, list_runs
+from cnnstudio.core.project import Project
+from cnnstudio.ml.runs import Run, project_runs
 
 
 def describe(run: Run) -> str:
@@ -16,7 +15,8 @@ def describe(run: Run) -> str:
     epochs = run.curves.epochs_done
     acc = [v for v in run.curves.epoch.get("val_accuracy", []) if v == v]
     best = f" · val acc {100 * max(acc):.1f}%" if acc else ""
-    return f"{run.name} · {epochs}/{run.target_epochs or epochs} ep{best} · {run.metrics.get('status', '?')}"
+    name = "shipped (read-only)" if run.shipped else run.name
+    return f"{name} · {epochs}/{run.target_epochs or epochs} ep{best} · {run.metrics.get('status', '?')}"
 
 
 class RunsView(QGroupBox):
@@ -39,15 +39,13 @@ class RunsView(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
-        self.runs_dir: Path | None = None
 
-    def refresh(self, runs_dir: Path) -> None:
-        """Re-read the runs in ``runs_dir`` (ticks are kept by name)."""
+    def refresh(self, project: Project) -> None:
+        """Re-read the runs of ``project`` (ticks are kept by name)."""
         ticked = {r.name for r in self.ticked()}
-        self.runs_dir = Path(runs_dir)
         self.list.blockSignals(True)
         self.list.clear()
-        for run in reversed(list_runs(self.runs_dir)):
+        for run in reversed(project_runs(project)):
             item = QListWidgetItem(describe(run))
             item.setData(Qt.UserRole, run)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
