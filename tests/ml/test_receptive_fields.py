@@ -43,8 +43,9 @@ def changed_units(model: keras.Model, h: int, w: int) -> np.ndarray:
     pokes = np.zeros((h * w + 1, h, w, 1), np.float32)  # one image per pixel, then the blank one
     pokes[np.arange(h * w), np.arange(h * w) // w, np.arange(h * w) % w, 0] = 1.0
     out = np.asarray(model(pokes))
-    # a real change is at least 1/16 here (weights 1, pools of at most 4 taps, twice); a batch's
-    # float rounding (a few 1e-5 on values ~100, which differs between CPUs' kernels) is not one
+    # with weights 1 and no bias a pixel outside the field leaves the unit as it was, and one inside
+    # moves it by 1/9 at least in these seeded nets (an average pool divides by its window);
+    # 1e-3 stays clear of a batch's float rounding (a few 1e-5 on values ~100 on some CPUs)
     return (np.abs(out[:-1] - out[-1]).max(axis=-1) > 1e-3).reshape(h, w, *out.shape[1:3])
 
 
@@ -148,7 +149,8 @@ def random_branching_net(r: random.Random) -> keras.Model:
     x = inp
     for _ in range(r.randint(2, 3)):
         if r.random() < 0.4:
-            x = _window(r, x, r.choice(STRIDES), "valid" if min(x.shape[1:3]) > 6 else "same")
+            # the widest window here spans 9 pixels (5 taps, dilation 2)
+            x = _window(r, x, r.choice(STRIDES), "valid" if min(x.shape[1:3]) >= 9 else "same")
         x = _join(r, x)
     return keras.Model(inp, x)
 
