@@ -4,8 +4,11 @@ Receptive fields follow Araujo, Norris & Sim, "Computing receptive fields of con
 neural networks" (Distill, 2019): per spatial axis a field has a ``size`` r, an effective
 ``stride`` S and an effective ``padding`` P, and the output unit at index i is centred on
 input coordinate ``-P + i*S + (r-1)/2``. A layer with kernel k, stride s and padding p maps
-(r, S, P) to (r + (k-1)*S, S*s, P + p*S). Branches merge only when they are aligned (same
-stride, same centres); the merged field is the largest one. Where a field is not defined,
+(r, S, P) to (r + (k-1)*S, S*s, P + p*S). Where branches join, each axis takes the union
+of the branches' fields: with one stride S on that axis, unit i of branch b sees
+``[-P_b + i*S, -P_b + i*S + r_b - 1]``, so the merged unit sees ``P = max(P_b)`` and
+``r = max(r_b - P_b) + P``, whether or not the branches' centres agree. Branches whose
+strides differ on an axis have no common field. Where a field is not defined,
 :attr:`NodeInfo.rf_note` says why and :attr:`NodeInfo.receptive_field` is ``None``.
 """
 
@@ -17,7 +20,7 @@ from typing import Callable
 from .catalog import spec
 from .graph import LayerGraph, Node
 from .params import ParamError
-from .rules import IDENTITY, LayerMath, ShapeError, activation_bytes
+from .rules import IDENTITY, LayerMath, ShapeError, activation_bytes, dims
 
 #: ``fallback(node, input_shapes) -> (output_shape, trainable, non_trainable)`` for kinds
 #: the catalog does not know; the ml package offers one backed by Keras.
@@ -33,7 +36,7 @@ class ReceptiveField:
     padding: tuple[int, ...]
 
     def center(self, index: tuple[int, ...]) -> tuple[float, ...]:
-        """Input coordinate of the centre of the unit at ``index`` (one per axis)."""
+        """Input coordinate of the centre of :meth:`box` of the unit at ``index`` (one per axis)."""
         return tuple(-p + i * s + (r - 1) / 2 for i, r, s, p in zip(index, self.size, self.stride, self.padding))
 
     def box(self, index: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
@@ -116,17 +119,21 @@ def _step_rf(rf: ReceptiveField, steps) -> ReceptiveField:
 
 
 def _merge_rf(fields: list[ReceptiveField | None], notes: list[str]) -> tuple[ReceptiveField | None, str]:
+    """The union of the branches' fields, axis by axis (see the module docstring)."""
     if any(f is None for f in fields):
         return None, next((n for n in notes if n), "an input has no receptive field")
-    first = fields[0]
-    if any(len(f.size) != len(first.size) for f in fields):
+    if len({len(f.size) for f in fields}) > 1:
         return None, "branches have different spatial axes"
-    if any(f.stride != first.stride for f in fields):
-        return None, "misaligned branches: their strides differ"
-    if any(f.center((0,) * len(f.size)) != first.center((0,) * len(first.size)) for f in fields):
-        return None, "misaligned branches: their fields are not centred on the same pixels"
-    big = max(fields, key=lambda f: f.size)
-    return big, ""
+    if len({f.stride for f in fields}) > 1:
+        return None, f"misaligned branches: their strides differ ({', '.join(dims(f.stride) for f in fields)})"
+    size, pad = [], []
+    for rs, ps in zip(zip(*(f.size for f in fields)), zip(*(f.padding for f in fields))):
+        # relative to unit i's offset i*S, branch b sees pixels -P_b .. r_b - 1 - P_b
+        first = max(ps)
+        last = max(r - 1 - q for r, q in zip(rs, ps))
+        pad.append(first)
+        size.append(first + last + 1)
+    return ReceptiveField(tuple(size), fields[0].stride, tuple(pad)), ""
 
 
 def _spatial_axes(shape: tuple | None) -> int:

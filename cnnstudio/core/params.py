@@ -7,6 +7,7 @@ into one canonical Python value, or raises :class:`ParamError` with a message fo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,9 @@ class Param:
     ``ZeroPadding2D``'s padding), ``shape`` (a tuple of positive ints or ``None``),
     ``floats`` (a float or a pair of floats, as augmentation factors are), ``names`` (a tuple
     of distinct strings, each one of ``choices``) and ``any``. ``titles`` are the words a form
-    shows for ``choices``, in the same order.
+    shows for ``choices``, in the same order. Typed text is read too: ``'3x3'``, ``'3, 3'`` or
+    ``'(3, 3)'`` for ``ints`` and ``shape`` (``'None'`` for a free size), ``'-0.2, 0.3'`` for
+    ``floats``, ``'true'``/``'no'`` for ``bool``, ``'a, b'`` for ``names``.
     """
 
     name: str
@@ -92,6 +95,8 @@ def _as_float(p: Param, v: Any) -> float:
     if isinstance(v, bool):
         raise ParamError(f"{p.name} must be a number, got {v!r}")
     out = float(v)
+    if not math.isfinite(out):  # NaN would pass any range check
+        raise ParamError(f"{p.name} must be a finite number, got {v!r}")
     p.check_range(out)
     return out
 
@@ -120,10 +125,17 @@ def _as_str(p: Param, v: Any) -> str:
     return str(v)
 
 
+def _split(text: str) -> list[str]:
+    """The items of a typed tuple: ``'3x3'``, ``'3, 3'``, ``'3 3'`` and ``'(3, 3)'`` all give ``['3', '3']``."""
+    for sep in "xX ()[]":
+        text = text.replace(sep, ",")
+    return [x for x in text.split(",") if x]
+
+
 def _as_ints(p: Param, v: Any) -> tuple[int, ...]:
     n = p.length  # None: any length (e.g. Reshape's target_shape)
     if isinstance(v, str):
-        v = [x for x in v.replace("x", ",").replace(" ", ",").split(",") if x]
+        v = _split(v)
     if isinstance(v, (int, float)):
         v = [v] * (n or 1)
     vals = tuple(_as_int(p, x) for x in v)
@@ -156,8 +168,7 @@ def _as_pairs(p: Param, v: Any) -> tuple[tuple[int, int], ...]:
 
 def _as_shape(p: Param, v: Any) -> tuple[int | None, ...]:
     if isinstance(v, str):
-        v = [x for x in v.replace("x", ",").replace(" ", ",").split(",") if x]
-        v = [None if x.lower() == "none" else x for x in v]
+        v = [None if x.lower() == "none" else x for x in _split(v)]
     if isinstance(v, int):
         v = [v]
     out = tuple(None if x is None else _as_int(p, x) for x in v)
@@ -169,6 +180,9 @@ def _as_shape(p: Param, v: Any) -> tuple[int | None, ...]:
 
 
 def _as_floats(p: Param, v: Any) -> float | tuple[float, float]:
+    if isinstance(v, str) and "," in v:  # the text of a pair, as the inspector shows one
+        parts = [x for x in v.split(",") if x.strip()]
+        v = parts[0] if len(parts) == 1 else parts
     if isinstance(v, (list, tuple)):
         if len(v) != 2:
             raise ParamError(f"{p.name} needs one number or a pair, got {len(v)} values")
@@ -179,8 +193,7 @@ def _as_floats(p: Param, v: Any) -> float | tuple[float, float]:
 def _as_names(p: Param, v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [x for x in v.replace(" ", ",").split(",") if x]
-    out = tuple(dict.fromkeys(_as_choice(p, x) if p.choices else str(x) for x in v))
-    return out
+    return tuple(dict.fromkeys(_as_choice(p, x) if p.choices else str(x) for x in v))  # each once, in order
 
 
 def _as_any(p: Param, v: Any) -> Any:

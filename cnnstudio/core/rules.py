@@ -390,6 +390,9 @@ def merge(kind: str, rank: int, p: dict, shapes: list[Shape]) -> LayerMath:
                 if a is not None and b is not None and a != b:
                     raise ShapeError(f"{kind}: shapes {', '.join(dims(x) for x in shapes)} differ off the concatenation axis")
         out[ax] = None if any(s[ax] is None for s in shapes) else sum(s[ax] for s in shapes)
+        if ax < r - 1:  # channels last: any other axis is spatial
+            return LayerMath(tuple(out), rf=None,
+                             rf_note="Concatenate along a spatial axis: each input's units keep their own fields, side by side")
         return LayerMath(tuple(out))
     out = []
     for axis_dims in zip(*shapes):

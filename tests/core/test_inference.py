@@ -59,21 +59,51 @@ def test_receptive_fields_compose_per_layer():
     assert inference[graph.by_name("F6").id].receptive_field is None  # no spatial axes left
 
 
-def test_aligned_skip_connections_keep_a_field_and_misaligned_ones_say_why():
-    graph = resnet_style().graph
-    inference = infer(graph)
-    assert inference[graph.by_name("block1_add").id].receptive_field is not None
+def _joined(shape, branches, merge="Add", merge_params=None):
+    """A graph: input -> each branch (a chain of (kind, params)) -> one merge node; returns (graph, merge)."""
     g = LayerGraph()
-    inp = g.add_node("InputLayer", {"shape": (16, 16, 1)})
-    a = g.add_node("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same"})
-    b = g.add_node("ZeroPadding2D", {"padding": ((1, 0), (1, 0))})
-    c = g.add_node("Cropping2D", {"cropping": ((0, 1), (0, 1))})
-    add = g.add_node("Add")
-    for src, dst in ((inp, a), (inp, b), (b, c), (a, add), (c, add)):
-        g.add_edge(src.id, dst.id)
-    info = infer(g)[add.id]
+    inp = g.add_node("InputLayer", {"shape": shape})
+    join = g.add_node(merge, merge_params or {})
+    for chain in branches:
+        last = inp
+        for kind, params in chain:
+            node = g.add_node(kind, params)
+            g.add_edge(last.id, node.id)
+            last = node
+        g.add_edge(last.id, join.id)
+    return g, join
+
+
+def test_branches_join_by_the_union_of_their_fields_on_each_axis():
+    graph = resnet_style().graph
+    assert infer(graph)[graph.by_name("block1_add").id].receptive_field is not None
+    row = [("Conv2D", {"filters": 1, "kernel_size": (1, 5), "padding": "same"})]
+    col = [("Conv2D", {"filters": 1, "kernel_size": (5, 1), "padding": "same"})]
+    for merge in ("Add", "Concatenate"):
+        g, join = _joined((9, 9, 1), [row, col], merge)
+        rf = infer(g)[join.id].receptive_field
+        assert (rf.size, rf.stride, rf.padding) == ((5, 5), (1, 1), (2, 2)), merge
+        assert rf.box((4, 4)) == ((2, 6), (2, 6))
+    # a branch shifted one pixel up-left beside a 1x1 conv: the centres differ, the union is 2x2
+    shifted = [("ZeroPadding2D", {"padding": ((1, 0), (1, 0))}), ("Cropping2D", {"cropping": ((0, 1), (0, 1))})]
+    g, join = _joined((8, 8, 1), [[("Conv2D", {"filters": 1, "kernel_size": 1})], shifted])
+    rf = infer(g)[join.id].receptive_field
+    assert rf.box((3, 5)) == ((2, 3), (4, 5))
+    assert rf.center((3, 5)) == (2.5, 4.5)
+
+
+def test_joins_without_a_common_field_say_why():
+    # 16 -> 8 both ways, but one branch steps by 2 and the other by 1
+    g, join = _joined((16, 16, 1), [[("Conv2D", {"filters": 1, "kernel_size": 1, "strides": 2})],
+                                    [("Conv2D", {"filters": 1, "kernel_size": 9})]])
+    info = infer(g)[join.id]
     assert info.ok and info.receptive_field is None
-    assert "misaligned" in info.rf_note
+    assert info.rf_note == "misaligned branches: their strides differ (2x2, 1x1)"
+    g, join = _joined((6, 6, 1), [[("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same"})], []],
+                      "Concatenate", {"axis": 2})
+    info = infer(g)[join.id]
+    assert info.ok and info.output_shape == (6, 12, 1) and info.receptive_field is None
+    assert "Concatenate along a spatial axis" in info.rf_note
 
 
 def test_same_padding_with_a_free_input_size():
