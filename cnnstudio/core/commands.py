@@ -75,15 +75,9 @@ class RemoveNodes(Command):
             self.graph.remove_node(i)
 
     def undo(self) -> None:
-        for node, _ in self.removed:
-            self.graph.insert_node(node)
-        # restore insertion order so names, layout and Keras layer order stay as they were
-        want = sorted(self.removed, key=lambda t: t[1])
-        items = [(k, v) for k, v in self.graph.nodes.items() if k not in {n.id for n, _ in want}]
-        for node, idx in want:
-            items.insert(min(idx, len(items)), (node.id, node))
-        self.graph.nodes.clear()
-        self.graph.nodes.update(items)
+        # back where they were in the node order, so names, layout and Keras layer order stay
+        for node, index in sorted(self.removed, key=lambda t: t[1]):
+            self.graph.insert_node(node, index)
         for e in self.edges:
             self.graph.add_edge(e.src, e.dst, e.port, check=False)
 
@@ -134,9 +128,7 @@ class SetParams(Command):
         self.old = self.graph.set_params(self.node_id, self.values)
 
     def undo(self) -> None:
-        node = self.graph.node(self.node_id)
-        node.params.update(self.old)
-        self.graph.node_changed.emit(node)
+        self.graph.set_params(self.node_id, self.old)
 
 
 class Rename(Command):

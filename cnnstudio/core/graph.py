@@ -3,14 +3,21 @@
 Rules live here: :meth:`LayerGraph.check_connect` raises a typed :class:`GraphError`;
 the canvas asks :meth:`LayerGraph.can_connect` for hover feedback. Edits go through
 :mod:`cnnstudio.core.commands` so they can be undone; the model emits signals on change.
+
+The graph is sealed: its containers are private and shown read-only (:attr:`LayerGraph.nodes`
+is a mapping proxy, :attr:`LayerGraph.edges` a tuple), so every change, undo and import
+included, goes through a method that checks it and tells the listeners; a change that
+changes nothing tells no one. :meth:`LayerGraph.bulk_edit` makes many changes one ``reset``.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping
 
 from .catalog import MANY, spec
 from .params import ParamError
@@ -109,9 +116,10 @@ class LayerGraph:
     """
 
     def __init__(self) -> None:
-        self.nodes: dict[str, Node] = {}
-        self.edges: list[Edge] = []
-        self.output_ids: list[str] | None = None  # None: the sinks, in node order
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._outputs: list[str] | None = None  # None: the sinks, in node order
+        self._bulk = 0
         self._ids = itertools.count(1)
         self.node_added = Signal()
         self.node_removed = Signal()
@@ -122,27 +130,42 @@ class LayerGraph:
         self.reset = Signal()
 
     # -- queries ----------------------------------------------------------------------
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """The nodes by id, in insertion order (read-only: edit through the methods)."""
+        return MappingProxyType(self._nodes)
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """The edges, oldest first (a snapshot: edit through the methods)."""
+        return tuple(self._edges)
+
+    @property
+    def output_ids(self) -> list[str] | None:
+        """The explicit model outputs (node ids, in order), or ``None`` for the sinks."""
+        return None if self._outputs is None else list(self._outputs)
+
     def node(self, node_id: str) -> Node:
         """The node with ``node_id``; raises :class:`UnknownNodeError`."""
         try:
-            return self.nodes[node_id]
+            return self._nodes[node_id]
         except KeyError:
             raise UnknownNodeError(f"no node {node_id!r}") from None
 
     def by_name(self, name: str) -> Node | None:
         """The node called ``name``, or ``None``."""
-        for n in self.nodes.values():
+        for n in self._nodes.values():
             if n.name == name:
                 return n
         return None
 
     def in_edges(self, node_id: str) -> list[Edge]:
         """Edges into ``node_id``, by port."""
-        return sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.port)
+        return sorted((e for e in self._edges if e.dst == node_id), key=lambda e: e.port)
 
     def out_edges(self, node_id: str) -> list[Edge]:
         """Edges out of ``node_id``."""
-        return [e for e in self.edges if e.src == node_id]
+        return [e for e in self._edges if e.src == node_id]
 
     def inputs_of(self, node_id: str) -> list[str]:
         """Ids of the nodes feeding ``node_id``, by port."""
@@ -150,25 +173,25 @@ class LayerGraph:
 
     def input_nodes(self) -> list[Node]:
         """The InputLayer nodes, in node order."""
-        return [n for n in self.nodes.values() if n.kind == "InputLayer"]
+        return [n for n in self._nodes.values() if n.kind == "InputLayer"]
 
     def outputs(self) -> list[Node]:
         """The model outputs: explicit ``output_ids`` if set and valid, else the sinks."""
-        if self.output_ids and all(i in self.nodes for i in self.output_ids):
-            return [self.nodes[i] for i in self.output_ids]
-        has_out = {e.src for e in self.edges}
-        return [n for n in self.nodes.values() if n.id not in has_out and n.kind != "InputLayer"]
+        if self._outputs and all(i in self._nodes for i in self._outputs):
+            return [self._nodes[i] for i in self._outputs]
+        has_out = {e.src for e in self._edges}
+        return [n for n in self._nodes.values() if n.id not in has_out and n.kind != "InputLayer"]
 
     def topological_order(self) -> list[str]:
         """Node ids, every node after its inputs; stable with respect to insertion order."""
-        indeg = {i: 0 for i in self.nodes}
-        succ: dict[str, list[str]] = {i: [] for i in self.nodes}
-        for e in self.edges:
+        indeg = {i: 0 for i in self._nodes}
+        succ: dict[str, list[str]] = {i: [] for i in self._nodes}
+        for e in self._edges:
             indeg[e.dst] += 1
             succ[e.src].append(e.dst)
-        ready = [i for i in self.nodes if indeg[i] == 0]
+        ready = [i for i in self._nodes if indeg[i] == 0]
         order: list[str] = []
-        pos = {i: k for k, i in enumerate(self.nodes)}
+        pos = {i: k for k, i in enumerate(self._nodes)}
         while ready:
             ready.sort(key=pos.__getitem__, reverse=True)
             i = ready.pop()
@@ -193,7 +216,7 @@ class LayerGraph:
     def unique_name(self, base: str) -> str:
         """``base`` if unused, else ``base_1``, ``base_2``..."""
         base = safe_name(base)
-        names = {n.name for n in self.nodes.values()}
+        names = {n.name for n in self._nodes.values()}
         if base not in names:
             return base
         for k in itertools.count(1):
@@ -206,7 +229,7 @@ class LayerGraph:
         """A fresh node id."""
         while True:
             i = f"n{next(self._ids)}"
-            if i not in self.nodes:
+            if i not in self._nodes:
                 return i
 
     # -- rules ------------------------------------------------------------------------
@@ -233,11 +256,11 @@ class LayerGraph:
             port = 0 if d.n_inputs == 1 else self.free_port(dst)
         if d.n_inputs == 1 and port != 0:
             raise PortTakenError(f"{d.name} has a single input")
-        if any(e.dst == dst and e.port == port for e in self.edges):
-            taken = next(e for e in self.edges if e.dst == dst and e.port == port)
+        if any(e.dst == dst and e.port == port for e in self._edges):
+            taken = next(e for e in self._edges if e.dst == dst and e.port == port)
             where = "the input" if d.n_inputs == 1 else f"input {port}"
             raise PortTakenError(f"{where} of {d.name} is already fed by {self.node(taken.src).name}")
-        if any(e.src == src and e.dst == dst for e in self.edges):
+        if any(e.src == src and e.dst == dst for e in self._edges):
             raise PortTakenError(f"{s.name} already feeds {d.name}")
         if dst == src or dst in self.ancestors(src):
             raise CycleError(f"connecting {s.name} to {d.name} would make a cycle")
@@ -270,7 +293,7 @@ class LayerGraph:
 
     def check_inputs(self) -> None:
         """Raise :class:`MissingInputError` for the first layer fed by fewer inputs than it needs."""
-        for node in self.nodes.values():
+        for node in self._nodes.values():
             need = {0: 0, 1: 1}.get(node.n_inputs, 1 if node.generic else 2)
             have = len(self.in_edges(node.id))
             if have < need:
@@ -307,51 +330,80 @@ class LayerGraph:
         self.insert_node(node)
         return node
 
-    def insert_node(self, node: Node) -> None:
-        """Put an existing :class:`Node` object in (used by undo)."""
-        if node.id in self.nodes:
+    def insert_node(self, node: Node, index: int | None = None) -> None:
+        """Put an existing :class:`Node` object in, at position ``index`` of the node order
+        (the end by default; undo puts a deleted node back where it was)."""
+        if node.id in self._nodes:
             raise GraphError(f"node id {node.id} already used")
-        self.nodes[node.id] = node
+        if index is None or index >= len(self._nodes):
+            self._nodes[node.id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(max(0, index), (node.id, node))
+            self._nodes = dict(items)
         self.node_added.emit(node)
+
+    def replace_node(self, node: Node) -> None:
+        """Put ``node`` in place of the node with its id (same place, same edges)."""
+        self.node(node.id)
+        self._nodes[node.id] = node
+        self.node_changed.emit(node)
 
     def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
         """Remove a node and its edges; returns both for undo."""
         node = self.node(node_id)
-        gone = [e for e in self.edges if e.src == node_id or e.dst == node_id]
+        gone = [e for e in self._edges if e.src == node_id or e.dst == node_id]
         for e in gone:
             self.remove_edge(e)
-        del self.nodes[node_id]
+        del self._nodes[node_id]
         self.node_removed.emit(node)
         return node, gone
 
     def add_edge(self, src: str, dst: str, port: int | None = None, check: bool = True) -> Edge:
-        """Connect ``src`` to ``dst`` (checked unless ``check`` is False)."""
-        port = self.check_connect(src, dst, port) if check else (self.free_port(dst) if port is None else port)
+        """Connect ``src`` to ``dst``: checked against every rule, or with ``check=False`` (undo,
+        import) only that both nodes exist and the port is free."""
+        if check:
+            port = self.check_connect(src, dst, port)
+        else:
+            self.node(src), self.node(dst)
+            port = self.free_port(dst) if port is None else int(port)
+            if any(e.dst == dst and e.port == port for e in self._edges):
+                raise PortTakenError(f"input {port} of {self._nodes[dst].name} is already fed")
         edge = Edge(src, dst, port)
-        self.edges.append(edge)
+        self._edges.append(edge)
         self.edge_added.emit(edge)
         return edge
 
     def remove_edge(self, edge: Edge) -> None:
         """Remove ``edge``."""
-        self.edges.remove(edge)
+        self._edges.remove(edge)
         self.edge_removed.emit(edge)
 
+    def set_outputs(self, node_ids: list[str] | None) -> None:
+        """Make ``node_ids`` the model's outputs, in order (``None``: the sinks)."""
+        ids = None if node_ids is None else [self.node(i).id for i in node_ids]
+        if ids != self._outputs:
+            self._outputs = ids
+            self.reset.emit()
+
     def set_params(self, node_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        """Change parameters (checked); returns the previous values of those changed."""
+        """Change parameters (checked); returns the previous values of those that changed.
+
+        Nothing is emitted when every value is already the node's.
+        """
         node = self.node(node_id)
         sp = spec(node.kind)
-        old = {k: node.params.get(k) for k in values}
-        if sp is not None:
-            merged = dict(node.params)
-            for k, v in values.items():
-                p = sp.params.get(k)
-                if p is None:
-                    raise ParamError(f"{node.kind} has no parameter {k!r}")
-                merged[k] = p.coerce(v)
-            node.params = merged
-        else:
-            node.params = {**node.params, **values}
+        new = {}
+        for k, v in values.items():
+            p = sp.params.get(k) if sp is not None else None
+            if sp is not None and p is None:
+                raise ParamError(f"{node.kind} has no parameter {k!r}")
+            new[k] = p.coerce(v) if p is not None else v
+        changed = {k: v for k, v in new.items() if k not in node.params or node.params[k] != v}
+        if not changed:
+            return {}
+        old = {k: node.params.get(k) for k in changed}
+        node.params = {**node.params, **changed}
         self.node_changed.emit(node)
         return old
 
@@ -363,30 +415,51 @@ class LayerGraph:
         other = self.by_name(name)
         if other is not None and other.id != node_id:
             raise GraphError(f"a layer called {name!r} already exists")
-        old, node.name = node.name, name
-        self.node_changed.emit(node)
+        old = node.name
+        if name != old:
+            node.name = name
+            self.node_changed.emit(node)
         return old
 
     def move(self, node_id: str, pos: Iterable[float]) -> tuple[float, float]:
         """Move a node on the canvas; returns the old position."""
         node = self.node(node_id)
-        old, node.pos = node.pos, tuple(float(x) for x in pos)
-        self.node_moved.emit(node)
+        old, new = node.pos, tuple(float(x) for x in pos)
+        if new != old:
+            node.pos = new
+            self.node_moved.emit(node)
         return old
 
     def clear(self) -> None:
         """Remove everything (emits ``reset``)."""
-        self.nodes.clear()
-        self.edges.clear()
-        self.output_ids = None
+        self._nodes.clear()
+        self._edges.clear()
+        self._outputs = None
         self.reset.emit()
+
+    @contextmanager
+    def bulk_edit(self) -> Iterator["LayerGraph"]:
+        """Make many changes (an import, a load) as one: the listeners hear one ``reset`` at the end
+        of the outermost block instead of a signal per change."""
+        signals = (self.node_added, self.node_removed, self.node_changed, self.node_moved,
+                   self.edge_added, self.edge_removed, self.reset)
+        self._bulk += 1
+        try:
+            with ExitStack() as stack:
+                for s in signals:
+                    stack.enter_context(s.blocked())
+                yield self
+        finally:
+            self._bulk -= 1
+        if not self._bulk:
+            self.reset.emit()
 
     # -- serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (used by project files and the clipboard)."""
         return {
-            "nodes": [node_to_dict(n) for n in self.nodes.values()],
-            "edges": [[e.src, e.dst, e.port] for e in self.edges],
+            "nodes": [node_to_dict(n) for n in self._nodes.values()],
+            "edges": [[e.src, e.dst, e.port] for e in self._edges],
             "outputs": self.output_ids,
         }
 
@@ -397,10 +470,10 @@ class LayerGraph:
         for nd in data.get("nodes", []):
             g.insert_node(node_from_dict(nd))
         for src, dst, port in data.get("edges", []):
-            g.node(src), g.node(dst)
-            g.edges.append(Edge(src, dst, int(port)))
-        g.output_ids = data.get("outputs")
-        if len(g.topological_order()) != len(g.nodes):
+            g.add_edge(src, dst, int(port), check=False)
+        outputs = data.get("outputs")
+        g.set_outputs(None if outputs is None else [str(i) for i in outputs])
+        if len(g.topological_order()) != len(g._nodes):
             raise CycleError("the graph contains a cycle")
         return g
 

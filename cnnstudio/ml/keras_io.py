@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from cnnstudio.core.catalog import spec
-from cnnstudio.core.graph import Edge, LayerGraph, Node
+from cnnstudio.core.graph import LayerGraph, Node
 from cnnstudio.core.inference import NodeInfo, infer_node
 from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
@@ -168,9 +168,9 @@ def _read_sequential(model: keras.Sequential, input_shape, graph: LayerGraph) ->
     last = graph.add_node("InputLayer", {"shape": tuple(input_shape[1:])}, name=name)
     for layer in model.layers:
         node = _node_for(layer, graph)
-        graph.edges.append(Edge(last.id, node.id, 0))
+        graph.add_edge(last.id, node.id, 0, check=False)
         last = node
-    graph.output_ids = [last.id]
+    graph.set_outputs([last.id])
 
 
 def _read_functional(model: keras.Model, layers: dict[str, keras.layers.Layer], graph: LayerGraph) -> None:
@@ -192,8 +192,8 @@ def _read_functional(model: keras.Model, layers: dict[str, keras.layers.Layer], 
         for port, src in enumerate(_inbound_layers(name, nodes[0] if nodes else {})):
             if src not in ids:
                 raise ModelImportError(f"layer {name!r} is fed by {src!r}, which comes later in the model")
-            graph.edges.append(Edge(ids[src], node.id, port))
-    graph.output_ids = [ids[h[0]] for h in _histories(cfg["output_layers"], "model outputs")]
+            graph.add_edge(ids[src], node.id, port, check=False)
+    graph.set_outputs([ids[h[0]] for h in _histories(cfg["output_layers"], "model outputs")])
 
 
 def _histories(value: Any, where: str) -> list[list]:
@@ -308,7 +308,8 @@ def _check_against_keras(graph: LayerGraph, layers: dict[str, keras.layers.Layer
         if layer is not None and not node.generic and node.kind != "InputLayer":
             want = (_output_shape(layer),) + weight_counts(layer)
             if not info.ok or (info.output_shape, info.trainable, info.non_trainable) != want:
-                graph.nodes[nid] = node = _generic_node(layer, graph, node_id=nid)
+                node = _generic_node(layer, graph, node_id=nid)
+                graph.replace_node(node)
                 info = infer_node(node, ins)
         infos[nid] = info
 

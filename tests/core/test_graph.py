@@ -126,7 +126,7 @@ def test_queries_order_and_unknown_ids():
     assert g.ancestors(skip.id) == {inp, a, b, late.id}
     assert g.descendants(a) == {b, late.id, skip.id}
     assert [n.id for n in g.outputs()] == [skip.id]
-    g.output_ids = [b]
+    g.set_outputs([b])
     assert [n.id for n in g.outputs()] == [b]
     with pytest.raises(UnknownNodeError, match="no node 'n99'"):
         g.node("n99")
@@ -146,11 +146,40 @@ def test_dict_round_trip_keeps_everything_and_rejects_cycles():
     g.node(a).extra = {"config": {"kernel_initializer": "he_normal"}}
     generic = g.add_node("Permute", {}, extra={"layer": {"class_name": "Permute"}})
     generic.known_shape, generic.known_params = (1, 2), (0, 0)
-    g.output_ids = [b]
+    g.set_outputs([b])
     again = LayerGraph.from_dict(g.to_dict())
     assert again.to_dict() == g.to_dict()
     assert again.node(a).params["filters"] == 4 and again.node(generic.id).known_shape == (1, 2)
     doc = g.to_dict()
-    doc["edges"].append([b, a, 0])
+    doc["edges"].append([b, a, 1])
     with pytest.raises(CycleError):
         LayerGraph.from_dict(doc)
+
+
+def test_the_graph_is_sealed_and_a_change_that_changes_nothing_tells_no_one():
+    g = LayerGraph()
+    inp = g.add_node("InputLayer", {"shape": (8, 8, 1)})
+    conv = g.add_node("Conv2D", {"filters": 4})
+    g.add_edge(inp.id, conv.id)
+    with pytest.raises(TypeError):
+        g.nodes["x"] = conv  # a read-only view
+    assert isinstance(g.edges, tuple)
+    heard = []
+    for name in ("node_changed", "node_moved", "reset", "edge_added", "node_added"):
+        getattr(g, name).connect(lambda *args, name=name: heard.append(name))
+    assert g.set_params(conv.id, {"filters": "4", "kernel_size": 3}) == {}  # the same values, coerced
+    assert g.rename(conv.id, conv.name) == conv.name
+    g.move(conv.id, conv.pos)
+    g.set_outputs(None)
+    assert heard == []
+    assert g.set_params(conv.id, {"filters": 6}) == {"filters": 4} and heard == ["node_changed"]
+    with pytest.raises(PortTakenError):
+        g.add_edge(inp.id, conv.id, 0, check=False)  # even an unchecked edge needs a free port
+    heard.clear()
+    with g.bulk_edit():
+        dense = g.add_node("Dense", {"units": 2})
+        g.add_edge(conv.id, dense.id, check=False)
+        g.move(dense.id, (10, 20))
+        with g.bulk_edit():
+            g.set_outputs([dense.id])
+    assert heard == ["reset"]  # one, for the whole bulk edit

@@ -87,7 +87,7 @@ def test_dragging_output_port_to_input_port_connects(canvas, studio):
 
 
 def _refused(canvas, studio, qtbot, src_port, dst_item):
-    edges = list(studio.graph.edges)
+    edges = studio.graph.edges
     seen = {}
 
     def hover():
