@@ -10,6 +10,10 @@ model's input where the two disagree (:func:`fit_to_model`), and the model's inp
 as a picture for display. The geometry helpers map model-input pixels (a unit's receptive
 field, the Grad-CAM map) back onto the frame through the same crop, pad or stretch.
 A :class:`LivePipeline` is used by one thread at a time (the live worker).
+
+A model whose output is not classes (a segmentation map, an autoencoder's picture, a
+regression) runs too: it has no top-k to rank (:attr:`LivePipeline.classifier` is False),
+and Grad-CAM explains the output's default target (:meth:`Prober.resolve_target`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from cnnstudio.core.graph import LayerGraph
 from .attribution import grad_cam
 from .capture_thread import Frame, RateMeter
 from .mosaic import SCALINGS, Mosaic, grid_shape, tile_mosaic, to_uint8
+from .outputs import resolve
 from .preprocess import display_image, preprocess
 from .probes import Prediction, Prober, UnitField, top_k
 
@@ -155,7 +160,7 @@ class LiveResult:
 
     frame: Frame
     x: np.ndarray                      # the preprocessed model input (H, W, C) float32
-    probabilities: np.ndarray          # this frame's
+    probabilities: np.ndarray          # this frame's (empty for a model that is no classifier)
     smoothed: np.ndarray               # after the moving average
     layer: str = ""
     activations: np.ndarray | None = None  # the probed layer's output for this frame
@@ -188,6 +193,7 @@ class LivePipeline:
             raise LiveError(f"the live view cannot run {model.name}: {exc}") from None
         self.settings, self.note = fit_to_model(preprocessing, self.prober.input_shape)
         self.class_names = list(class_names)
+        self.classifier = self.prober.output.kind == "classes"  # else no classes to rank
         self.layers = self.prober.layer_names
         self.cam_layer = self.prober.last_conv_layer
         self.layer = ""
@@ -248,13 +254,15 @@ class LivePipeline:
         layer = self.layer
         probe = self.prober.run(x, (layer,) if layer else ())
         t2 = time.perf_counter()
-        probs = as_probabilities(probe.probabilities)
+        probs = as_probabilities(probe.output) if self.classifier else np.zeros(0, np.float32)
         result = LiveResult(frame, x, probs, self.smoother.update(probs).copy(), layer,
                             probe.activations.get(layer), pipeline=self)
         t3 = time.perf_counter()
-        if self.gradcam and self.cam_layer and probs.size == probe.probabilities.size:
-            result.cam_class = int(np.argmax(probs))
-            result.cam = grad_cam(self.prober, x, result.cam_class, self.cam_layer).heat
+        if self.gradcam and self.cam_layer and (not self.classifier or probs.size == probe.output.size):
+            # a classifier's top class; otherwise the output's default target, from this call's output
+            target = int(np.argmax(probs)) if self.classifier else resolve(self.prober.output, probe.output, None)
+            cam = grad_cam(self.prober, x, target, self.cam_layer)
+            result.cam, result.cam_class = cam.heat, cam.class_index
         t4 = time.perf_counter()
         self.rate.tick(t4)
         result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t4 - t3)}
