@@ -68,11 +68,13 @@ def smoothgrad(prober: Prober, x: np.ndarray, target: Target | int | None = None
     return Attribution("smoothgrad", normalize(raw), c, raw)
 
 
-def grad_cam(prober: Prober, x: np.ndarray, target: Target | int | None = None, layer: str | None = None) -> Attribution:
+def grad_cam(prober: Prober, x: np.ndarray, target: Target | int | None = None,
+             layer: str | None = None) -> Attribution:
     """Grad-CAM on ``layer`` (default: :attr:`Prober.last_conv_layer`) for ``target``."""
     layer = layer or prober.last_conv_layer
     if layer is None:
-        raise AttributionUndefined(f"{prober.model.name} has no convolution before output {prober.output.name} for Grad-CAM")
+        raise AttributionUndefined(f"{prober.model.name} has no convolution before output {prober.output.name} "
+                                   "for Grad-CAM")
     c = prober.resolve_target(x, target)
     acts, grads = prober.layer_gradients(x, layer, c)
     if acts.ndim != 3:

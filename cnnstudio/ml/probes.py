@@ -236,7 +236,8 @@ class Prober:
         return self.run(x, (layer,)).activations[layer]
 
     def predict(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """The probed output (N, ...) for a batch (a classifier's: class probabilities), ``batch_size`` images per call."""
+        """The probed output (N, ...) for a batch (a classifier's class probabilities), ``batch_size``
+        images per call."""
         x = self.batch(x)
         return np.concatenate([self.run_batch(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
 

@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
+from cnnstudio.ml.outputs import Target, target_text  # NumPy only: no TensorFlow on the GUI thread
 from cnnstudio.ui.live.views import ImageView, TopKChart, heat_rgba
 
 from . import sources
@@ -120,8 +121,6 @@ class AttributionTab(ProbeTab):
 
     def current_target(self):
         """What the chosen entries ask to explain, as a :class:`cnnstudio.ml.outputs.Target`."""
-        from cnnstudio.ml.outputs import Target  # NumPy only: no TensorFlow on the GUI thread
-
         index = self.target.currentData()
         pixel = self.pixel if self.at_pixel.isChecked() and self.at_pixel.isVisible() else None
         return Target(None if index in (None, PREDICTED) else int(index), pixel)
@@ -142,21 +141,21 @@ class AttributionTab(ProbeTab):
                     on_done=self._on_attribution_ready)
 
     def _on_attribution_ready(self, result) -> None:
-        title = self.method.currentText() if isinstance(result, str) else dict((v, t) for t, v in METHODS)[result.method]
         if isinstance(result, str):  # not defined for this model: say why, draw nothing stale
+            title = self.method.currentText()
             self.result = None
             self.overlay_view.set_overlay(None)
             self.heat_view.image.clear()
             self.overlay_view.set_title(f"{title}: not defined")
             self.info.setText(f"{title} is not defined here: {result}.")
             return
-        from cnnstudio.ml.outputs import target_text
-
+        title = dict((v, t) for t, v in METHODS)[result.method]
         self.result = result
         self.heat_view.set_image((np.clip(result.heat, 0, 1) * 255).astype(np.uint8))
         self._draw_overlay()
         what = target_text(self.panel.info.output, result.target, self.panel.info.classes)
-        prob = next((f" ({p.probability:.1%})" for p in self.panel.image.predictions if p.index == result.class_index), "")
+        prob = next((f" ({p.probability:.1%})" for p in self.panel.image.predictions
+                     if p.index == result.class_index), "")
         where = f" on {result.layer}" if result.layer else ""
         self.overlay_view.set_title(f"{title}{where} for {what}{prob}")
         self.heat_view.set_title(title)

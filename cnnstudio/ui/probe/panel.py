@@ -24,6 +24,7 @@ from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from cnnstudio.ml.outputs import PALETTE  # NumPy only: no TensorFlow on the GUI thread
 from cnnstudio.ui.live.models import file_spec, graph_spec, latest_checkpoint, trained_spec
 from cnnstudio.ui.live.views import TITLE, ImageView, TopKChart
 
@@ -298,8 +299,6 @@ class ProbePanel(QWidget):
         """The colours of a segmentation's classes in the output picture (HTML; empty for other outputs)."""
         if self.image.output.kind != "map":
             return ""
-        from cnnstudio.ml.outputs import PALETTE  # NumPy only
-
         return "<br>" + " &nbsp;".join(
             "<span style='color:rgb(%d,%d,%d)'>&#9632;</span> %s" % (*(int(v) for v in PALETTE[i % len(PALETTE)]), name)
             for i, name in enumerate(self.info.classes[:len(PALETTE)]))
