@@ -28,6 +28,9 @@ from .quiet import tensorflow_chatter_hidden
 
 #: Smallest side of the PNGs written (small model inputs are enlarged, pixels kept sharp).
 PICTURE_SIDE = 256
+#: A bare model that takes images of any size gets the image's own size in multiples of this (a
+#: U-Net halves its maps up to five times) and at most OPEN_SIZE_MAX a side.
+OPEN_SIZE_STEP, OPEN_SIZE_MAX = 32, 512
 GAP_RGB = (58, 63, 75)  # between feature-map tiles, as the studio draws them
 
 
@@ -58,7 +61,8 @@ def _pixel(text: str) -> tuple[int, int]:
 
 
 def _open_model(path: str):
-    """(keras model, preprocessing settings, class names, graph or None) for MODEL."""
+    """(keras model, preprocessing settings, class names, graph or None) for MODEL (a bare model's
+    settings have no size where its input leaves it open: see :func:`_open_size`)."""
     from cnnstudio.ml.probe_inputs import latest_checkpoint, load_model, preprocessing_for
 
     p = Path(path)
@@ -89,6 +93,8 @@ def run(args) -> int:
         try:
             model, settings, classes, graph = _open_model(args.model)
             image = read_rgb(args.image)
+            if graph is None and None in tuple(model.inputs[0].shape[1:3]):
+                settings = {**settings, "size": _open_size(image.shape)}
             report = probe_to_folder(model, image, settings, classes, graph, args.layer, out, args.top,
                                      args.output, Target(args.target_index, args.pixel))
         except ProbeInputError as exc:
@@ -107,6 +113,12 @@ def run(args) -> int:
     return 0
 
 
+def _open_size(image_shape) -> list[int]:
+    """The size a bare model that takes any size probes an image at: its own, in whole steps."""
+    return [min(OPEN_SIZE_MAX, max(OPEN_SIZE_STEP, int(n) // OPEN_SIZE_STEP * OPEN_SIZE_STEP))
+            for n in image_shape[:2]]
+
+
 def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, top: int,
                     output: int = 0, target=None) -> dict:
     """Run every headless probe on one RGB image and write the files; returns predictions.json's content.
@@ -121,7 +133,7 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     from cnnstudio.ml.probes import Prober
 
     try:
-        prober = Prober(model, graph, classes, output)
+        prober = Prober(model, graph, classes, output, settings["size"])
     except ValueError as exc:
         raise ProbeInputError(str(exc)) from None
     names = prober.layer_names

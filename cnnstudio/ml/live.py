@@ -187,11 +187,12 @@ class LivePipeline:
     def __init__(self, model, preprocessing: dict[str, Any], graph: LayerGraph | None = None,
                  class_names: Sequence[str] = (), layer: str | None = None, gradcam: bool = False,
                  smoothing: float = 0.0, k: int = 5, scaling: str = "per_map") -> None:
+        # an input size the model leaves open is the project's
+        self.settings, self.note = fit_to_model(preprocessing, tuple(model.inputs[0].shape[1:]))
         try:
-            self.prober = Prober(model, graph, class_names)
-        except (ValueError, TypeError) as exc:  # several inputs, or an input size that is not fixed
+            self.prober = Prober(model, graph, class_names, size=self.settings["size"])
+        except (ValueError, TypeError) as exc:  # several inputs, or a model that cannot be rebuilt at that size
             raise LiveError(f"the live view cannot run {model.name}: {exc}") from None
-        self.settings, self.note = fit_to_model(preprocessing, self.prober.input_shape)
         self.class_names = list(class_names)
         self.classifier = self.prober.output.kind == "classes"  # else no classes to rank
         self.layers = self.prober.layer_names

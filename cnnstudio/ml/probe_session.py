@@ -110,9 +110,10 @@ class ProbeSession:
 
     def __init__(self, model, preprocessing: dict[str, Any], class_names: Sequence[str] = (),
                  graph: LayerGraph | None = None, snapshots: str | Path | None = None, name: str = "") -> None:
-        self.prober = Prober(model, graph, class_names)
-        # the project's crop/pad and scaling, at the size and colour the model takes
-        self.settings, self.note = fit_to_model(preprocessing, self.prober.input_shape)
+        # the project's crop/pad and scaling, at the size and colour the model takes (the project's
+        # size where the model takes any)
+        self.settings, self.note = fit_to_model(preprocessing, tuple(model.inputs[0].shape[1:]))
+        self.prober = Prober(model, graph, class_names, size=self.settings["size"])
         self.snapshots_path = Path(snapshots) if snapshots else None  # a run's filters.npz
         self._snapshots: tuple[float, FilterSnapshots] | None = None
         self.name = name or model.name

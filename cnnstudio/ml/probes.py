@@ -87,18 +87,45 @@ def graph_tensors(model: keras.Model, ends: Sequence[keras.KerasTensor] = ()) ->
     return found
 
 
+def with_input_size(model: keras.Model, size: Sequence[int]) -> keras.Model:
+    """``model`` with the height and width its input leaves open (``None``, as in a fully
+    convolutional U-Net) set to ``size``: rebuilt from its config with the same layer names and
+    weights, so every layer has a fixed shape to probe. A model of fixed size is returned as it is.
+    """
+    shape = tuple(model.inputs[0].shape)
+    if None not in shape[1:3]:
+        return model
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            b = list(layer["config"]["batch_shape"])
+            hw = [int(s) if d is None else d for d, s in zip(b[1:3], size)]
+            layer["config"]["batch_shape"] = [b[0], *hw, *b[3:]]
+    try:
+        fixed = type(model).from_config(config)
+    except Exception as exc:  # a layer Keras cannot rebuild from its config alone
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{model.name} takes images of any size and cannot be rebuilt at {size[0]}x{size[1]}: "
+                         f"{why}") from None
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
 class Prober:
     """Probes one Keras model: one multi-output sub-model per set of layers, called in a ``tf.function``.
 
     ``graph`` (the studio project's graph) supplies the theoretical receptive fields; without
     one the model is read into a graph (:func:`cnnstudio.ml.keras_io.graph_from_model`) the
-    first time a field is asked for. ``output`` is the index of the output probed.
+    first time a field is asked for. ``output`` is the index of the output probed; ``size``
+    (height, width) fixes an input size the model leaves open (see :func:`with_input_size`).
     """
 
     def __init__(self, model: keras.Model, graph: LayerGraph | None = None,
-                 class_names: Sequence[str] = (), output: int = 0) -> None:
+                 class_names: Sequence[str] = (), output: int = 0, size: Sequence[int] | None = None) -> None:
         if len(model.inputs) != 1:
             raise ValueError(f"{model.name} has {len(model.inputs)} inputs; probing needs exactly one image input")
+        if size is not None:
+            model = with_input_size(model, size)
         self.model = model
         self.class_names = list(class_names)
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in model.inputs[0].shape[1:])

@@ -146,3 +146,14 @@ def test_an_attribution_that_is_not_defined_is_one_line_and_the_rest_is_written(
     assert lines[1] == "gradcam: not defined here: branches has no convolution before output smooth for Grad-CAM"
     assert not (out / "gradcam.png").exists() and (out / "saliency.png").is_file() and (out / "output.png").is_file()
     assert "gradcam" in json.loads((out / "predictions.json").read_text())["undefined"]
+
+
+def test_a_bare_model_that_takes_any_size_probes_the_image_at_its_own_size(image, tmp_path):
+    inp = keras.Input((None, None, 3))
+    c = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c")(inp)
+    out = keras.layers.Conv2D(2, 1, activation="softmax", name="seg")(keras.layers.MaxPooling2D(1, name="p")(c))
+    path = tmp_path / "fcn.h5"
+    keras.Model(inp, out, name="fcn").save(path)
+    assert main(["probe", str(path), str(image[0]), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert report["output"]["shape"] == [32, 32, 2]  # the 40x50 image, in whole steps of 32

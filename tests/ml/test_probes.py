@@ -13,7 +13,7 @@ from cnnstudio.ml.filters import arrange_kernel, filter_mosaic, kernel_of
 from cnnstudio.ml.mosaic import histogram, map_stats, tile_mosaic
 from cnnstudio.ml.outputs import AttributionUndefined, Target, output_picture, read_output, target_weights
 from cnnstudio.ml.probe_session import ProbeSession
-from cnnstudio.ml.probes import Prober, top_k
+from cnnstudio.ml.probes import Prober, top_k, with_input_size
 
 
 def _chain(shape, layers):
@@ -394,3 +394,20 @@ def test_feature_maps_filters_and_fields_work_for_every_kind_of_model(small_mode
     unit = session.unit(info.layers[0], 0, (2, 3))
     assert unit.effective.shape == (16, 16) and (unit.field is not None or unit.note)
     assert session.attribution("gradcam").heat.shape == (16, 16)
+
+
+def test_a_model_that_takes_any_size_is_probed_at_the_size_given():
+    inp = keras.Input((None, None, 3))
+    c = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c")(inp)
+    up = keras.layers.UpSampling2D(name="up")(keras.layers.MaxPooling2D(name="pool")(c))
+    out = keras.layers.Conv2D(2, 1, activation="softmax", name="seg")(keras.layers.Concatenate(name="cat")([up, c]))
+    model = keras.Model(inp, out, name="fcn")
+    fixed = with_input_size(model, (24, 32))
+    assert fixed.inputs[0].shape[1:] == (24, 32, 3) and [l.name for l in fixed.layers] == [l.name for l in model.layers]
+    x = np.random.default_rng(6).uniform(0, 1, (24, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(fixed(x[None])), np.asarray(model(x[None])), rtol=1e-6, atol=1e-7)
+    assert with_input_size(fixed, (8, 8)) is fixed  # a fixed size stays
+    session = ProbeSession(model, {"size": [16, 16], "color": "rgb", "scale": "0-1", "fit": "stretch"})
+    assert session.prober.input_shape == (16, 16, 3) and session.prober.output.shape == (16, 16, 2)
+    assert session.set_image(np.zeros((30, 30, 3), np.uint8)).output_picture.shape == (16, 16, 3)
+    assert session.attribution("gradcam").layer == "cat"
