@@ -54,7 +54,8 @@ class ProbedOutput:
 
     def text(self) -> str:
         """E.g. ``seg: 16x16x3 per-pixel classes``."""
-        what = {"classes": "classes", "map": "per-pixel classes", "image": "picture", "values": "values"}[self.kind]
+        what = {"classes": "classes", "map": "per-pixel classes", "image": "picture",
+                "values": "value" if self.shape == (1,) else "values"}[self.kind]
         return f"{self.name}: {'x'.join(map(str, self.shape)) or 'scalar'} {what}"
 
 

@@ -290,7 +290,8 @@ class ProbePanel(QWidget):
             self.output_view.mark(self.attribution_tab.pixel)
             oh, ow = self.image.output_picture.shape[:2]
             self.output_view.set_title(f"Output {self.image.output.name} {oh}x{ow}")
-        self.output_summary.setText(self.image.summary + self._legend())
+        summary = f"<b>{self.image.output.name}</b>: {self.image.summary}" if self.image.summary else ""
+        self.output_summary.setText(summary + self._legend())
         self.attribution_tab.image_changed(self.image)
         for tab in (self.features_tab, self.field_tab):
             tab.invalidate()
