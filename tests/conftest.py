@@ -78,3 +78,49 @@ def read_only(monkeypatch):
     yield make
     for folder in folders:
         folder.chmod(0o755)
+
+
+@pytest.fixture(scope="session")
+def small_models():
+    """Tiny models that are not classifiers, built once: name -> keras.Model.
+
+    ``unet`` (per-pixel softmax; UpSampling2D, Conv2DTranspose and Concatenate skips),
+    ``autoencoder`` (a sigmoid picture), ``two_outputs`` (classes and a mask from two
+    branches: ``cls_conv`` leads only to the classes, ``mask_conv`` only to the mask) and
+    ``regression`` (one linear unit).
+    """
+    import keras
+    from keras import layers as L
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 3))
+    c1 = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inp)
+    c2 = L.Conv2D(8, 3, padding="same", activation="relu", name="c2")(L.MaxPooling2D(name="p1")(c1))
+    b = L.Conv2D(8, 3, padding="same", activation="relu", name="b")(L.MaxPooling2D(name="p2")(c2))
+    up = L.Concatenate(name="cat1")([L.UpSampling2D(name="up1")(b), c2])
+    c3 = L.Conv2D(8, 3, padding="same", activation="relu", name="c3")(up)
+    t1 = L.Conv2DTranspose(4, 2, strides=2, name="t1")(c3)
+    c4 = L.Conv2D(4, 3, padding="same", activation="relu", name="c4")(L.Concatenate(name="cat2")([t1, c1]))
+    unet = keras.Model(inp, L.Conv2D(3, 1, activation="softmax", name="seg")(c4), name="unet")
+
+    inp = keras.Input((16, 16, 1))
+    e = L.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="e2")(
+        L.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="e1")(inp))
+    d = L.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="d2")(
+        L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="d1")(e))
+    autoencoder = keras.Model(inp, L.Conv2D(1, 3, padding="same", activation="sigmoid", name="recon")(d),
+                              name="autoencoder")
+
+    inp = keras.Input((16, 16, 3))
+    c1 = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inp)
+    cls = L.Conv2D(6, 3, padding="same", activation="relu", name="cls_conv")(c1)
+    label = L.Dense(4, activation="softmax", name="label")(L.GlobalAveragePooling2D(name="gap")(cls))
+    m = L.Conv2D(4, 3, padding="same", activation="relu", name="mask_conv")(c1)
+    mask = L.Conv2D(1, 1, activation="sigmoid", name="mask")(m)
+    two = keras.Model(inp, [label, mask], name="two_outputs")
+
+    inp = keras.Input((16, 16, 1))
+    r = L.Conv2D(4, 3, activation="relu", name="r1")(inp)
+    r = L.Conv2D(4, 3, activation="relu", name="r2")(L.MaxPooling2D(name="rp")(r))
+    regression = keras.Model(inp, L.Dense(1, name="value")(L.Flatten(name="flat")(r)), name="regression")
+    return {"unet": unet, "autoencoder": autoencoder, "two_outputs": two, "regression": regression}

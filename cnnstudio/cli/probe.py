@@ -4,11 +4,19 @@ MODEL is a ``.keras`` / ``.h5`` model or a project with a trained run (its newes
 checkpoint). The image is read as RGB and preprocessed as the project says; for a bare
 model, from its input shape (size, grey or RGB, values scaled to 0..1). Writes into DIR:
 ``activations_<layer>.npy`` (H, W, C), ``feature_maps.png`` (the layer's mosaic),
-``gradcam.png`` (Grad-CAM over the image), ``saliency.png`` and ``predictions.json`` (top-k).
+``gradcam.png`` (Grad-CAM over the image), ``saliency.png`` and ``predictions.json`` (the
+output's kind, and top-k for a classifier or a summary otherwise). A segmentation's or an
+autoencoder's output is also drawn, as ``output.png``.
+
+Any model works: ``--output N`` picks one of several outputs; ``--class C`` and ``--pixel
+ROW,COL`` choose what the attributions explain (by default the predicted class, a map's most
+common class over all its pixels, or the mean of an image or of values). An attribution
+that is not defined for the model (no gradient path) is said in one line; the rest is written.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -20,23 +28,41 @@ from .quiet import tensorflow_chatter_hidden
 
 #: Smallest side of the PNGs written (small model inputs are enlarged, pixels kept sharp).
 PICTURE_SIDE = 256
+#: A bare model that takes images of any size gets the image's own size in multiples of this (a
+#: U-Net halves its maps up to five times) and at most OPEN_SIZE_MAX a side.
+OPEN_SIZE_STEP, OPEN_SIZE_MAX = 32, 512
 GAP_RGB = (58, 63, 75)  # between feature-map tiles, as the studio draws them
 
 
 def register(subparsers) -> None:
     """Add the ``probe`` subcommand."""
-    p = subparsers.add_parser("probe", help="feature maps, Grad-CAM, saliency and top-k predictions for one image",
+    p = subparsers.add_parser("probe", help="feature maps, Grad-CAM, saliency and predictions for one image",
                               description=__doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("model", help=f"trained model (.keras, .h5) or project ({SUFFIX}) with a trained run")
     p.add_argument("image", help="image file (png, jpg, bmp, webp...)")
     p.add_argument("--layer", help="layer whose feature maps to write (default: the last convolution)")
     p.add_argument("--out", required=True, help="folder to write the results into (created if needed)")
     p.add_argument("--top", type=int, default=5, help="how many predictions to list (default: 5)")
+    p.add_argument("--output", type=int, default=0, metavar="N",
+                   help="which output of a model with several to probe (default: 0)")
+    p.add_argument("--class", dest="target_index", type=int, default=None, metavar="C",
+                   help="class (a map's class, a unit of values) the attributions explain (default: see above)")
+    p.add_argument("--pixel", type=_pixel, default=None, metavar="ROW,COL",
+                   help="the pixel of a per-pixel output the attributions explain")
     p.set_defaults(run=run)
 
 
+def _pixel(text: str) -> tuple[int, int]:
+    try:
+        row, col = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ROW,COL") from None
+    return row, col
+
+
 def _open_model(path: str):
-    """(keras model, preprocessing settings, class names, graph or None) for MODEL."""
+    """(keras model, preprocessing settings, class names, graph or None) for MODEL (a bare model's
+    settings have no size where its input leaves it open: see :func:`_open_size`)."""
     from cnnstudio.ml.probe_inputs import latest_checkpoint, load_model, preprocessing_for
 
     p = Path(path)
@@ -61,35 +87,53 @@ def run(args) -> int:
     if args.top < 1:
         raise CLIError("--top must be at least 1")
     with tensorflow_chatter_hidden():
+        from cnnstudio.ml.outputs import Target
         from cnnstudio.ml.probe_inputs import ProbeInputError, read_rgb
 
         try:
             model, settings, classes, graph = _open_model(args.model)
             image = read_rgb(args.image)
-            report = probe_to_folder(model, image, settings, classes, graph, args.layer, out, args.top)
+            if graph is None and None in tuple(model.inputs[0].shape[1:3]):
+                settings = settings.replace(size=_open_size(image.shape))
+            report = probe_to_folder(model, image, settings, classes, graph, args.layer, out, args.top,
+                                     args.output, Target(args.target_index, args.pixel))
         except ProbeInputError as exc:
             raise CLIError(str(exc)) from None
         except OSError as exc:
             raise CLIError(f"cannot write into {out}: {exc}") from None
-    best = report["top_k"][0]
-    print(f"{Path(args.image).name}: {best['label']} ({best['probability']:.1%}); "
+    if report["output"]["kind"] == "classes":
+        best = report["top_k"][0]
+        said = f"{best['label']} ({best['probability']:.1%})"
+    else:
+        said = f"output {report['output']['text']}: {report['summary']}"
+    print(f"{Path(args.image).name}: {said}; "
           f"layer {report['layer']} {'x'.join(map(str, report['activation_shape']))}; wrote {out}")
+    for method, why in report.get("undefined", {}).items():
+        print(f"{method}: not defined here: {why}")
     return 0
 
 
-def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, top: int) -> dict:
-    """Run every headless probe on one RGB image and write the files; returns predictions.json's content."""
+def _open_size(image_shape) -> list[int]:
+    """The size a bare model that takes any size probes an image at: its own, in whole steps."""
+    return [min(OPEN_SIZE_MAX, max(OPEN_SIZE_STEP, int(n) // OPEN_SIZE_STEP * OPEN_SIZE_STEP))
+            for n in image_shape[:2]]
+
+
+def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, top: int,
+                    output: int = 0, target=None) -> dict:
+    """Run every headless probe on one RGB image and write the files; returns predictions.json's content.
+
+    ``output`` is the model output probed, ``target`` what the attributions explain (None: the default).
+    """
     import numpy as np
 
-    from cnnstudio.ml import attribution
-    from cnnstudio.ml.mosaic import colorize, enlarge, overlay, save_png, tile_mosaic
-    from cnnstudio.ml.preprocess import display_image, preprocess
+    from cnnstudio.ml.mosaic import colorize, enlarge, save_png, tile_mosaic
+    from cnnstudio.ml.preprocess import preprocess
     from cnnstudio.ml.probe_inputs import ProbeInputError
-    from cnnstudio.ml.live import as_probabilities
-    from cnnstudio.ml.probes import Prober, top_k
+    from cnnstudio.ml.probes import Prober
 
     try:
-        prober = Prober(model, graph, classes)
+        prober = Prober(model, graph, classes, output, settings.size)
     except ValueError as exc:
         raise ProbeInputError(str(exc)) from None
     names = prober.layer_names
@@ -107,17 +151,61 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     maps_picture = colorize(mosaic.image, "viridis")
     maps_picture[mosaic.gap_mask()] = GAP_RGB
     save_png(out / "feature_maps.png", enlarge(maps_picture, 2 * PICTURE_SIDE))
-    picture = display_image(x, settings)
-    predictions = top_k(as_probabilities(result.probabilities), top, prober.class_names)  # logits -> softmax
-    cam_layer = prober.last_conv_layer
-    report = {"model": model.name, "layer": layer, "activation_shape": list(acts.shape),
-              "top_k": [{"index": p.index, "label": p.label, "probability": p.probability} for p in predictions]}
-    if cam_layer is not None:
-        cam = attribution.grad_cam(prober, x, layer=cam_layer)
-        save_png(out / "gradcam.png", enlarge(overlay(picture, cam.heat), PICTURE_SIDE))
-        report.update(gradcam_layer=cam_layer, explained_class=cam.class_index)
-    sal = attribution.saliency(prober, x)
-    save_png(out / "saliency.png", enlarge(colorize(sal.heat, "inferno"), PICTURE_SIDE))
+    report = {"model": model.name, "layer": layer, "activation_shape": list(acts.shape)}
+    report.update(_output_report(prober, result.output, out, top))
+    try:
+        target = prober.resolve_target(x, target)
+    except ValueError as exc:  # a --class or --pixel the output does not have
+        raise ProbeInputError(str(exc)) from None
+    report.update(_write_attributions(prober, x, settings, target, out))
     (out / "predictions.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     return report
 
+
+def _output_report(prober, values, out: Path, top: int) -> dict:
+    """The probed output in predictions.json: its kind, then top-k or a summary; ``output.png`` if it is a picture."""
+    from cnnstudio.ml.live import as_probabilities
+    from cnnstudio.ml.mosaic import enlarge, save_png
+    from cnnstudio.ml.outputs import class_shares, output_picture, summary
+    from cnnstudio.ml.probes import top_k
+
+    o = prober.output
+    report = {"output": {"index": o.index, "name": o.name, "kind": o.kind, "shape": list(o.shape), "text": o.text()}}
+    if o.kind == "classes":
+        predictions = top_k(as_probabilities(values), top, prober.class_names)  # logits -> softmax
+        report["top_k"] = [{"index": p.index, "label": p.label, "probability": p.probability} for p in predictions]
+        return report
+    report["summary"] = summary(o, values, prober.class_names)
+    if o.kind == "map":
+        report["class_shares"] = [float(v) for v in class_shares(values)]
+    if values.size <= 64:  # a regression's few numbers; larger outputs go in output.png
+        report["values"] = [float(v) for v in values.ravel()]
+    picture = output_picture(o, values)
+    if picture is not None:
+        save_png(out / "output.png", enlarge(picture, PICTURE_SIDE))
+    return report
+
+
+def _write_attributions(prober, x, settings, target, out: Path) -> dict:
+    """Grad-CAM and saliency of ``target`` as PNGs; what they explain, and why any is not defined."""
+    from cnnstudio.ml import attribution
+    from cnnstudio.ml.mosaic import colorize, enlarge, overlay, save_png
+    from cnnstudio.ml.outputs import AttributionUndefined, target_text
+    from cnnstudio.ml.preprocess import display_image
+
+    report = {"explained": target_text(prober.output, target, prober.class_names)}
+    undefined = {}
+    try:
+        cam = attribution.grad_cam(prober, x, target)
+        save_png(out / "gradcam.png", enlarge(overlay(display_image(x, settings), cam.heat), PICTURE_SIDE))
+        report.update(gradcam_layer=cam.layer, explained_class=cam.class_index)
+    except AttributionUndefined as exc:
+        undefined["gradcam"] = str(exc)
+    try:
+        sal = attribution.saliency(prober, x, target)
+        save_png(out / "saliency.png", enlarge(colorize(sal.heat, "inferno"), PICTURE_SIDE))
+    except AttributionUndefined as exc:
+        undefined["saliency"] = str(exc)
+    if undefined:
+        report["undefined"] = undefined
+    return report

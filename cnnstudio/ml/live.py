@@ -10,6 +10,10 @@ model's input where the two disagree (:func:`fit_to_model`), and the model's inp
 as a picture for display. The geometry helpers map model-input pixels (a unit's receptive
 field, the Grad-CAM map) back onto the frame through the same crop, pad or stretch.
 A :class:`LivePipeline` is used by one thread at a time (the live worker).
+
+A model whose output is not classes (a segmentation map, an autoencoder's picture, a
+regression) runs too: it has no top-k to rank (:attr:`LivePipeline.classifier` is False),
+and Grad-CAM explains the output's default target (:meth:`Prober.resolve_target`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cnnstudio.core.settings import Preprocessing
 from .attribution import grad_cam
 from .capture_thread import Frame, RateMeter
 from .mosaic import SCALINGS, Mosaic, grid_shape, tile_mosaic, to_uint8
+from .outputs import resolve
 from .preprocess import display_image, fit_geometry, preprocess
 from .probes import Prediction, Prober, UnitField, top_k
 
@@ -146,7 +151,7 @@ class LiveResult:
 
     frame: Frame
     x: np.ndarray                      # the preprocessed model input (H, W, C) float32
-    probabilities: np.ndarray          # this frame's
+    probabilities: np.ndarray          # this frame's (empty for a model that is no classifier)
     smoothed: np.ndarray               # after the moving average
     layer: str = ""
     activations: np.ndarray | None = None  # the probed layer's output for this frame
@@ -173,12 +178,14 @@ class LivePipeline:
     def __init__(self, model, preprocessing: Preprocessing, graph: LayerGraph | None = None,
                  class_names: Sequence[str] = (), layer: str | None = None, gradcam: bool = False,
                  smoothing: float = 0.0, k: int = 5, scaling: str = "per_map") -> None:
+        # an input size the model leaves open is the project's
+        self.settings, self.note = fit_to_model(preprocessing, tuple(model.inputs[0].shape[1:]))
         try:
-            self.prober = Prober(model, graph, class_names)
-        except (ValueError, TypeError) as exc:  # several inputs, or an input size that is not fixed
+            self.prober = Prober(model, graph, class_names, size=self.settings.size)
+        except (ValueError, TypeError) as exc:  # several inputs, or a model that cannot be rebuilt at that size
             raise LiveError(f"the live view cannot run {model.name}: {exc}") from None
-        self.settings, self.note = fit_to_model(preprocessing, self.prober.input_shape)
         self.class_names = list(class_names)
+        self.classifier = self.prober.output.kind == "classes"  # else no classes to rank
         self.layers = self.prober.layer_names
         self.cam_layer = self.prober.last_conv_layer
         self.layer = ""
@@ -239,13 +246,15 @@ class LivePipeline:
         layer = self.layer
         probe = self.prober.run(x, (layer,) if layer else ())
         t2 = time.perf_counter()
-        probs = as_probabilities(probe.probabilities)
+        probs = as_probabilities(probe.output) if self.classifier else np.zeros(0, np.float32)
         result = LiveResult(frame, x, probs, self.smoother.update(probs).copy(), layer,
                             probe.activations.get(layer), pipeline=self)
         t3 = time.perf_counter()
-        if self.gradcam and self.cam_layer and probs.size == probe.probabilities.size:
-            result.cam_class = int(np.argmax(probs))
-            result.cam = grad_cam(self.prober, x, result.cam_class, self.cam_layer).heat
+        if self.gradcam and self.cam_layer and (not self.classifier or probs.size == probe.output.size):
+            # a classifier's top class; otherwise the output's default target, from this call's output
+            target = int(np.argmax(probs)) if self.classifier else resolve(self.prober.output, probe.output, None)
+            cam = grad_cam(self.prober, x, target, self.cam_layer)
+            result.cam, result.cam_class = cam.heat, cam.class_index
         t4 = time.perf_counter()
         self.rate.tick(t4)
         result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t4 - t3)}

@@ -8,6 +8,10 @@ below) for the views to draw. Headless code can use it the same way::
     session.set_image(rgb)
     maps = session.feature_maps("conv2")
     cam = session.attribution("gradcam")
+
+Any model Keras can run is probed through one chosen output (:meth:`ProbeSession.choose_output`):
+a classifier's top-k, or the output itself as a picture (a segmentation's classes, an
+autoencoder's image) or as numbers (regression), see :mod:`cnnstudio.ml.outputs`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .filters import arrange_kernel, filter_mosaic, kernel_of
 from .mosaic import MapStats, Mosaic, histogram, map_stats, tile_mosaic, to_uint8
 from .preprocess import display_image, preprocess
 from .live import as_probabilities, fit_to_model
+from .outputs import ProbedOutput, Target, output_picture, summary
 from .probes import Prediction, Prober, UnitField, top_k
 from .runs import FilterSnapshots
 
@@ -43,6 +48,8 @@ class ModelInfo:
     conv_inputs: dict[str, int]  # conv layer -> input channels its filters see
     cam_layer: str | None  # Grad-CAM's default layer
     note: str  # preprocessing fitted to the model, if it was
+    outputs: list[ProbedOutput]  # every output of the model
+    output: ProbedOutput  # the one probed
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,11 @@ class ImageProbe:
     """The current image as the model sees it, and what the model predicts for it."""
 
     picture: np.ndarray  # uint8 RGB (H, W, 3): the preprocessed input, scaling undone
-    predictions: list[Prediction]  # every class, most probable first
+    predictions: list[Prediction]  # a classifier's every class, most probable first (else empty)
+    output: ProbedOutput
+    values: np.ndarray  # the probed output for the image, batch axis dropped
+    output_picture: np.ndarray | None  # uint8 RGB of a map or image output (None for classes, values)
+    summary: str  # one line on a non-classifier's output (empty for a classifier)
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,10 @@ class ProbeSession:
 
     def __init__(self, model, preprocessing: dict[str, Any], class_names: Sequence[str] = (),
                  graph: LayerGraph | None = None, snapshots: str | Path | None = None, name: str = "") -> None:
-        self.prober = Prober(model, graph, class_names)
-        # the project's crop/pad and scaling, at the size and colour the model takes
-        self.settings, self.note = fit_to_model(preprocessing, self.prober.input_shape)
+        # the project's crop/pad and scaling, at the size and colour the model takes (the project's
+        # size where the model takes any)
+        self.settings, self.note = fit_to_model(preprocessing, tuple(model.inputs[0].shape[1:]))
+        self.prober = Prober(model, graph, class_names, size=self.settings.size)
         self.snapshots_path = Path(snapshots) if snapshots else None  # a run's filters.npz
         self._snapshots: tuple[float, FilterSnapshots] | None = None
         self.name = name or model.name
@@ -112,21 +124,34 @@ class ProbeSession:
         p = self.prober
         convs = {name: int(kernel_of(p.model.get_layer(name)).shape[2]) for name in p.conv_layer_names}
         return ModelInfo(self.name, p.model.name, tuple(p.input_shape), self.class_names, p.layer_names,
-                         {n: p.layer_shape(n) for n in p.layer_names}, convs, p.last_conv_layer, self.note)
+                         {n: p.layer_shape(n) for n in p.layer_names}, convs, p.last_conv_layer, self.note,
+                         list(p.outputs), p.output)
+
+    def choose_output(self, index: int) -> ModelInfo:
+        """Probe output ``index`` of a model with several; what the choosers offer now."""
+        self.prober.choose_output(index)
+        return self.describe()
 
     @property
     def class_names(self) -> list[str]:
-        """Class labels (indices as text where the project names none)."""
-        k = int(self.prober.model.outputs[0].shape[-1])
+        """Class labels of a classifier or a map (indices as text where the project names none); else empty."""
+        out = self.prober.output
+        k = out.channels if out.kind in ("classes", "map") else 0
         names = self.prober.class_names
         return [names[i] if i < len(names) else str(i) for i in range(k)]
 
     def set_image(self, rgb: np.ndarray) -> ImageProbe:
         """Preprocess an RGB (or grey) uint8 image as the model was trained and predict it."""
         self.x = preprocess(np.asarray(rgb), self.settings)
-        probs = as_probabilities(self.prober.run(self.x).probabilities)
-        return ImageProbe(display_image(self.x, self.settings),
-                          top_k(probs, len(probs), self.class_names))
+        out, values = self.prober.output, self.prober.run(self.x).output
+        predictions, line = [], ""
+        if out.kind == "classes":
+            probs = as_probabilities(values)
+            predictions = top_k(probs, len(probs), self.class_names)
+        else:
+            line = summary(out, values, self.class_names)
+        return ImageProbe(display_image(self.x, self.settings), predictions, out, values,
+                          output_picture(out, values), line)
 
     def _image(self) -> np.ndarray:
         if self.x is None:
@@ -184,7 +209,9 @@ class ProbeSession:
         effective = attribution.effective_field(self.prober, self._image(), layer, unit, channel)
         return UnitProbe(layer, channel, tuple(unit), field, self.prober.field_note(layer), effective)
 
-    def attribution(self, method: str, class_index: int | None = None, layer: str | None = None) -> attribution.Attribution:
-        """Attribution ``method`` for the current image (Grad-CAM on ``layer`` if given)."""
+    def attribution(self, method: str, target: Target | int | None = None,
+                    layer: str | None = None) -> attribution.Attribution:
+        """Attribution ``method`` of ``target`` (a class, a pixel; None: the default) for the current
+        image, Grad-CAM on ``layer`` if given; raises ``AttributionUndefined`` where it means nothing."""
         options = {"layer": layer} if method == "gradcam" and layer else {}
-        return attribution.attribute(self.prober, self._image(), method, class_index, **options)
+        return attribution.attribute(self.prober, self._image(), method, target, **options)

@@ -4,9 +4,15 @@ A :class:`Prober` is built once per model. For the layers asked about it makes O
 multi-output sub-model (the prediction plus those layers' outputs) and calls it directly
 inside a ``tf.function`` (never ``model.predict``); sub-models and their traced functions are
 cached, so asking again for the same layers costs one graph call. Gradient primitives
-(class-score gradients w.r.t. the input or a layer, one unit's gradient w.r.t. the input)
+(a target's gradient w.r.t. the input or a layer, one unit's gradient w.r.t. the input)
 are traced once the same way; :mod:`cnnstudio.ml.attribution` turns them into saliency,
 SmoothGrad, Grad-CAM and occlusion maps.
+
+A Prober reads ONE of the model's outputs (:attr:`Prober.output`, chosen with
+:meth:`Prober.choose_output`): a classifier's classes, a segmentation's per-pixel map, an
+autoencoder's picture or a regression's values (:mod:`cnnstudio.ml.outputs`). Attributions
+explain a :class:`~cnnstudio.ml.outputs.Target` of that output; where none is defined (a
+layer that does not lead to it) they raise :class:`~cnnstudio.ml.outputs.AttributionUndefined`.
 
 Theoretical receptive fields come from core inference over the model's graph
 (:class:`cnnstudio.core.inference.ReceptiveField`), so the probe draws exactly what the
@@ -30,6 +36,7 @@ from cnnstudio.core.inference import ReceptiveField, infer
 
 from .fields import UnitField
 from .filters import CONV_KINDS
+from .outputs import AttributionUndefined, ProbedOutput, Target, as_target, read_output, resolve, target_weights
 
 
 @dataclass(frozen=True)
@@ -45,12 +52,12 @@ class Prediction:
 class ProbeResult:
     """The outputs of one probe of one image."""
 
-    probabilities: np.ndarray  # (classes,)
+    output: np.ndarray  # the probed output for the image: (classes,) for a classifier, (H, W, K) for a map...
     activations: dict[str, np.ndarray]  # layer name -> its output for the image, batch axis dropped
 
     def top_k(self, k: int = 5, labels: Sequence[str] = ()) -> list[Prediction]:
         """The ``k`` most probable classes, most probable first."""
-        return top_k(self.probabilities, k, labels)
+        return top_k(self.output, k, labels)
 
 
 def top_k(probabilities: np.ndarray, k: int = 5, labels: Sequence[str] = ()) -> list[Prediction]:
@@ -60,15 +67,16 @@ def top_k(probabilities: np.ndarray, k: int = 5, labels: Sequence[str] = ()) -> 
     return [Prediction(int(i), labels[i] if i < len(labels) else str(int(i)), float(p[i])) for i in order]
 
 
-def graph_tensors(model: keras.Model) -> dict[str, keras.KerasTensor]:
-    """Layer name -> its output tensor in ``model``'s own graph, found by walking back from the outputs.
+def graph_tensors(model: keras.Model, ends: Sequence[keras.KerasTensor] = ()) -> dict[str, keras.KerasTensor]:
+    """Layer name -> its output tensor in ``model``'s own graph, found by walking back from the
+    outputs (or from the tensors ``ends``: then only the layers those depend on).
 
     ``layer.output`` is the layer's FIRST call, which need not be the model's: a Sequential
     model re-calls its layers each time it rebuilds (loading a ``.keras`` file does), and
     a sub-model mixing two calls would compute disconnected paths with no gradient between.
     """
     found: dict[str, keras.KerasTensor] = {}
-    stack = list(model.outputs)
+    stack = list(ends or model.outputs)
     while stack:
         tensor = stack.pop()
         op, node_index, _ = tensor._keras_history
@@ -79,18 +87,45 @@ def graph_tensors(model: keras.Model) -> dict[str, keras.KerasTensor]:
     return found
 
 
+def with_input_size(model: keras.Model, size: Sequence[int]) -> keras.Model:
+    """``model`` with the height and width its input leaves open (``None``, as in a fully
+    convolutional U-Net) set to ``size``: rebuilt from its config with the same layer names and
+    weights, so every layer has a fixed shape to probe. A model of fixed size is returned as it is.
+    """
+    shape = tuple(model.inputs[0].shape)
+    if None not in shape[1:3]:
+        return model
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            b = list(layer["config"]["batch_shape"])
+            hw = [int(s) if d is None else d for d, s in zip(b[1:3], size)]
+            layer["config"]["batch_shape"] = [b[0], *hw, *b[3:]]
+    try:
+        fixed = type(model).from_config(config)
+    except Exception as exc:  # a layer Keras cannot rebuild from its config alone
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{model.name} takes images of any size and cannot be rebuilt at {size[0]}x{size[1]}: "
+                         f"{why}") from None
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
 class Prober:
     """Probes one Keras model: one multi-output sub-model per set of layers, called in a ``tf.function``.
 
     ``graph`` (the studio project's graph) supplies the theoretical receptive fields; without
     one the model is read into a graph (:func:`cnnstudio.ml.keras_io.graph_from_model`) the
-    first time a field is asked for.
+    first time a field is asked for. ``output`` is the index of the output probed; ``size``
+    (height, width) fixes an input size the model leaves open (see :func:`with_input_size`).
     """
 
     def __init__(self, model: keras.Model, graph: LayerGraph | None = None,
-                 class_names: Sequence[str] = ()) -> None:
+                 class_names: Sequence[str] = (), output: int = 0, size: Sequence[int] | None = None) -> None:
         if len(model.inputs) != 1:
             raise ValueError(f"{model.name} has {len(model.inputs)} inputs; probing needs exactly one image input")
+        if size is not None:
+            model = with_input_size(model, size)
         self.model = model
         self.class_names = list(class_names)
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in model.inputs[0].shape[1:])
@@ -102,7 +137,20 @@ class Prober:
         self._forward: dict[tuple, tf.types.experimental.ConcreteFunction] = {}  # (layers, jit) -> call
         self.jit = False  # forward calls XLA-compiled (see tune_forward)
         self._grads: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
-        self._score_source, self._to_scores = self._class_scores()
+        self.outputs: list[ProbedOutput] = [read_output(model, i) for i in range(len(model.outputs))]
+        self.choose_output(output)
+
+    def choose_output(self, index: int) -> ProbedOutput:
+        """Probe output ``index`` from now on (predictions, targets, Grad-CAM's default layer)."""
+        if not 0 <= index < len(self.outputs):
+            raise ValueError(f"{self.model.name} has {len(self.outputs)} output(s): no output {index}")
+        self.output = self.outputs[index]
+        self._forward.clear()
+        self._grads.clear()
+        self._score_source, self._to_scores = self._scores()
+        # the layers the scores depend on: elsewhere a gradient of them has no path to follow
+        self._on_path = set(graph_tensors(self.model, [self._score_source]))
+        return self.output
 
     # -- what can be probed ---------------------------------------------------------
     def _rank(self, name: str) -> int:
@@ -122,17 +170,21 @@ class Prober:
 
     @property
     def last_conv_layer(self) -> str | None:
-        """Grad-CAM's default target: the last 2-D map at the last convolution's resolution.
+        """Grad-CAM's default target: the last 2-D map at the last convolution's resolution
+        on the way to the probed output (the output layer itself excluded: its maps are the output).
 
         That is the last conv layer's activated output (e.g. ``conv5_block3_out`` in
         ResNet50, after its batch norm, add and ReLU), not a pooling that halves it.
         """
-        convs = self.conv_layer_names
+        def candidate(name):
+            return name in self._on_path and name != self.output.name
+        convs = [n for n in self.conv_layer_names if candidate(n)]
         if not convs:
             return None
         names = [l.name for l in self.model.layers]
         size = self.layer_shape(convs[-1])[:2]
-        same = [n for n in names[names.index(convs[-1]):] if self._rank(n) == 4 and self.layer_shape(n)[:2] == size]
+        same = [n for n in names[names.index(convs[-1]):]
+                if candidate(n) and self._rank(n) == 4 and self.layer_shape(n)[:2] == size]
         return same[-1]
 
     def layer_shape(self, name: str) -> tuple[int, ...]:
@@ -162,7 +214,7 @@ class Prober:
         key = (layers, self.jit)
         fn = self._forward.get(key)
         if fn is None:
-            outs = [self.model.outputs[0]] + [self.layer_tensor(n) for n in layers]
+            outs = [self.model.outputs[self.output.index]] + [self.layer_tensor(n) for n in layers]
             sub = keras.Model(self.model.inputs[0], outs, name=f"{safe_name(self.model.name, 'model')}_probe")
             fn = tf.function(lambda x: sub(x, training=False), input_signature=[self._spec],
                              jit_compile=True if self.jit else None).get_concrete_function()
@@ -195,14 +247,14 @@ class Prober:
         return self.jit
 
     def run_batch(self, x: np.ndarray, layers: Sequence[str] = ()) -> list[np.ndarray]:
-        """[probabilities (N, K), then each layer's output (N, ...)] for a batch."""
+        """[the probed output (N, ...), then each layer's output (N, ...)] for a batch."""
         outs = self._forward_fn(tuple(layers))(tf.constant(self.batch(x)))
         if not isinstance(outs, (list, tuple)):  # Keras unwraps a one-output list
             outs = [outs]
         return [np.asarray(o) for o in outs]
 
     def run(self, x: np.ndarray, layers: Sequence[str] = ()) -> ProbeResult:
-        """Predict one image and return ``layers``' activations for it, from one sub-model call."""
+        """The probed output for one image and ``layers``' activations for it, from one sub-model call."""
         outs = self.run_batch(x, layers)
         return ProbeResult(outs[0][0], {n: o[0] for n, o in zip(layers, outs[1:])})
 
@@ -211,23 +263,24 @@ class Prober:
         return self.run(x, (layer,)).activations[layer]
 
     def predict(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Class probabilities (N, K) of a batch, ``batch_size`` images per call."""
+        """The probed output (N, ...) for a batch (a classifier's class probabilities), ``batch_size``
+        images per call."""
         x = self.batch(x)
         return np.concatenate([self.run_batch(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
 
     def top_k(self, x: np.ndarray, k: int = 5) -> list[Prediction]:
         """The ``k`` most probable classes for one image."""
-        return top_k(self.run(x).probabilities, k, self.class_names)
+        return top_k(self.run(x).output, k, self.class_names)
 
-    # -- class scores and gradients -------------------------------------------------
-    def _class_scores(self):
-        """The tensor class scores are computed from, and how.
+    # -- targets and gradients ------------------------------------------------------
+    def _scores(self):
+        """The tensor the probed output's scores are computed from, and how.
 
         Gradients of softmax probabilities vanish once the network is sure (Simonyan et al.
         2014), so where the output layer is a softmax Dense or a softmax activation the
-        scores are its pre-softmax logits; otherwise the output itself.
+        scores are its pre-softmax logits (per pixel too); otherwise the output itself.
         """
-        out = self.model.outputs[0]
+        out = self.model.outputs[self.output.index]
         layer, node_index, _ = out._keras_history
         source = layer._inbound_nodes[node_index].input_tensors[0]  # the input of the model's call
         act = getattr(layer, "activation", None)
@@ -240,39 +293,67 @@ class Prober:
             return source, logits
         return out, lambda t: t
 
+    def resolve_target(self, x: np.ndarray, target: Target | int | None = None) -> Target:
+        """``target`` for one image, its class filled in where the output needs one (see
+        :func:`cnnstudio.ml.outputs.resolve`): by default a classifier's predicted class, a
+        map's most common class, the mean of an image or of values. The model runs only
+        when a class must be found (Live asks for a given class every frame)."""
+        t = as_target(target)
+        needed = t.index is None and self.output.kind in ("classes", "map")
+        return resolve(self.output, self.run(x).output if needed else None, t)
+
     def _grad_fn(self, key: tuple, build):
         fn = self._grads.get(key)
         if fn is None:
             fn = self._grads[key] = build()
         return fn
 
-    def input_gradients(self, x: np.ndarray, class_index: int) -> np.ndarray:
-        """d score[class_index] / d input for a batch: (N, H, W, C)."""
+    def _weights(self, target: Target | int) -> tf.Tensor:
+        return tf.constant(target_weights(self.output, as_target(target)))
+
+    def _undefined(self, what: str) -> AttributionUndefined:
+        return AttributionUndefined(f"no gradient flows from output {self.output.name} back to {what}")
+
+    def input_gradients(self, x: np.ndarray, target: Target | int) -> np.ndarray:
+        """d score / d input for a batch: (N, H, W, C). ``target`` is taken as it is (an int: a
+        class, a map's class over all pixels, a unit; see :meth:`resolve_target` for defaults)."""
         def build():
             sub = keras.Model(self.model.inputs[0], self._score_source)
 
-            @tf.function(input_signature=[self._spec, tf.TensorSpec((), tf.int32)])
-            def grads(xb, c):
+            @tf.function(input_signature=[self._spec, tf.TensorSpec(self.output.shape, tf.float32)])
+            def grads(xb, w):
                 with tf.GradientTape() as tape:
                     tape.watch(xb)
-                    score = tf.reduce_sum(self._to_scores(sub(xb, training=False))[:, c])
+                    score = tf.reduce_sum(self._to_scores(sub(xb, training=False)) * w)
                 return tape.gradient(score, xb)
             return grads
-        return np.asarray(self._grad_fn(("input",), build)(self.batch(x), tf.constant(int(class_index), tf.int32)))
+        g = self._grad_fn(("input",), build)(self.batch(x), self._weights(target))
+        if g is None:  # e.g. an argmax or a cast on the way: nothing flows back
+            raise self._undefined("the input")
+        return np.asarray(g)
 
-    def layer_gradients(self, x: np.ndarray, layer: str, class_index: int) -> tuple[np.ndarray, np.ndarray]:
-        """One image's activations of ``layer`` and d score[class_index] / d those activations."""
+    def layer_gradients(self, x: np.ndarray, layer: str, target: Target | int) -> tuple[np.ndarray, np.ndarray]:
+        """One image's activations of ``layer`` and d score / d those activations.
+
+        Raises :class:`AttributionUndefined` when the score does not depend on ``layer``
+        (another output's branch, or the output layer past the logits).
+        """
+        if layer not in self._on_path:
+            raise self._undefined(layer)
+
         def build():
             sub = keras.Model(self.model.inputs[0], [self.layer_tensor(layer), self._score_source])
 
-            @tf.function(input_signature=[self._spec, tf.TensorSpec((), tf.int32)])
-            def grads(xb, c):
+            @tf.function(input_signature=[self._spec, tf.TensorSpec(self.output.shape, tf.float32)])
+            def grads(xb, w):
                 with tf.GradientTape() as tape:
                     acts, source = sub(xb, training=False)
-                    score = tf.reduce_sum(self._to_scores(source)[:, c])
+                    score = tf.reduce_sum(self._to_scores(source) * w)
                 return acts, tape.gradient(score, acts)
             return grads
-        acts, g = self._grad_fn(("layer", layer), build)(self.batch(x), tf.constant(int(class_index), tf.int32))
+        acts, g = self._grad_fn(("layer", layer), build)(self.batch(x), self._weights(target))
+        if g is None:
+            raise self._undefined(layer)
         return np.asarray(acts)[0], np.asarray(g)[0]
 
     def unit_gradient(self, x: np.ndarray, layer: str, unit: tuple[int, int], channel: int | None = None) -> np.ndarray:

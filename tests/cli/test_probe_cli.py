@@ -52,7 +52,7 @@ def test_probe_of_a_keras_model_writes_activations_pictures_and_top_k(rgb_model,
     np.testing.assert_allclose(np.load(out / "activations_conv2.npy"), expect.activations["conv2"], rtol=1e-5, atol=1e-6)
     report = json.loads((out / "predictions.json").read_text())
     assert report["layer"] == "conv2" and report["gradcam_layer"] == "conv2"
-    assert [p["index"] for p in report["top_k"]] == list(np.argsort(-expect.probabilities)[:2])
+    assert [p["index"] for p in report["top_k"]] == list(np.argsort(-expect.output)[:2])
     for name in ("feature_maps.png", "gradcam.png", "saliency.png"):
         picture = cv2.imread(str(out / name))
         assert picture is not None and min(picture.shape[:2]) >= 256
@@ -91,3 +91,69 @@ def test_bad_input_is_one_line_and_exit_2(case, message, rgb_model, image, tmp_p
     assert main(["probe", model, str(img), "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cnnstudio probe: ") and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("name, suffix, kind", [("unet", ".h5", "map"), ("autoencoder", ".keras", "image"),
+                                                ("regression", ".h5", "values"), ("two_outputs", ".keras", "classes")])
+def test_probe_of_a_model_that_is_no_classifier_writes_everything_without_a_traceback(
+        small_models, name, suffix, kind, image, tmp_path, capsys):
+    path = tmp_path / f"{name}{suffix}"
+    small_models[name].save(path)
+    out = tmp_path / "out"
+    assert main(["probe", str(path), str(image[0]), "--out", str(out)]) == 0
+    report = json.loads((out / "predictions.json").read_text())
+    assert report["output"]["kind"] == kind and "undefined" not in report
+    written = {p.name for p in out.iterdir()}
+    assert {"feature_maps.png", "gradcam.png", "saliency.png", "predictions.json"} <= written
+    assert ("output.png" in written) == (kind in ("map", "image"))
+    if kind == "map":
+        assert len(report["class_shares"]) == 3 and "summed over the pixels" in report["explained"]
+    if kind == "values":
+        assert len(report["values"]) == 1 and report["explained"] == "the output's mean"
+    text = capsys.readouterr()
+    assert "wrote" in text.out and "Traceback" not in text.err
+
+
+def test_probe_chooses_an_output_a_class_and_a_pixel(small_models, image, tmp_path, capsys):
+    path = tmp_path / "two.keras"
+    small_models["two_outputs"].save(path)
+    assert main(["probe", str(path), str(image[0]), "--out", str(tmp_path / "a"), "--output", "1"]) == 0
+    report = json.loads((tmp_path / "a" / "predictions.json").read_text())
+    assert report["output"]["name"] == "mask" and report["gradcam_layer"] == "mask_conv"
+    assert (tmp_path / "a" / "output.png").is_file()
+    unet = tmp_path / "unet.h5"
+    small_models["unet"].save(unet)
+    assert main(["probe", str(unet), str(image[0]), "--out", str(tmp_path / "b"), "--class", "2",
+                 "--pixel", "3,4"]) == 0
+    assert json.loads((tmp_path / "b" / "predictions.json").read_text())["explained"] == "class '2' at pixel (3, 4)"
+    capsys.readouterr()
+    assert main(["probe", str(unet), str(image[0]), "--out", str(tmp_path / "c"), "--output", "1"]) == 2
+    assert "unet has 1 output(s): no output 1" in capsys.readouterr().err
+    assert main(["probe", str(unet), str(image[0]), "--out", str(tmp_path / "c"), "--class", "5"]) == 2
+    assert "seg has 3 classes: no number 5" in capsys.readouterr().err
+
+
+def test_an_attribution_that_is_not_defined_is_one_line_and_the_rest_is_written(image, tmp_path, capsys):
+    inp = keras.Input((16, 16, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inp)
+    label = keras.layers.Dense(2, activation="softmax", name="label")(keras.layers.GlobalAveragePooling2D()(conv))
+    smooth = keras.layers.AveragePooling2D(3, strides=1, padding="same", name="smooth")(inp)  # no convolution
+    path = tmp_path / "branches.keras"
+    keras.Model(inp, [label, smooth], name="branches").save(path)
+    out = tmp_path / "out"
+    assert main(["probe", str(path), str(image[0]), "--out", str(out), "--output", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1] == "gradcam: not defined here: branches has no convolution before output smooth for Grad-CAM"
+    assert not (out / "gradcam.png").exists() and (out / "saliency.png").is_file() and (out / "output.png").is_file()
+    assert "gradcam" in json.loads((out / "predictions.json").read_text())["undefined"]
+
+
+def test_a_bare_model_that_takes_any_size_probes_the_image_at_its_own_size(image, tmp_path):
+    inp = keras.Input((None, None, 3))
+    c = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c")(inp)
+    out = keras.layers.Conv2D(2, 1, activation="softmax", name="seg")(keras.layers.MaxPooling2D(1, name="p")(c))
+    path = tmp_path / "fcn.h5"
+    keras.Model(inp, out, name="fcn").save(path)
+    assert main(["probe", str(path), str(image[0]), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert report["output"]["shape"] == [32, 32, 2]  # the 40x50 image, in whole steps of 32

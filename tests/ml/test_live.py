@@ -185,3 +185,15 @@ def test_capture_train_classify_loop_with_a_network_of_ones_own(tmp_path):
         truth = camera.current_class
         hits += pipe.process(Frame(camera.read()[1], i, 0.0, "demo")).top[0].label == truth
     assert hits >= 48  # 80 %, where guessing gets 30
+
+
+@pytest.mark.parametrize("name", ["unet", "regression"])
+def test_a_model_that_is_no_classifier_runs_live_with_grad_cam_and_no_top_k(small_models, name):
+    pipe = LivePipeline(small_models[name], Preprocessing.default().replace(size=(16, 16), color="rgb"),
+                        gradcam=True)
+    pipe.warm_up()
+    result = pipe.process(demo_frame(2))
+    assert not pipe.classifier and result.top == [] and result.probabilities.size == 0
+    assert result.cam.shape == (16, 16) and result.mosaic is not None
+    assert result.cam_class == (-1 if name == "regression" else int(np.bincount(
+        pipe.prober.run(result.x).output.argmax(-1).ravel()).argmax()))

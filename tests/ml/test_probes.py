@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 
 from cnnstudio.core.graph import LayerGraph
+from cnnstudio.core.settings import Preprocessing
 from cnnstudio.ml import attribution
 from cnnstudio.ml.builder import build_model
 from cnnstudio.ml.filters import arrange_kernel, filter_mosaic, kernel_of
 from cnnstudio.ml.mosaic import histogram, map_stats, tile_mosaic
-from cnnstudio.ml.probes import Prober, top_k
+from cnnstudio.ml.outputs import AttributionUndefined, Target, output_picture, read_output, target_weights
+from cnnstudio.ml.probe_session import ProbeSession
+from cnnstudio.ml.probes import Prober, top_k, with_input_size
 
 
 def _chain(shape, layers):
@@ -124,7 +127,7 @@ def test_activations_equal_keras_sub_model_output_and_prediction_equals_the_mode
     for name in ("a", "c", "d"):
         expect = keras.Model(inp, model.get_layer(name).output)(x[None])[0]
         np.testing.assert_allclose(result.activations[name], np.asarray(expect), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result.probabilities, np.asarray(model(x[None]))[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.output, np.asarray(model(x[None]))[0], rtol=1e-5, atol=1e-6)
     assert prober.layer_names == ["a", "b", "c", "d"]
     assert prober.last_conv_layer == "c"  # the add after the last conv, not the pooling that halves it
     with pytest.raises(ValueError, match="takes 20x20x3"):
@@ -142,7 +145,7 @@ def test_xla_compiled_forward_is_kept_only_when_faster_and_gives_the_same_output
     used = prober.tune_forward(x, ["a"])
     assert used == prober.jit  # whichever was faster here; both must give the model's answer
     tuned = prober.run(x, ["a"])
-    np.testing.assert_allclose(tuned.probabilities, plain.probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tuned.output, plain.output, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(tuned.activations["a"], plain.activations["a"], rtol=1e-5, atol=1e-6)
     prober.jit = True  # and a compiled call on a batch of another size still runs
     assert prober.run_batch(np.stack([x, x, x]), ["a"])[1].shape == (3, 10, 10, 4)
@@ -271,3 +274,141 @@ def test_filters_are_colour_for_rgb_inputs_and_per_channel_otherwise():
     depthwise.build((None, 8, 8, 4))
     assert kernel_of(depthwise).shape == (3, 3, 1, 8)
     assert arrange_kernel("Conv2DTranspose", np.zeros((3, 3, 5, 7))).shape == (3, 3, 7, 5)
+
+
+# -- models that are not classifiers (the ``small_models`` fixture, tests/conftest.py) ----
+
+def _image(prober, seed=5):
+    return np.random.default_rng(seed).uniform(0, 1, prober.input_shape).astype(np.float32)
+
+
+def _direct_gradient(model, x, score, output=0):
+    """d score(model output) / d input, straight from Keras and TensorFlow."""
+    import tensorflow as tf
+
+    xb = tf.constant(x[None])
+    with tf.GradientTape() as tape:
+        tape.watch(xb)
+        outs = model(xb, training=False)
+        value = score(outs[output] if isinstance(outs, (list, tuple)) else outs)
+    return np.asarray(tape.gradient(value, xb))[0]
+
+
+def test_output_kinds_come_from_the_output_shape_and_activation(small_models, trained):
+    kinds = {name: [o.kind for o in Prober(m).outputs] for name, m in small_models.items()}
+    assert kinds == {"unet": ["map"], "autoencoder": ["image"], "two_outputs": ["classes", "image"],
+                     "regression": ["values"]}
+    assert trained.output.kind == "classes" and trained.output.channels == len(CLASSES)
+    assert read_output(small_models["unet"]).text() == "seg: 16x16x3 per-pixel classes"
+
+
+def test_unet_attributions_explain_a_class_over_all_pixels_or_at_one_pixel(small_models):
+    model = small_models["unet"]
+    prober = Prober(model)
+    x = _image(prober)
+    seg = prober.run(x).output
+    assert seg.shape == (16, 16, 3)
+    common = int(np.bincount(seg.argmax(-1).ravel()).argmax())
+    assert prober.resolve_target(x) == Target(common)  # the class covering most pixels
+    np.testing.assert_allclose(prober.input_gradients(x, 1)[0],  # class 1 summed over the pixels
+                               _direct_gradient(model, x, lambda o: keras.ops.sum(o[..., 1])), rtol=1e-4, atol=1e-6)
+    at = prober.resolve_target(x, Target(pixel=(3, 12)))
+    assert at == Target(int(seg[3, 12].argmax()), (3, 12))  # the class predicted at that pixel
+    np.testing.assert_allclose(prober.input_gradients(x, at)[0],
+                               _direct_gradient(model, x, lambda o: o[0, 3, 12, at.index]), rtol=1e-4, atol=1e-7)
+    assert prober.last_conv_layer == "c4"  # the decoder's last maps, not the output layer
+    for method in attribution.METHODS:
+        att = attribution.attribute(prober, x, method)
+        assert att.heat.shape == (16, 16) and np.isfinite(att.heat).all() and att.class_index == common
+    cam = attribution.grad_cam(prober, x, Target(0, (8, 8)), layer="t1")  # a Conv2DTranspose's maps
+    assert cam.layer == "t1" and cam.target == Target(0, (8, 8)) and cam.raw.shape == (16, 16)
+    picture = output_picture(prober.output, seg)
+    assert picture.shape == (16, 16, 3) and picture.dtype == np.uint8
+
+
+def test_autoencoder_and_regression_explain_their_mean_or_a_chosen_unit(small_models):
+    auto = Prober(small_models["autoencoder"])
+    x = _image(auto)
+    assert auto.resolve_target(x) == Target() and auto.last_conv_layer == "d2"
+    np.testing.assert_allclose(auto.input_gradients(x, Target())[0],
+                               _direct_gradient(auto.model, x, lambda o: keras.ops.mean(o)), rtol=1e-4, atol=1e-8)
+    picture = output_picture(auto.output, auto.run(x).output)
+    assert picture.shape == (16, 16, 3) and (picture[..., 0] == picture[..., 1]).all()  # grey, as RGB
+    reg = Prober(small_models["regression"])
+    x = _image(reg)
+    assert reg.output.kind == "values" and reg.run(x).output.shape == (1,)
+    np.testing.assert_allclose(reg.input_gradients(x, 0)[0], _direct_gradient(reg.model, x, lambda o: o[0, 0]),
+                               rtol=1e-4, atol=1e-8)
+    for method in attribution.METHODS:
+        att = attribution.attribute(reg, x, method)
+        assert att.heat.shape == (16, 16) and np.isfinite(att.raw).all() and att.class_index == -1
+    with pytest.raises(ValueError, match="1 units: no number 3"):
+        reg.resolve_target(x, 3)
+    assert target_weights(reg.output, None).tolist() == [1.0]
+
+
+def test_two_outputs_probe_the_chosen_one_and_a_layer_off_its_path_is_undefined(small_models):
+    model = small_models["two_outputs"]
+    prober = Prober(model, output=1)
+    x = _image(prober)
+    result = prober.run(x, ["cls_conv", "mask_conv"])  # feature maps of both branches still come
+    np.testing.assert_allclose(result.output, np.asarray(model(x[None])[1])[0], rtol=1e-5, atol=1e-6)
+    assert result.activations["cls_conv"].shape == (16, 16, 6)
+    assert prober.output.kind == "image" and prober.last_conv_layer == "mask_conv"
+    with pytest.raises(AttributionUndefined, match="^no gradient flows from output mask back to cls_conv$"):
+        attribution.grad_cam(prober, x, layer="cls_conv")
+    assert attribution.saliency(prober, x).heat.shape == (16, 16)  # the rest still runs
+    assert prober.choose_output(0).kind == "classes" and prober.last_conv_layer == "cls_conv"
+    assert prober.run(x).output.shape == (4,)
+    with pytest.raises(AttributionUndefined, match="back to mask_conv"):
+        attribution.grad_cam(prober, x, layer="mask_conv")
+    with pytest.raises(ValueError, match="2 output"):
+        prober.choose_output(2)
+
+
+def test_a_gradient_that_does_not_flow_is_undefined_not_an_index_error():
+    inp = keras.Input((8, 8, 1))
+    c = keras.layers.Conv2D(2, 3, name="c")(inp)
+    stopped = keras.layers.Lambda(lambda t: keras.ops.stop_gradient(t), name="stop")(c)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(stopped))
+    prober = Prober(keras.Model(inp, out))
+    x = np.zeros((8, 8, 1), np.float32)
+    with pytest.raises(AttributionUndefined, match="back to c$"):
+        attribution.grad_cam(prober, x, layer="c")
+    with pytest.raises(AttributionUndefined, match="back to the input"):
+        attribution.saliency(prober, x)
+
+
+@pytest.mark.parametrize("name", ["unet", "autoencoder", "two_outputs", "regression"])
+def test_feature_maps_filters_and_fields_work_for_every_kind_of_model(small_models, name):
+    session = ProbeSession(small_models[name], Preprocessing.default().replace(size=(16, 16), color="rgb"))
+    info = session.describe()
+    probe = session.set_image(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8))
+    assert (probe.predictions != []) == (info.output.kind == "classes")
+    assert (probe.output_picture is not None) == (info.output.kind in ("map", "image"))
+    assert probe.summary or probe.predictions
+    for layer in info.layers:
+        maps = session.feature_maps(layer)
+        assert maps.picture.dtype == np.uint8 and (maps.field is not None or maps.field_note)
+    for layer in info.conv_inputs:
+        assert session.filters(layer).mosaic.count > 0
+    unit = session.unit(info.layers[0], 0, (2, 3))
+    assert unit.effective.shape == (16, 16) and (unit.field is not None or unit.note)
+    assert session.attribution("gradcam").heat.shape == (16, 16)
+
+
+def test_a_model_that_takes_any_size_is_probed_at_the_size_given():
+    inp = keras.Input((None, None, 3))
+    c = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c")(inp)
+    up = keras.layers.UpSampling2D(name="up")(keras.layers.MaxPooling2D(name="pool")(c))
+    out = keras.layers.Conv2D(2, 1, activation="softmax", name="seg")(keras.layers.Concatenate(name="cat")([up, c]))
+    model = keras.Model(inp, out, name="fcn")
+    fixed = with_input_size(model, (24, 32))
+    assert fixed.inputs[0].shape[1:] == (24, 32, 3) and [l.name for l in fixed.layers] == [l.name for l in model.layers]
+    x = np.random.default_rng(6).uniform(0, 1, (24, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(fixed(x[None])), np.asarray(model(x[None])), rtol=1e-6, atol=1e-7)
+    assert with_input_size(fixed, (8, 8)) is fixed  # a fixed size stays
+    session = ProbeSession(model, Preprocessing.default().replace(size=(16, 16), color="rgb"))
+    assert session.prober.input_shape == (16, 16, 3) and session.prober.output.shape == (16, 16, 2)
+    assert session.set_image(np.zeros((30, 30, 3), np.uint8)).output_picture.shape == (16, 16, 3)
+    assert session.attribution("gradcam").layer == "cat"

@@ -279,3 +279,16 @@ def test_pictures_are_drawn_from_qt_s_opaque_format_with_their_own_colours(qtbot
     assert view.image.qimage.format() == QImage.Format.Format_RGB32
     assert view.image.qimage.pixelColor(0, 0) == QColor(10, 20, 30)
     assert view.image.qimage.pixelColor(7, 5) == QColor(200, 0, 0)
+
+
+def test_a_segmentation_model_runs_live_and_the_page_says_it_has_no_classes(panel, qtbot, small_models, tmp_path):
+    path = tmp_path / "unet.keras"
+    small_models["unet"].save(path)
+    panel.models.gradcam.setChecked(True)
+    assert panel.choose_model("file", str(path))
+    qtbot.waitUntil(lambda: "is not classes" in panel.message.text(), timeout=30000)
+    qtbot.waitUntil(lambda: panel.last_result is not None and not _is_frame(panel.last_result)
+                    and panel.last_result.pipeline.prober.model.name == "unet" and panel.last_result.cam is not None,
+                    timeout=30000)
+    assert panel.last_result.top == [] and len(panel.topk.bars.opts["width"]) == 0
+    assert "seg: 16x16x3 per-pixel classes" in panel.message.text() and "failed" not in panel.message.text()

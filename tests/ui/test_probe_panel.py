@@ -19,7 +19,7 @@ def model_calls_off_gui(monkeypatch):
     from cnnstudio.ml.probe_session import ProbeSession
 
     threads = []
-    for name in ("__init__", "set_image", "feature_maps", "filters", "unit", "attribution"):
+    for name in ("__init__", "set_image", "feature_maps", "filters", "unit", "attribution", "choose_output"):
         original = getattr(ProbeSession, name)
 
         def wrapped(self, *args, _original=original, **kwargs):
@@ -189,3 +189,51 @@ def test_image_files_demo_frames_and_handed_in_pictures_are_probed(qtbot, panel,
     panel.choose_source("file", str(tmp_path / "junk.png"))
     _idle(qtbot, panel)
     assert "cannot be read" in panel.status.text() and panel.image_name == "live frame"
+
+
+def test_a_segmentation_model_shows_its_output_and_explains_a_clicked_pixel(qtbot, panel, small_models, tmp_path):
+    path = tmp_path / "unet.keras"
+    small_models["unet"].save(path)
+    assert panel.choose_model("file", str(path))
+    qtbot.waitUntil(lambda: panel.image is not None and panel.image.output.kind == "map", timeout=60000)
+    _idle(qtbot, panel)
+    assert panel.output_view.isVisible() and not panel.prediction.isVisible() and not panel.output.isVisible()
+    assert panel.output_view.image.image.shape[:2] == (16, 16) and "pixels:" in panel.output_summary.text()
+    att = panel.attribution_tab
+    panel.tabs.setCurrentWidget(att)
+    _idle(qtbot, panel)
+    assert att.result.layer == "c4" and "summed over the pixels" in att.overlay_view.title.text
+    assert not att.top.isVisible() and att.target.itemText(0) == "most common class"
+    _click(qtbot, panel.output_view, 3, 4)
+    _idle(qtbot, panel)
+    assert att.result.target.pixel == (3, 4) and "at pixel (3, 4)" in att.overlay_view.title.text
+    tab = panel.features_tab
+    panel.tabs.setCurrentWidget(tab)
+    tab.choose_layer("t1")  # a Conv2DTranspose
+    _idle(qtbot, panel)
+    assert tab.maps.activations.shape == (16, 16, 4)
+
+
+def test_a_two_output_model_offers_its_outputs_and_says_where_an_attribution_is_undefined(
+        qtbot, panel, small_models, tmp_path):
+    path = tmp_path / "two.h5"
+    small_models["two_outputs"].save(path)
+    att = panel.attribution_tab
+    panel.tabs.setCurrentWidget(att)
+    _idle(qtbot, panel)
+    assert panel.choose_model("file", str(path))  # with the attribution shown: it waits for the new image
+    qtbot.waitUntil(lambda: panel.info is not None and len(panel.info.outputs) == 2, timeout=60000)
+    _idle(qtbot, panel)
+    assert panel.output.isVisible() and panel.output.count() == 2 and panel.prediction.isVisible()
+    assert att.result.target.index is not None and not panel.status.property("error")
+    panel.choose_output(1)
+    qtbot.waitUntil(lambda: panel.image is not None and panel.image.output.name == "mask", timeout=30000)
+    _idle(qtbot, panel)
+    assert panel.output_view.isVisible() and not panel.prediction.isVisible() and not panel.status.property("error")
+    assert att.result.target.index is None and att.result.layer == "mask_conv"
+    att.cam_layer.setCurrentIndex(att.cam_layer.findData("cls_conv"))  # leads to the classes only
+    _idle(qtbot, panel)
+    assert att.result is None and "no gradient flows from output mask back to cls_conv" in att.info.text()
+    att.method.setCurrentIndex(att.method.findData("saliency"))
+    _idle(qtbot, panel)
+    assert att.result.method == "saliency" and att.result.target.index is None

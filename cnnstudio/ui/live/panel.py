@@ -313,8 +313,12 @@ class LivePanel(QWidget):
 
     def _on_worker_model_ready(self, info: dict) -> None:
         self.models.show_model(info)
-        if info["note"]:
-            self.show_message(f"Note: {info['note']}.")
+        notes = [f"Note: {info['note']}."] if info["note"] else []
+        if not info["classifier"]:  # a segmentation, an autoencoder...: nothing to rank
+            notes.append(f"{info['model']}'s output ({info['output']}) is not classes: Live shows its feature "
+                         "maps and Grad-CAM; the Probe page draws the output itself.")
+        if notes:
+            self.show_message(" ".join(notes))
         h, w, c = info["input_shape"]
         self.input_view.set_title(f"Model input {h}x{w} {'grey' if c == 1 else 'RGB'}")
 

@@ -42,7 +42,7 @@ class ModelSpec:
 class LiveWorker(QObject):
     """Runs frames through the model on its own thread; see the module doc."""
 
-    model_ready = Signal(dict)   # title, layers, layer, cam_layer, classes, input_shape, note
+    model_ready = Signal(dict)   # title, layers, layer, cam_layer, classes, input_shape, note, classifier, output
     result_ready = Signal()      # take it with take_result()
     failed = Signal(str)         # the model could not be built or run (frames still show)
     finished = Signal()
@@ -135,7 +135,8 @@ class LiveWorker(QObject):
         self.model_ready.emit({"title": spec.title, "layers": list(pipe.layers), "layer": pipe.layer,
                                "cam_layer": pipe.cam_layer or "", "classes": list(pipe.class_names),
                                "input_shape": tuple(pipe.prober.input_shape), "note": pipe.note,
-                               "model": model.name})
+                               "model": model.name, "classifier": pipe.classifier,
+                               "output": pipe.prober.output.text()})
         return True
 
     @Slot()

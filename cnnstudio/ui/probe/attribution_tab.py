@@ -1,28 +1,38 @@
-"""Attribution: which pixels the prediction depends on, overlaid on the image, with the top classes."""
+"""Attribution: which pixels the prediction depends on, overlaid on the image, with the top classes.
+
+For a model that is no classifier the target is a class of a segmentation map (over all its
+pixels, or at the output pixel clicked on the panel's output view), a channel or unit, or the
+output's mean; where a method is not defined for the model, the tab says why in one line.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
+from cnnstudio.ml.outputs import Target, target_text  # NumPy only: no TensorFlow on the GUI thread
 from cnnstudio.ui.live.views import ImageView, TopKChart, heat_rgba
 
+from . import sources
 from .tab import ProbeTab, fill_combo
 
 METHODS = [("Grad-CAM", "gradcam"), ("Saliency (gradient)", "saliency"), ("SmoothGrad", "smoothgrad"),
            ("Occlusion", "occlusion")]
 HELP = {
-    "gradcam": "the last convolution's maps weighted by how much the class score rises with each",
-    "saliency": "how much the class score changes with each pixel (|gradient|)",
+    "gradcam": "the last convolution's maps weighted by how much the score rises with each",
+    "saliency": "how much the score changes with each pixel (|gradient|)",
     "smoothgrad": "the gradient averaged over noisy copies of the image: less speckle",
-    "occlusion": "how much the class's probability drops when a patch of the image is covered",
+    "occlusion": "how much the score (a class's probability) drops when a patch of the image is covered",
 }
-PREDICTED = -1  # class chooser entry: explain the predicted class
+PREDICTED = -1  # class chooser entry: the output's default target (the predicted class...)
+DEFAULT_TEXT = {"classes": "predicted class", "map": "most common class", "image": "mean of the output",
+                "values": "mean of the output"}
+MAX_UNITS = 64  # values with more units are explained by their mean only
 
 
 class AttributionTab(ProbeTab):
-    """Saliency, SmoothGrad, Grad-CAM or occlusion for the predicted or a chosen class."""
+    """Saliency, SmoothGrad, Grad-CAM or occlusion for the predicted or a chosen class (or pixel, or mean)."""
 
     title = "Attribution"
 
@@ -31,7 +41,10 @@ class AttributionTab(ProbeTab):
         self.method = QComboBox(self)
         fill_combo(self.method, METHODS)
         self.target = QComboBox(self)
-        self.target.setToolTip("The class to explain")
+        self.target.setToolTip("The class (channel, unit) to explain")
+        self.at_pixel = QCheckBox("at output pixel", self)
+        self.at_pixel.setToolTip("Explain the output at the pixel clicked on the Output picture, not all its pixels")
+        self.pixel: tuple[int, int] | None = None
         self.cam_layer = QComboBox(self)
         self.cam_layer.setToolTip("The layer Grad-CAM weighs (the last convolution by default)")
         self.opacity = QSlider(Qt.Horizontal, self, minimum=0, maximum=100, value=60)
@@ -46,8 +59,9 @@ class AttributionTab(ProbeTab):
         top = QHBoxLayout()
         top.addWidget(QLabel("Method"))
         top.addWidget(self.method, 1)
-        top.addWidget(QLabel("Class"))
+        top.addWidget(QLabel("Explain"))
         top.addWidget(self.target, 1)
+        top.addWidget(self.at_pixel)
         self.cam_label = QLabel("Grad-CAM layer")
         top.addWidget(self.cam_label)
         top.addWidget(self.cam_layer, 1)
@@ -63,14 +77,27 @@ class AttributionTab(ProbeTab):
         lay.addWidget(self.info)
         self.method.currentIndexChanged.connect(self._on_method_changed)
         self.target.currentIndexChanged.connect(lambda _i: self.invalidate())
+        self.at_pixel.toggled.connect(lambda _on: self.invalidate())
         self.cam_layer.currentIndexChanged.connect(lambda _i: self.invalidate())
         self.opacity.valueChanged.connect(lambda _v: self._draw_overlay())
         self._on_method_changed(0)
 
     def set_model(self, info) -> None:
-        """Offer the model's classes and its 2-D layers for Grad-CAM."""
-        fill_combo(self.target, [("predicted class", PREDICTED)] + [(f"{i}: {c}", i) for i, c in enumerate(info.classes)],
-                   PREDICTED)
+        """Offer the output's classes (channels, units) and the model's 2-D layers for Grad-CAM."""
+        out = info.output
+        if out.kind in ("classes", "map"):
+            choices = [(f"{i}: {c}", i) for i, c in enumerate(info.classes)]
+        else:
+            count = out.channels if out.kind == "image" else int(np.prod(out.shape))
+            word = "channel" if out.kind == "image" else "unit"
+            choices = [(f"{word} {i}", i) for i in range(count)] if 1 < count <= MAX_UNITS else []
+        fill_combo(self.target, [(DEFAULT_TEXT[out.kind], PREDICTED)] + choices, PREDICTED)
+        self.pixel = None
+        self.at_pixel.setChecked(False)
+        self.at_pixel.setEnabled(False)
+        self.at_pixel.setVisible(out.kind in ("map", "image"))
+        self.at_pixel.setText("at output pixel")
+        self.top.setVisible(out.kind == "classes")
         maps = [n for n in info.layers if len(info.layer_shapes[n]) == 3]
         fill_combo(self.cam_layer, [(n, n) for n in maps], info.cam_layer)
         super().set_model(info)
@@ -78,8 +105,25 @@ class AttributionTab(ProbeTab):
     def image_changed(self, probe) -> None:
         """A new image: show its top classes and recompute the heatmap."""
         self.top.set_top(probe.predictions[:5])
-        self.target.setItemText(0, f"predicted class ({probe.predictions[0].label})")
+        if probe.predictions:
+            self.target.setItemText(0, f"predicted class ({probe.predictions[0].label})")
         self.invalidate()
+
+    def choose_pixel(self, row: int, col: int) -> None:
+        """Explain the output at pixel (row, col) (clicked on the panel's output picture)."""
+        self.pixel = (row, col)
+        self.at_pixel.setText(f"at output pixel ({row}, {col})")
+        self.at_pixel.setEnabled(True)
+        if self.at_pixel.isChecked():
+            self.invalidate()
+        else:
+            self.at_pixel.setChecked(True)  # recomputes through toggled
+
+    def current_target(self):
+        """What the chosen entries ask to explain, as a :class:`cnnstudio.ml.outputs.Target`."""
+        index = self.target.currentData()
+        pixel = self.pixel if self.at_pixel.isChecked() and self.at_pixel.isVisible() else None
+        return Target(None if index in (None, PREDICTED) else int(index), pixel)
 
     def _on_method_changed(self, _index: int) -> None:
         gradcam = self.method.currentData() == "gradcam"
@@ -92,24 +136,31 @@ class AttributionTab(ProbeTab):
         if not self.ready():
             return
         self.overlay_view.set_image(self.panel.image.picture)
-        method, target = self.method.currentData(), self.target.currentData()
-        target = None if target in (None, PREDICTED) else target
-        self.submit(f"Computing {self.method.currentText()}…", self.panel.session.attribution, method, target,
-                    self.cam_layer.currentData(), on_done=self._on_attribution_ready)
+        self.submit(f"Computing {self.method.currentText()}…", sources.attribute, self.panel.session,
+                    self.method.currentData(), self.current_target(), self.cam_layer.currentData(),
+                    on_done=self._on_attribution_ready)
 
     def _on_attribution_ready(self, result) -> None:
+        if isinstance(result, str):  # not defined for this model: say why, draw nothing stale
+            title = self.method.currentText()
+            self.result = None
+            self.overlay_view.set_overlay(None)
+            self.heat_view.image.clear()
+            self.overlay_view.set_title(f"{title}: not defined")
+            self.info.setText(f"{title} is not defined here: {result}.")
+            return
+        title = dict((v, t) for t, v in METHODS)[result.method]
         self.result = result
         self.heat_view.set_image((np.clip(result.heat, 0, 1) * 255).astype(np.uint8))
         self._draw_overlay()
-        names = self.panel.info.classes
-        label = names[result.class_index] if result.class_index < len(names) else str(result.class_index)
-        prob = next((p.probability for p in self.panel.image.predictions if p.index == result.class_index), 0.0)
+        what = target_text(self.panel.info.output, result.target, self.panel.info.classes)
+        prob = next((f" ({p.probability:.1%})" for p in self.panel.image.predictions
+                     if p.index == result.class_index), "")
         where = f" on {result.layer}" if result.layer else ""
-        title = dict((v, t) for t, v in METHODS)[result.method]
-        self.overlay_view.set_title(f"{title}{where} for '{label}' ({prob:.1%})")
+        self.overlay_view.set_title(f"{title}{where} for {what}{prob}")
         self.heat_view.set_title(title)
         if result.heat.max() <= 0:
-            self.info.setText(f"{title}: no evidence for '{label}' anywhere in this image (the map is all zero).")
+            self.info.setText(f"{title}: no evidence for {what} anywhere in this image (the map is all zero).")
         else:
             self.info.setText(f"{title}: {HELP[result.method]}.")
 

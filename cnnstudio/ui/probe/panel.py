@@ -7,6 +7,10 @@ one background worker (:class:`.jobs.ProbeJobs`) holding a
 :class:`cnnstudio.ml.probe_session.ProbeSession`; the GUI thread only draws. TensorFlow is
 imported by the worker's jobs, never here.
 
+Any model Keras can run is probed: a classifier shows its top classes; another model its
+output as a picture (a segmentation's pixel classes, an autoencoder's image: click a pixel to
+explain it) or as a line of numbers, and a model with several outputs offers a chooser.
+
 Other panels can hand in a picture with :meth:`ProbePanel.set_image` (e.g. a live frame).
 """
 
@@ -20,6 +24,7 @@ from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from cnnstudio.ml.outputs import PALETTE  # NumPy only: no TensorFlow on the GUI thread
 from cnnstudio.ui.live.models import (TRAINED_LABEL, file_spec, graph_spec, latest_checkpoint, trained_label,
                                       trained_spec)
 from cnnstudio.ui.live.views import TITLE, ImageView, TopKChart
@@ -31,6 +36,7 @@ from .field_tab import ReceptiveFieldTab
 from .filters_tab import FiltersTab
 from .jobs import ProbeJobs
 from .tab import fill_combo
+from .views import OutputView
 
 MODELS = [(TRAINED_LABEL, "trained"), ("Editor graph (random weights)", "graph"), ("Model file…", "file")]
 SOURCES = [("Dataset sample", "dataset"), ("Image file…", "file"), ("Demo frame", "demo"), ("Video frame…", "video")]
@@ -69,6 +75,10 @@ class ProbePanel(QWidget):
         fill_combo(self.model, MODELS)
         reload = QPushButton("Reload", self)
         reload.setToolTip("Load the model again (after training or editing the graph)")
+        self.output = QComboBox(self)
+        self.output.setToolTip("The model's output to probe")
+        self.output.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.output_label = QLabel("   Output", self)
         self.source = QComboBox(self)
         fill_combo(self.source, SOURCES)
         self.prev_button, self.next_button = QPushButton("◀", self), QPushButton("▶", self)
@@ -86,8 +96,8 @@ class ProbePanel(QWidget):
         export.setToolTip("Save the current view as a PNG picture")
 
         bar = QHBoxLayout()
-        for w in (QLabel("Model"), self.model, reload, QLabel("   Image"), self.source, self.prev_button,
-                  self.index, self.next_button):
+        for w in (QLabel("Model"), self.model, reload, self.output_label, self.output, QLabel("   Image"),
+                  self.source, self.prev_button, self.index, self.next_button):
             bar.addWidget(w)
         bar.addWidget(self.busy)
         bar.addWidget(self.status, 1)
@@ -97,6 +107,10 @@ class ProbePanel(QWidget):
         self.prediction = TopKChart(3)
         self.prediction.setXRange(0, 1.35, padding=0)
         self.prediction.setTitle("Prediction", color=TITLE, size="10pt")
+        self.output_view = OutputView("Output")
+        self.output_view.setToolTip("Click a pixel to explain the output there (Attribution)")
+        self.output_summary = QLabel("", self)
+        self.output_summary.setWordWrap(True)
         self.model_info = QLabel("", self)
         self.model_info.setWordWrap(True)
         left = QWidget(self)
@@ -104,6 +118,8 @@ class ProbePanel(QWidget):
         left_lay.setContentsMargins(0, 0, 0, 0)
         left_lay.addWidget(self.input_view, 3)
         left_lay.addWidget(self.prediction, 2)
+        left_lay.addWidget(self.output_view, 3)
+        left_lay.addWidget(self.output_summary)
         left_lay.addWidget(self.model_info)
 
         self.filters_tab = FiltersTab(self)
@@ -124,6 +140,8 @@ class ProbePanel(QWidget):
         lay.addWidget(split, 1)
 
         self.model.activated.connect(lambda i: self.choose_model(self.model.itemData(i)))
+        self.output.activated.connect(lambda i: self.choose_output(self.output.itemData(i)))
+        self.output_view.pixel_clicked.connect(self._on_output_view_pixel_clicked)
         reload.clicked.connect(lambda: self.choose_model(self.model.currentData()))
         self.source.activated.connect(lambda i: self.choose_source(self.source.itemData(i)))
         self.index.valueChanged.connect(lambda _v: self._load_image())
@@ -173,14 +191,38 @@ class ProbePanel(QWidget):
             self.run_watcher.addPath(str(folder))
 
     def _on_session_ready(self, result) -> None:
-        self.session, self.info = result
-        h, w, c = self.info.input_shape
-        classes = f"{len(self.info.classes)} classes"
-        self.model_info.setText(f"<b>{self.info.title}</b><br>{self.info.model}: input {h}x{w}x{c}, {classes}"
-                                + (f"<br><i>{self.info.note}</i>" if self.info.note else ""))
+        self.session, info = result
+        self._show_model(info)
+
+    def choose_output(self, index: int) -> None:
+        """Probe output ``index`` of a model with several."""
+        if self.session is not None:
+            self.jobs.submit("model", "Choosing the output…", self.session.choose_output, int(index),
+                             on_done=self._show_model)
+
+    def _show_model(self, info) -> None:
+        """A model (or another of its outputs) is ready: fill the choosers, then probe the image."""
+        self.info = info
+        self.image = None  # of the old model or output: the tabs wait for the new one (_load_image)
+        h, w, c = info.input_shape
+        out = info.output
+        what = f"{len(info.classes)} classes" if out.kind == "classes" else f"output {out.text()}"
+        self.model_info.setText(f"<b>{info.title}</b><br>{info.model}: input {h}x{w}x{c}, {what}"
+                                + (f"<br><i>{info.note}</i>" if info.note else ""))
+        fill_combo(self.output, [(o.text(), o.index) for o in info.outputs], out.index)
+        for widget in (self.output, self.output_label):
+            widget.setVisible(len(info.outputs) > 1)
+        classifier = out.kind == "classes"
+        self.prediction.setVisible(classifier)
+        self.output_view.setVisible(not classifier and out.kind != "values")
+        self.output_summary.setVisible(not classifier)
         for tab in self.views():
-            tab.set_model(self.info)
+            tab.set_model(info)
         self._load_image()
+
+    def _on_output_view_pixel_clicked(self, row: int, col: int) -> None:
+        self.attribution_tab.choose_pixel(row, col)
+        self.tabs.setCurrentWidget(self.attribution_tab)
 
     def _on_studio_project_replaced(self) -> None:
         self.samples.clear()
@@ -252,9 +294,24 @@ class ProbePanel(QWidget):
         self.input_view.set_image(self.image.picture)
         self.input_view.set_title(f"Input {h}x{w}: {self.image_name}")
         self.prediction.set_top(self.image.predictions[:3])
+        if self.image.output_picture is not None:
+            self.output_view.set_image(self.image.output_picture)
+            self.output_view.mark(self.attribution_tab.pixel)
+            oh, ow = self.image.output_picture.shape[:2]
+            self.output_view.set_title(f"Output {self.image.output.name} {oh}x{ow}")
+        summary = f"<b>{self.image.output.name}</b>: {self.image.summary}" if self.image.summary else ""
+        self.output_summary.setText(summary + self._legend())
         self.attribution_tab.image_changed(self.image)
         for tab in (self.features_tab, self.field_tab):
             tab.invalidate()
+
+    def _legend(self) -> str:
+        """The colours of a segmentation's classes in the output picture (HTML; empty for other outputs)."""
+        if self.image.output.kind != "map":
+            return ""
+        return "<br>" + " &nbsp;".join(
+            "<span style='color:rgb(%d,%d,%d)'>&#9632;</span> %s" % (*(int(v) for v in PALETTE[i % len(PALETTE)]), name)
+            for i, name in enumerate(self.info.classes[:len(PALETTE)]))
 
     # -- busy, errors, export, shutdown ------------------------------------------------
     def _on_jobs_busy_changed(self, busy: bool) -> None:

@@ -1,4 +1,4 @@
-"""The probe panel's background jobs: open a model as a session, fetch an image, probe it.
+"""The probe panel's background jobs: open a model as a session, fetch an image, probe it, explain it.
 
 Every function here runs on the panel's worker (see :mod:`.jobs`), so TensorFlow and file
 or video reading stay off the GUI thread; ``cnnstudio.ml`` is imported inside them.
@@ -28,6 +28,16 @@ def probe_image(session, fetch: Callable[..., tuple[np.ndarray, str]], *args: An
     """``fetch(*args) -> (image, name)``, then preprocess and predict it; (ImageProbe, name)."""
     image, name = fetch(*args)
     return session.set_image(image), name
+
+
+def attribute(session, method: str, target, layer: str | None):
+    """The session's attribution, or the one line saying why it is not defined for this model."""
+    from cnnstudio.ml.outputs import AttributionUndefined
+
+    try:
+        return session.attribution(method, target, layer)
+    except AttributionUndefined as exc:
+        return str(exc)
 
 
 def read_file(path: str) -> tuple[np.ndarray, str]:

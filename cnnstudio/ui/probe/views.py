@@ -1,5 +1,6 @@
-"""Reusable probe pictures: a mosaic with hover, tile outlines and a colour scale; a receptive-field
-box with its padding part hatched; a histogram; PNG export of any widget.
+"""Reusable probe pictures: a mosaic with hover, tile outlines and a colour scale; a model's output
+with a pixel to click; a receptive-field box with its padding part hatched; a histogram; PNG
+export of any widget.
 
 They build on the live page's views (:mod:`cnnstudio.ui.live.views`: a titled
 :class:`ImageView`, :class:`FeatureMapView`, :class:`TopKChart`, :func:`heat_rgba`), so the
@@ -116,6 +117,37 @@ class MosaicView(FeatureMapView):
         if hit != self._hovered:
             self._hovered = hit
             self.unit_hovered.emit(*(hit if hit is not None else (-1, -1, -1)))
+
+
+class OutputView(ImageView):
+    """A model's output drawn as a picture (a segmentation's classes, an autoencoder's image);
+    a click picks a pixel: ``pixel_clicked(row, col)``, outlined until the next picture."""
+
+    pixel_clicked = Signal(int, int)
+
+    def __init__(self, title: str = "Output", parent=None) -> None:
+        super().__init__(title, parent)
+        self.marker = QGraphicsPathItem()
+        self.marker.setPen(_cosmetic(CHOSEN, 2.0))
+        self.marker.setZValue(9)
+        self.view.addItem(self.marker)
+        self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+
+    def mark(self, pixel: tuple[int, int] | None) -> None:
+        """Outline pixel (row, col) (None: none)."""
+        path = QPainterPath()
+        if pixel is not None:
+            path.addRect(QRectF(pixel[1], pixel[0], 1, 1))
+        self.marker.setPath(path)
+
+    def _on_scene_clicked(self, event) -> None:
+        if self._shape is None or event.button() != Qt.LeftButton:
+            return
+        pos = self.image.mapFromScene(event.scenePos())
+        row, col = int(np.floor(pos.y())), int(np.floor(pos.x()))
+        if 0 <= row < self._shape[0] and 0 <= col < self._shape[1]:
+            self.mark((row, col))
+            self.pixel_clicked.emit(row, col)
 
 
 class FieldBox:
