@@ -68,6 +68,14 @@ class Node:
         return spec(self.kind) is None
 
     @property
+    def is_operation(self) -> bool:
+        """True for a raw Keras operation (``x + 3.0``, ``keras.ops.relu(x)``) rather than a layer.
+
+        Operations are generic kinds whose ``extra["call"]`` keeps the arguments the model called them with.
+        """
+        return "call" in self.extra
+
+    @property
     def n_inputs(self) -> int:
         """Inputs the kind takes: 0, 1, or :data:`MANY`."""
         s = spec(self.kind)
