@@ -4,7 +4,7 @@ Keras 3 records an operation applied to a symbolic tensor as an entry of the fun
 config (``keras.src.ops.numpy.Add`` called ``"add"``) that is not in ``model.layers``. Its
 call may mix tensors and constants in any order (``1.0 - x``), so an operation node keeps
 the call itself in ``node.extra["call"]``: the Keras-serialized ``args`` and ``kwargs`` with
-every input tensor replaced by ``{"__input__": port}``. ``node.extra["layer"]`` keeps the
+every input tensor replaced by ``{CALL_INPUT: port}``. ``node.extra["layer"]`` keeps the
 serialized operation, as for any generic node, and the node's kind is e.g. ``"Add (op)"``.
 The sum or product of two tensors of one shape becomes the catalog's ``Add`` / ``Multiply``.
 """
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-#: Marks where an input tensor goes in a recorded call; the value is the input's port.
-INPUT = "__input__"
+from cnnstudio.core.graph import CALL_INPUT
 #: Operation classes that are a catalog merge layer when applied to two tensors of one shape.
 MERGES = {"Add": "Add", "Multiply": "Multiply"}
 
@@ -39,7 +38,7 @@ def read_call(node_data: dict) -> tuple[list[dict], dict]:
             if history not in ports:
                 tensors.append(v["config"])
                 ports.append(history)
-            return {INPUT: ports.index(history)}
+            return {CALL_INPUT: ports.index(history)}
         if isinstance(v, dict):
             return {k: walk(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
@@ -55,7 +54,7 @@ def merge_kind(class_name: str, call: dict, shapes: list) -> str | None:
     Only ``a + b`` / ``a * b`` of two different tensors of the same shape: the merge layer
     computes exactly that, while broadcasting or a constant operand needs the operation.
     """
-    two = [{INPUT: 0}, {INPUT: 1}]
+    two = [{CALL_INPUT: 0}, {CALL_INPUT: 1}]
     if class_name not in MERGES or call["args"] != two or call["kwargs"] or len(shapes) != 2 or shapes[0] != shapes[1]:
         return None
     return MERGES[class_name]
@@ -68,8 +67,8 @@ def fill_call(call: dict, inputs: list, constant: Callable[[dict], Any]) -> tupl
     caller needs: the object itself to call Keras, Python source to write a script.
     """
     def walk(v: Any) -> Any:
-        if isinstance(v, dict) and set(v) == {INPUT}:
-            return inputs[v[INPUT]]
+        if isinstance(v, dict) and set(v) == {CALL_INPUT}:
+            return inputs[v[CALL_INPUT]]
         if isinstance(v, dict) and "class_name" in v:
             return constant(v)
         if isinstance(v, dict):
@@ -80,4 +79,4 @@ def fill_call(call: dict, inputs: list, constant: Callable[[dict], Any]) -> tupl
     return walk(call["args"]), walk(call["kwargs"])
 
 
-__all__ = ["INPUT", "fill_call", "merge_kind", "operation_kind", "read_call"]
+__all__ = ["fill_call", "merge_kind", "operation_kind", "read_call"]
