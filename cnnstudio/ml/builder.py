@@ -15,7 +15,7 @@ import keras
 from cnnstudio.core.catalog import MANY, spec
 from cnnstudio.core.graph import LayerGraph, Node, safe_name
 
-from .operations import fill_call
+from .operations import call_ports, fill_call
 
 
 class BuildError(ValueError):
@@ -57,6 +57,9 @@ def call_arguments(node: Node, inputs: list, constant: Callable[[dict], Any] = k
     by ``constant`` from its Keras serialization (see :func:`.operations.fill_call`).
     """
     if node.is_operation:
+        need = len(call_ports(node.extra["call"]))
+        if len(inputs) != need:  # an edit added or removed an input the recorded call has no place for
+            raise BuildError(f"{node.name} ({node.kind}) takes {need} input{'s' * (need != 1)}, has {len(inputs)}")
         return fill_call(node.extra["call"], inputs, constant)
     many = spec(node.kind).inputs == MANY if spec(node.kind) else len(inputs) > 1
     return [inputs if many else inputs[0]], {}

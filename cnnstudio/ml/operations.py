@@ -60,6 +60,16 @@ def merge_kind(class_name: str, call: dict, shapes: list) -> str | None:
     return MERGES[class_name]
 
 
+def call_ports(call: dict) -> set[int]:
+    """The input ports a recorded call uses."""
+    def walk(v: Any) -> set[int]:
+        if isinstance(v, dict) and set(v) == {CALL_INPUT}:
+            return {v[CALL_INPUT]}
+        values = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+        return set().union(*map(walk, values))
+    return walk([call["args"], call["kwargs"]])
+
+
 def fill_call(call: dict, inputs: list, constant: Callable[[dict], Any]) -> tuple[list, dict]:
     """``(args, kwargs)`` of a recorded call with ``inputs`` in place (by port).
 
@@ -79,4 +89,4 @@ def fill_call(call: dict, inputs: list, constant: Callable[[dict], Any]) -> tupl
     return walk(call["args"]), walk(call["kwargs"])
 
 
-__all__ = ["fill_call", "merge_kind", "operation_kind", "read_call"]
+__all__ = ["call_ports", "fill_call", "merge_kind", "operation_kind", "read_call"]

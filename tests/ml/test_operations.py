@@ -14,7 +14,7 @@ import pytest
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import infer
 from cnnstudio.core.project import Project, load_project, save_project
-from cnnstudio.ml.builder import build_model
+from cnnstudio.ml.builder import BuildError, build_model
 from cnnstudio.ml.export import python_code, save_keras
 from cnnstudio.ml.keras_io import graph_from_model, keras_fallback, load_model_file, project_from_application
 
@@ -101,6 +101,16 @@ def test_keras_fallback_infers_an_operation_with_a_constant(ops):
         assert infer(graph, keras_fallback)[node.id].output_shape == (8, 8, 4)
     finally:
         node.known_shape = saved
+
+
+def test_an_operation_fed_otherwise_than_recorded_says_so(ops):
+    _, graph = ops
+    graph = LayerGraph.from_dict(graph.to_dict())
+    node = graph.by_name("subtract")
+    graph.add_edge(graph.by_name("image").id, node.id)  # the recorded call 1.0 - x has no place for it
+    with pytest.raises(BuildError, match=r"subtract \(Subtract \(op\)\) takes 1 input, has 2"):
+        build_model(graph)
+    assert "takes 1 input, has 2" in infer(graph, keras_fallback)[node.id].error
 
 
 @pytest.mark.parametrize("name, kinds", [("MobileNetV3Small", {"Add (op)", "Multiply (op)"}),  # hard sigmoid, swish
