@@ -44,6 +44,16 @@ def script_model(code: str) -> keras.Model:
     return namespace["model"]
 
 
+def only(graph: LayerGraph, kind: str, **call):
+    """The one node of ``kind`` whose recorded call has ``call``'s entries.
+
+    Keras numbers operation names per process (``add``, ``add_1``...): tests find them by what they are.
+    """
+    found = [n for n in graph.nodes.values() if n.kind == kind and all(n.extra["call"][k] == v for k, v in call.items())]
+    assert len(found) == 1, (kind, call, found)
+    return found[0]
+
+
 def same_outputs(model: keras.Model, rebuilt: keras.Model) -> float:
     """Largest output difference of ``rebuilt`` (given ``model``'s weights by layer name) on random input."""
     assert sorted(op.name for op in rebuilt.operations) == sorted(op.name for op in model.operations)
@@ -55,13 +65,13 @@ def same_outputs(model: keras.Model, rebuilt: keras.Model) -> float:
 
 def test_operations_import_as_nodes_with_their_calls(ops):
     _, graph = ops
-    kinds = {n.name: n.kind for n in graph.nodes.values()}
-    assert kinds["add"] == "Add (op)" and kinds["subtract"] == "Subtract (op)" and kinds["relu"] == "Relu (op)"
-    assert kinds["add_1"] == "Add"  # conv2 + conv is a merge the catalog describes
-    assert graph.by_name("add").extra["call"] == {"args": [{"__input__": 0}, 3.0], "kwargs": {}}
-    assert graph.by_name("subtract").extra["call"]["args"] == [1.0, {"__input__": 0}]  # 1.0 - x keeps its order
-    assert graph.by_name("multiply_1").extra["call"]["args"] == [{"__input__": 0}, {"__input__": 0}]
-    assert [graph.node(s).name for s in graph.inputs_of(graph.by_name("multiply_1").id)] == ["add_1"]
+    assert only(graph, "Add (op)").extra["call"] == {"args": [{"__input__": 0}, 3.0], "kwargs": {}}
+    assert only(graph, "Subtract (op)").extra["call"]["args"] == [1.0, {"__input__": 0}]  # 1.0 - x keeps its order
+    only(graph, "Relu (op)")
+    merge = next(n for n in graph.nodes.values() if n.kind == "Add")  # conv2 + conv: a merge the catalog describes
+    assert [graph.node(s).name for s in graph.inputs_of(merge.id)] == ["conv2", "conv"]
+    square = only(graph, "Multiply (op)", args=[{"__input__": 0}, {"__input__": 0}])  # d * d: one input, used twice
+    assert graph.inputs_of(square.id) == [merge.id]
     assert all(n.is_operation == n.kind.endswith(" (op)") for n in graph.nodes.values())
 
 
@@ -72,14 +82,15 @@ def test_operation_shapes_come_from_keras_and_inference_runs_without_it(ops):
         info = inference[graph.by_name(op.name).id]
         assert info.ok and info.output_shape == tuple(op.output.shape[1:]), op.name
     assert inference.total_params == model.count_params()
-    assert inference[graph.by_name("relu").id].receptive_field.size == (3, 3)  # an element-wise op keeps the field
+    assert inference[only(graph, "Relu (op)").id].receptive_field.size == (3, 3)  # an element-wise op keeps the field
 
 
 def test_rebuilt_model_and_exported_script_compute_the_same(ops, tmp_path):
     model, graph = ops
     assert same_outputs(model, build_model(graph, model.name)) < 1e-6
     code = python_code(graph, model.name)
-    assert "(1.0, multiply)" in code  # the constant stays where the model had it
+    halve = only(graph, "Multiply (op)", args=[{"__input__": 0}, 0.5])
+    assert f"(1.0, {halve.name})" in code  # the constant stays where the model had it
     assert same_outputs(model, script_model(code)) < 1e-6
     path = save_keras(graph, tmp_path / "ops.keras", name=model.name)
     assert same_outputs(model, load_model_file(path)) < 1e-6
@@ -95,7 +106,7 @@ def test_operation_nodes_survive_the_project_file(ops, tmp_path):
 
 def test_keras_fallback_infers_an_operation_with_a_constant(ops):
     _, graph = ops
-    node = graph.by_name("subtract")
+    node = only(graph, "Subtract (op)")
     saved, node.known_shape = node.known_shape, None
     try:
         assert infer(graph, keras_fallback)[node.id].output_shape == (8, 8, 4)
@@ -106,9 +117,9 @@ def test_keras_fallback_infers_an_operation_with_a_constant(ops):
 def test_an_operation_fed_otherwise_than_recorded_says_so(ops):
     _, graph = ops
     graph = LayerGraph.from_dict(graph.to_dict())
-    node = graph.by_name("subtract")
+    node = only(graph, "Subtract (op)")
     graph.add_edge(graph.by_name("image").id, node.id)  # the recorded call 1.0 - x has no place for it
-    with pytest.raises(BuildError, match=r"subtract \(Subtract \(op\)\) takes 1 input, has 2"):
+    with pytest.raises(BuildError, match=rf"{node.name} \(Subtract \(op\)\) takes 1 input, has 2"):
         build_model(graph)
     assert "takes 1 input, has 2" in infer(graph, keras_fallback)[node.id].error
 
