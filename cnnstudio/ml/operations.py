@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from cnnstudio.core.graph import CALL_INPUT
-#: Operation classes that are a catalog merge layer when applied to two tensors of one shape.
-MERGES = {"Add": "Add", "Multiply": "Multiply"}
+
+#: Operation classes that are the catalog merge layer of that name when applied to two tensors of one shape.
+MERGES = ("Add", "Multiply")
 
 
 def operation_kind(class_name: str) -> str:
@@ -57,7 +58,7 @@ def merge_kind(class_name: str, call: dict, shapes: list) -> str | None:
     two = [{CALL_INPUT: 0}, {CALL_INPUT: 1}]
     if class_name not in MERGES or call["args"] != two or call["kwargs"] or len(shapes) != 2 or shapes[0] != shapes[1]:
         return None
-    return MERGES[class_name]
+    return class_name
 
 
 def call_ports(call: dict) -> set[int]:
