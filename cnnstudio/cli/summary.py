@@ -68,8 +68,10 @@ def _is_project_json(p: Path) -> bool:
 
 
 def layer_class(node: Node) -> str:
-    """The Keras class name of a node (a generic node's saved class)."""
-    return node.extra.get("layer", {}).get("class_name", node.kind) if node.generic else node.kind
+    """The Keras class name of a node (a generic node's saved class; an operation's kind, e.g. ``Add (op)``)."""
+    if node.is_operation or not node.generic:
+        return node.kind
+    return node.extra.get("layer", {}).get("class_name", node.kind)
 
 
 def summarise(graph: LayerGraph, name: str, inference: GraphInference | None = None) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def summarise(graph: LayerGraph, name: str, inference: GraphInference | None = N
             "params": info.params,
             "trainable_params": info.trainable,
             "receptive_field": info.receptive_field.to_json() if info.receptive_field else None,
+            "receptive_field_note": None if info.receptive_field or not info.ok else info.rf_note or None,
             "flops": info.flops,
             "error": info.error,
         })
@@ -110,9 +113,9 @@ def _shape_text(shape: list | None) -> str:
     return "-" if shape is None else "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _rf_text(rf: dict | None) -> str:
+def _rf_text(rf: dict | None, note: str | None) -> str:
     if rf is None:
-        return "-"
+        return f"- ({note})" if note else "-"
     def axes(v):
         return str(v[0]) if len(set(v)) == 1 else "x".join(map(str, v))
     return f"{'x'.join(map(str, rf['size']))}, s{axes(rf['stride'])}, p{axes(rf['padding'])}"
@@ -122,7 +125,7 @@ def table(report: dict[str, Any]) -> str:
     """A readable, aligned text table of a :func:`summarise` report, with totals."""
     head = ("Layer (class)", "Output shape", "Params", "Receptive field", "FLOPs")
     rows = [(f"{r['name']} ({r['class']})", _shape_text(r["output_shape"]), f"{r['params']:,}",
-             _rf_text(r["receptive_field"]), compact(r["flops"])) for r in report["layers"]]
+             _rf_text(r["receptive_field"], r["receptive_field_note"]), compact(r["flops"])) for r in report["layers"]]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     right = (False, False, True, False, True)
 

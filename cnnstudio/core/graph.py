@@ -24,6 +24,10 @@ from .params import ParamError
 from .signals import Signal
 
 
+#: Marks where an input goes in an operation node's ``extra["call"]``: ``{CALL_INPUT: port}``.
+CALL_INPUT = "__input__"
+
+
 class GraphError(ValueError):
     """A graph edit that cannot be made; the message is for a person."""
 
@@ -73,6 +77,15 @@ class Node:
     def generic(self) -> bool:
         """True for a layer kind the catalog does not describe."""
         return spec(self.kind) is None
+
+    @property
+    def is_operation(self) -> bool:
+        """True for a raw Keras operation (``x + 3.0``, ``keras.ops.relu(x)``) rather than a layer.
+
+        Operations are generic kinds whose ``extra["call"]`` keeps the arguments the model called
+        them with (``{"args": [...], "kwargs": {...}}``, each input as ``{CALL_INPUT: port}``).
+        """
+        return "call" in self.extra
 
     @property
     def n_inputs(self) -> int:

@@ -2,17 +2,20 @@
 
 A catalog node's Keras config is its edited parameters over the config entries the
 catalog does not edit (``node.extra["config"]``: initializers, regularizers, dtype...).
-A generic node is rebuilt from its whole serialized layer (``node.extra["layer"]``).
+A generic node is rebuilt from its whole serialized layer (``node.extra["layer"]``), and an
+operation node (``x + 3.0``) is also called as its model called it (:mod:`.operations`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import keras
 
 from cnnstudio.core.catalog import MANY, spec
 from cnnstudio.core.graph import LayerGraph, Node, safe_name
+
+from .operations import call_ports, fill_call
 
 
 class BuildError(ValueError):
@@ -45,6 +48,23 @@ def make_layer(node: Node) -> keras.layers.Layer:
         raise BuildError(f"{node.name} ({node.kind}): {exc}") from None
 
 
+def call_arguments(node: Node, inputs: list, constant: Callable[[dict], Any] = keras.saving.deserialize_keras_object
+                   ) -> tuple[list, dict]:
+    """``(args, kwargs)`` that ``node``'s layer is called with, given its inputs by port.
+
+    A layer takes its one input, or the list of them (merges, generic layers fed by
+    several); an operation node gets its recorded call back, constants included, each made
+    by ``constant`` from its Keras serialization (see :func:`.operations.fill_call`).
+    """
+    if node.is_operation:
+        need = len(call_ports(node.extra["call"]))
+        if len(inputs) != need:  # an edit added or removed an input the recorded call has no place for
+            raise BuildError(f"{node.name} ({node.kind}) takes {need} input{'s' * (need != 1)}, has {len(inputs)}")
+        return fill_call(node.extra["call"], inputs, constant)
+    many = spec(node.kind).inputs == MANY if spec(node.kind) else len(inputs) > 1
+    return [inputs if many else inputs[0]], {}
+
+
 def build_model(graph: LayerGraph, name: str = "model") -> keras.Model:
     """A functional ``keras.Model`` with the graph's layers, wiring and configuration.
 
@@ -66,10 +86,9 @@ def build_model(graph: LayerGraph, name: str = "model") -> keras.Model:
         if not srcs:
             raise BuildError(f"{node.name} has no input: connect a layer into it")
         layer = make_layer(node)
-        args = [tensors[s] for s in srcs]
-        many = spec(node.kind).inputs == MANY if spec(node.kind) else len(args) > 1
+        args, kwargs = call_arguments(node, [tensors[s] for s in srcs])
         try:
-            tensors[nid] = layer(args if many else args[0])
+            tensors[nid] = layer(*args, **kwargs)
         except Exception as exc:
             raise BuildError(f"{node.name} ({node.kind}): {exc}") from None
     inputs = [tensors[n.id] for n in graph.input_nodes()]

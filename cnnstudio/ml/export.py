@@ -2,8 +2,10 @@
 
 The script has one line per layer with only the arguments that differ from Keras's own
 defaults, so it reads like code a person would write; running it rebuilds a model with the
-same layers and configuration as :func:`cnnstudio.ml.builder.build_model`. The script is
-the architecture; the trained weights travel beside it as a ``.weights.h5`` file
+same layers and configuration as :func:`cnnstudio.ml.builder.build_model`. A raw Keras
+operation (``x + 3.0``) is rebuilt from its serialization and called as its model called it,
+constants included: ``add = keras.saving.deserialize_keras_object({...})(conv, 3.0)``. The
+script is the architecture; the trained weights travel beside it as a ``.weights.h5`` file
 (:func:`save_python`), which the script loads when it is there. A ``.keras`` / ``.h5``
 file holds both (:func:`save_keras`): the trained weights are copied in by
 :mod:`cnnstudio.ml.weights`.
@@ -24,11 +26,11 @@ from typing import Any
 
 import keras
 
-from cnnstudio.core.catalog import MANY, spec
+from cnnstudio.core.catalog import spec
 from cnnstudio.core.graph import LayerGraph, Node, safe_name
 from cnnstudio.core.project import write_atomic
 
-from .builder import BuildError, make_layer
+from .builder import BuildError, call_arguments, make_layer
 from .weights import TrainedModel, build_trained
 
 #: Modules whose serialized objects are written as constructor calls (``keras.initializers.HeNormal(seed=1)``).
@@ -55,12 +57,12 @@ def python_code(graph: LayerGraph, name: str = "model", weights_file: str | None
         if node.kind == "InputLayer":
             body.append(f"{var} = keras.Input(shape={_lit(tuple(node.params['shape']))}, name={_lit(node.name)})")
             continue
-        srcs = [names[s] for s in graph.inputs_of(nid)]
+        srcs = [_Source(names[s]) for s in graph.inputs_of(nid)]
         if not srcs:
             raise BuildError(f"{node.name} has no input: connect a layer into it")
-        many = node.n_inputs == MANY if spec(node.kind) else len(srcs) > 1
-        arg = f"[{', '.join(srcs)}]" if many else srcs[0]
-        body.append(_call(f"{var} = {_constructor(node)}", _arguments(node), f"({arg})"))
+        args, kwargs = call_arguments(node, srcs, _constant)
+        call = ", ".join([_lit(a) for a in args] + [f"{k}={_lit(v)}" for k, v in kwargs.items()])
+        body.append(_call(f"{var} = {_constructor(node)}", _arguments(node), f"({call})"))
     ins = [names[n.id] for n in graph.input_nodes()]
     outs = [names[n.id] for n in graph.outputs()]
     if not ins or not outs:
@@ -119,6 +121,15 @@ def save_python(graph: LayerGraph, path: str | Path, name: str = "model",
 def _doc_text(text: str) -> str:
     """``text`` as it may stand in the script's docstring: quoted, with nothing that could end it."""
     return json.dumps(str(text), ensure_ascii=True)  # escapes every quote: no \"\"\" can close the docstring
+
+
+class _Source(str):
+    """Python source written as it is: a variable name, a constant's constructor call."""
+
+
+def _constant(doc: dict) -> _Source:
+    """The source that rebuilds a Keras-serialized constant of an operation call (a slice, an array...)."""
+    return _Source(f"keras.saving.deserialize_keras_object({_lit(doc, objects=False)})")
 
 
 def _variable(name: str, taken: set[str]) -> str:
@@ -186,6 +197,8 @@ def _seq(vars_: list[str]) -> str:
 
 def _lit(v: Any, objects: bool = True) -> str:
     """Python source for a config value; Keras objects as constructor calls when ``objects``."""
+    if isinstance(v, _Source):
+        return str(v)
     if isinstance(v, bool) or v is None or isinstance(v, int):
         return repr(v)
     if isinstance(v, float):

@@ -6,7 +6,8 @@ dtype, trainable...) is kept in ``node.extra["config"]``, so
 :func:`cnnstudio.ml.builder.build_model` rebuilds the same configuration. Any other layer
 (or a catalog kind whose config the catalog cannot express, e.g. ``channels_first``)
 becomes a generic node that keeps its serialized layer and the shape and parameter counts
-Keras reported, so inference works later without TensorFlow.
+Keras reported, so inference works later without TensorFlow. A raw Keras operation between
+layers (``x + 3.0``) becomes a generic node too, one that keeps its call (:mod:`.operations`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
 
-from .builder import make_layer
+from .builder import call_arguments, make_layer
+from .operations import merge_kind, operation_kind, read_call
 
 JSON_SUFFIXES = (".json",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -42,15 +44,16 @@ def keras_fallback(node: Node, input_shapes: list) -> tuple[tuple, int, int]:
     """Output shape and (trainable, non-trainable) parameters of a generic node, from Keras."""
     inputs = [keras.Input(shape=tuple(s)) for s in input_shapes]
     layer = make_layer(node)
-    out = layer(inputs[0] if len(inputs) == 1 else inputs)
+    args, kwargs = call_arguments(node, inputs)
+    out = layer(*args, **kwargs)
     return (tuple(out.shape[1:]),) + weight_counts(layer)
 
 
-def weight_counts(layer: keras.layers.Layer) -> tuple[int, int]:
-    """(trainable, non-trainable) parameter counts of a built layer."""
+def weight_counts(layer: keras.layers.Layer | keras.Operation) -> tuple[int, int]:
+    """(trainable, non-trainable) parameter counts of a built layer (an operation has none)."""
     def count(ws):
         return sum(int(np.prod(w.shape)) for w in ws)
-    return count(layer.trainable_weights), count(layer.non_trainable_weights)
+    return count(getattr(layer, "trainable_weights", ())), count(getattr(layer, "non_trainable_weights", ()))
 
 
 # -- files ----------------------------------------------------------------------------
@@ -154,7 +157,7 @@ def graph_from_model(model: keras.Model) -> LayerGraph:
     if isinstance(model, keras.Sequential):
         _read_sequential(model, input_shape, graph)
     else:
-        _read_functional(model, layers, graph)
+        _read_functional(model, graph)
     _check_against_keras(graph, layers)
     apply_layout(graph)
     return graph
@@ -173,9 +176,10 @@ def _read_sequential(model: keras.Sequential, input_shape, graph: LayerGraph) ->
     graph.set_outputs([last.id])
 
 
-def _read_functional(model: keras.Model, layers: dict[str, keras.layers.Layer], graph: LayerGraph) -> None:
+def _read_functional(model: keras.Model, graph: LayerGraph) -> None:
     cfg = model.get_config()
     entries = {entry.get("name") or entry["config"]["name"]: entry for entry in cfg["layers"]}
+    layers = {op.name: op for op in model.operations}  # the layers and the raw operations between them
     ids: dict[str, str] = {}
     # the inputs first, in the model's order: the builder hands them to keras.Model in node order
     for name, *_ in _histories(cfg["input_layers"], "model inputs"):
@@ -187,9 +191,13 @@ def _read_functional(model: keras.Model, layers: dict[str, keras.layers.Layer], 
             raise ModelImportError(f"layer {name!r} is shared (called {len(nodes)} times): shared layers are not supported")
         if name in ids:
             continue
-        node = _node_for(layers[name], graph)
+        if isinstance(layers[name], keras.layers.Layer):
+            node = _node_for(layers[name], graph)
+            srcs = _inbound_layers(name, nodes[0] if nodes else {})
+        else:
+            node, srcs = _operation_node(layers[name], nodes[0], graph)
         ids[name] = node.id
-        for port, src in enumerate(_inbound_layers(name, nodes[0] if nodes else {})):
+        for port, src in enumerate(srcs):
             if src not in ids:
                 raise ModelImportError(f"layer {name!r} is fed by {src!r}, which comes later in the model")
             graph.add_edge(ids[src], node.id, port, check=False)
@@ -226,6 +234,19 @@ def _inbound_layers(name: str, node: dict) -> list[str]:
     if len(args) > 1 and _histories(args[1:], name) or _histories(node.get("kwargs", {}), name):
         raise ModelImportError(f"layer {name!r} takes tensors in several arguments; only one input (or one list) is supported")
     return [h[0] for h in _histories(args[:1], f"layer {name!r}")]
+
+
+def _operation_node(op: keras.Operation, node_data: dict, graph: LayerGraph) -> tuple[Node, list[str]]:
+    """The node for a raw operation's call and the names of the layers feeding it, by port."""
+    tensors, call = read_call(node_data)
+    histories = [t["keras_history"] for t in tensors]
+    for h in histories:
+        if h[2] != 0:
+            raise ModelImportError(f"operation {op.name!r}: output {h[2]} of layer {h[0]!r} is used; "
+                                   "layers with several outputs are not supported")
+    kind = merge_kind(type(op).__name__, call, [t["shape"] for t in tensors])
+    node = graph.add_node(kind, name=op.name) if kind else _generic_node(op, graph, call=call)
+    return node, [h[0] for h in histories]
 
 
 def _node_for(layer: keras.layers.Layer, graph: LayerGraph) -> Node:
@@ -265,12 +286,17 @@ def catalog_parts(layer: keras.layers.Layer) -> tuple[str, dict, dict] | None:
     return kind, params, extra
 
 
-def _generic_node(layer: keras.layers.Layer, graph: LayerGraph, node_id: str | None = None) -> Node:
+def _generic_node(layer: keras.layers.Layer | keras.Operation, graph: LayerGraph, node_id: str | None = None,
+                  call: dict | None = None) -> Node:
+    """A generic node for ``layer``, or for an operation and its recorded ``call``."""
     doc = keras.saving.serialize_keras_object(layer)
     kind = type(layer).__name__
-    if spec(kind) is not None:  # a catalog name the catalog cannot express here: keep it apart
+    extra = {"layer": doc}
+    if call is not None:
+        kind, extra["call"] = operation_kind(kind), call
+    elif spec(kind) is not None:  # a catalog name the catalog cannot express here: keep it apart
         kind = f"{doc.get('module') or 'keras.layers'}.{kind}"
-    node = Node(node_id or graph.new_id(), kind, layer.name, {}, extra={"layer": json.loads(json.dumps(doc, default=_jsonable))})
+    node = Node(node_id or graph.new_id(), kind, layer.name, {}, extra=json.loads(json.dumps(extra, default=_jsonable)))
     node.known_shape = _output_shape(layer)
     node.known_params = weight_counts(layer)
     if node_id is None:
@@ -286,7 +312,7 @@ def _jsonable(v: Any) -> Any:
     raise TypeError(f"cannot store {type(v).__name__} in a project")
 
 
-def _output_shape(layer: keras.layers.Layer) -> tuple:
+def _output_shape(layer: keras.layers.Layer | keras.Operation) -> tuple:
     out = layer.output
     if isinstance(out, (list, tuple)):
         raise ModelImportError(f"layer {layer.name!r} has several outputs; such layers are not supported")

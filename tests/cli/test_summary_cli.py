@@ -12,7 +12,8 @@ from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.project import Project, save_project
 
 LENET = str(RESOURCES / "projects" / "lenet5.cnnproj")
-LAYER_KEYS = {"name", "class", "output_shape", "params", "trainable_params", "receptive_field", "flops", "error"}
+LAYER_KEYS = {"name", "class", "output_shape", "params", "trainable_params", "receptive_field", "receptive_field_note",
+              "flops", "error"}
 
 
 def run_json(capsys, *argv):
@@ -27,9 +28,11 @@ def test_project_summary_json(capsys):
     layers = {layer["name"]: layer for layer in report["layers"]}
     assert layers["C1"] == {"name": "C1", "class": "Conv2D", "output_shape": [None, 28, 28, 6], "params": 156,
                             "trainable_params": 156, "flops": 2 * 28 * 28 * 6 * 25,
-                            "receptive_field": {"size": [5, 5], "stride": [1, 1], "padding": [0, 0]}, "error": None}
+                            "receptive_field": {"size": [5, 5], "stride": [1, 1], "padding": [0, 0]},
+                            "receptive_field_note": None, "error": None}
     assert layers["C5"]["receptive_field"] == {"size": [32, 32], "stride": [4, 4], "padding": [0, 0]}
     assert layers["F6"]["receptive_field"] is None and layers["F6"]["output_shape"] == [None, 84]
+    assert layers["F6"]["receptive_field_note"] == "no spatial axes"  # why it is undefined
 
 
 def test_project_summary_table_is_aligned_with_totals(capsys):
@@ -40,6 +43,7 @@ def test_project_summary_table_is_aligned_with_totals(capsys):
     col = header.index("Output shape")
     assert all(row[col - 2:col] == "  " and row[col] == "(" for row in rows)
     assert "C1 (Conv2D)" in rows[0] and "156" in rows[0] and "5x5, s1, p0" in rows[0]
+    assert "- (no spatial axes)" in rows[-1]  # an undefined field says why
     assert any(line.startswith("Total params: 61,706") for line in out)
 
 

@@ -6,7 +6,9 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from cnnstudio.core.commands import AddNode, Connect, MoveNodes, SetParams
+from cnnstudio.core.graph import CALL_INPUT, LayerGraph
 from cnnstudio.core.layout import layered_positions
+from cnnstudio.core.project import Project
 from cnnstudio.core.templates import lenet5
 from cnnstudio.ui.editor.canvas import CanvasView
 from cnnstudio.ui.editor.edges import EdgeItem
@@ -347,3 +349,18 @@ def test_context_menu_acts_on_the_node_under_the_cursor(canvas, studio):
     canvas.graph_scene.clearSelection()
     empty = canvas.context_menu(at(canvas, QPointF(-2000, -2000)))
     assert "&Delete" not in [a.text() for a in empty.actions()]
+
+
+def test_an_operation_node_shows_its_kind_and_call(qtbot):
+    g = LayerGraph()
+    inp = g.add_node("InputLayer", {"shape": (8, 8, 3)}, name="image")
+    call = {"args": [1.0, {CALL_INPUT: 0}], "kwargs": {}}  # 1.0 - x, as an imported model records it
+    op = g.add_node("Subtract (op)", name="subtract", extra={"layer": {"class_name": "Subtract"}, "call": call})
+    op.known_shape, op.known_params = (8, 8, 3), (0, 0)
+    g.add_edge(inp.id, op.id)
+    studio = Studio(Project(graph=g))
+    view = CanvasView(studio)
+    qtbot.addWidget(view)
+    card = view.graph_scene.nodes[op.id]
+    assert card._kind_line == ("Subtract (op)", "(1.0, x)")
+    assert card._lines[0][0] == "→ 8x8x3" and card._lines[1][0] == "RF 1x1 px"  # element-wise: the field passes through

@@ -1,7 +1,8 @@
-"""Numbers as the editor's panels show them: counts, FLOPs, bytes and shapes."""
+"""Numbers as the editor's panels show them: counts, FLOPs, bytes and shapes (and operation calls)."""
 
 from __future__ import annotations
 
+from cnnstudio.core.graph import CALL_INPUT
 from cnnstudio.core.rules import dims
 
 
@@ -38,3 +39,15 @@ def keras_shape(shape: tuple | None) -> str:
 def short_shape(shape: tuple | None) -> str:
     """``(28, 28, 6)`` -> ``'28x28x6'``."""
     return "?" if shape is None else dims(shape)
+
+
+def call_text(call: dict) -> str:
+    """An operation node's call as its arguments, ``'x, 3.0'`` for ``x + 3.0`` (inputs x, y, z...)."""
+    def arg(v) -> str:
+        if isinstance(v, dict) and set(v) == {CALL_INPUT}:
+            port = v[CALL_INPUT]
+            return "xyz"[port] if port < 3 else f"x{port}"
+        if isinstance(v, list):
+            return f"[{', '.join(map(arg, v))}]"
+        return "…" if isinstance(v, dict) else repr(v)  # a serialized constant (a slice, an array)
+    return ", ".join([arg(v) for v in call.get("args", [])] + [f"{k}={arg(v)}" for k, v in call.get("kwargs", {}).items()])

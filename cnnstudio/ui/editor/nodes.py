@@ -118,7 +118,10 @@ class NodeItem(QGraphicsItem):
         self.color = group_color(node.kind)
         self._title = node.name
         self._kind = node.kind
-        self._describe = sp.describe(node.params) if sp else "Keras layer"
+        if sp is not None:
+            self._describe = sp.describe(node.params)
+        else:
+            self._describe = f"({fmt.call_text(node.extra['call'])})" if node.is_operation else "Keras layer"
         self._relayout()
 
     def set_info(self, info) -> bool:
