@@ -87,7 +87,8 @@ class NamesField(ParamField):
         super().__init__(param, parent)
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(2 if columns > 1 else grid.spacing())
+        if columns > 1:
+            grid.setSpacing(2)  # a table of short names (the shape classes) stays compact
         self.checks: dict[Any, QCheckBox] = {}
         for i, name in enumerate(param.choices):
             box = QCheckBox(param.title(name), self)

@@ -9,7 +9,8 @@ files that were skipped.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from cnnstudio.core.settings import DATA, PREPROCESSING
 from cnnstudio.ml.shapes import CHALLENGES, DEFAULT_OPTIONS, OPTIONS
