@@ -24,20 +24,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-CHALLENGES = ("viewpoint", "illumination", "deformation", "occlusion", "clutter")
+from cnnstudio.core.params import Param, ParamSet
 
-#: Generator options and their defaults (stored in the project's ``data["options"]``).
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "classes": ["circle", "square", "triangle", "cross", "star", "ring"],
-    "image_size": 32,
-    "color": False,
-    "count": 6000,
-    "noise": 0.08,
-    "position": 0.5,
-    "scale": 0.5,
-    "rotation": 1.0,
-    **{name: 0.0 for name in CHALLENGES},
-}
+CHALLENGES = ("viewpoint", "illumination", "deformation", "occlusion", "clutter")
 
 _SHIFT = 4  # fillPoly fractional bits: sub-pixel vertices, smooth anti-aliased edges
 _POINTS_PER_CONTOUR = 48  # edges are subdivided so deformation can bend straight sides
@@ -88,6 +77,29 @@ SHAPES: dict[str, list[np.ndarray]] = {
 }
 SHAPES = {k: [_subdivide(c.astype(np.float64)) for c in v] for k, v in SHAPES.items()}
 SHAPE_NAMES = tuple(SHAPES)
+
+_SLIDERS = (
+    ("noise", 0.08, "Gaussian pixel noise"),
+    ("position", 0.5, "how far shapes wander from the centre"),
+    ("scale", 0.5, "how much their size varies"),
+    ("rotation", 1.0, "how much they turn (1 = any angle)"),
+    ("viewpoint", 0.0, "perspective warp and foreshortening: all pixels change when the camera moves"),
+    ("illumination", 0.0, "brightness, contrast, lighting gradient, sometimes dark on light"),
+    ("deformation", 0.0, "smooth non-rigid bending of the outline"),
+    ("occlusion", 0.0, "a blob hides part of the shape"),
+    ("clutter", 0.0, "textured background with distractor strokes"),
+)
+#: The generator's options (stored in the project's ``data["options"]``), described as settings are.
+OPTIONS = ParamSet((
+    Param("classes", "names", ["circle", "square", "triangle", "cross", "star", "ring"], "the shapes to tell apart",
+          choices=SHAPE_NAMES),
+    Param("image_size", "int", 32, "side of the generated images, in pixels", min=8, max=512),
+    Param("color", "bool", False, "coloured shapes on coloured backgrounds"),
+    Param("count", "int", 6000, "how many images to generate", min=60, max=200000),
+    *(Param(name, "float", default, doc, min=0.0, max=1.0) for name, default, doc in _SLIDERS),
+))
+#: Generator options and their defaults.
+DEFAULT_OPTIONS: dict[str, Any] = OPTIONS.defaults()
 
 
 class ShapesError(ValueError):

@@ -12,7 +12,7 @@ from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.params import PADDINGS
 from cnnstudio.core.project import Project
 from cnnstudio.ui.editor.inspector import InspectorView
-from cnnstudio.ui.editor.param_fields import BoolField, ChoiceField, IntField, IntsField, OptionalField, TextField
+from cnnstudio.ui.forms import BoolField, ChoiceField, IntField, IntsField, OptionalField, TextField
 from cnnstudio.ui.studio import Studio
 
 

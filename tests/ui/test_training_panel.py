@@ -98,7 +98,7 @@ def test_data_that_does_not_fit_is_shown_and_the_page_goes_on(qtbot, panel):
 
 def test_settings_edits_are_undoable_and_mark_the_project_dirty(qtbot, panel):
     studio = panel.studio
-    spin = next(f.widget for f in panel.training_form.fields.fields if f.key == "learning_rate")
+    spin = panel.training_form.fields.fields["training", "learning_rate"].box
     spin.setValue(0.01)
     panel.commit_edits()
     assert studio.project.training.learning_rate == pytest.approx(0.01) and studio.dirty
@@ -106,9 +106,7 @@ def test_settings_edits_are_undoable_and_mark_the_project_dirty(qtbot, panel):
     studio.undo_stack.undo()
     assert studio.project.training.learning_rate == pytest.approx(2e-3)
     assert spin.value() == pytest.approx(2e-3) and not studio.dirty
-    clutter = next(f for f in panel.data_form.fields.fields if f.key == "clutter")
-    clutter.put(0.7)
-    clutter.signal.emit(70)
+    panel.data_form.fields.fields["shapes", "clutter"].slider.setValue(70)
     qtbot.waitUntil(lambda: studio.project.data.options.get("clutter") == 0.7)
 
 

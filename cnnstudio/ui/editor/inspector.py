@@ -20,9 +20,9 @@ from cnnstudio.core.catalog import spec
 from cnnstudio.core.commands import Rename, SetParams
 from cnnstudio.core.graph import Node
 from cnnstudio.core.params import Param, ParamError
+from cnnstudio.ui.forms import ParamField, make_field
 
 from .inspector_text import multi_html, node_error_html, node_html
-from .param_fields import ParamField, make_field
 
 ERROR_STYLE = "color: #c62828;"
 

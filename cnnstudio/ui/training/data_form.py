@@ -9,25 +9,12 @@ files that were skipped.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
-                               QLineEdit, QPushButton, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from cnnstudio.core.settings import DATA, PREPROCESSING
-from cnnstudio.ml.shapes import CHALLENGES, DEFAULT_OPTIONS, SHAPE_NAMES
-
-from .fields import AnyChanged, Field, FieldSet
-
-SLIDER_TIPS = {
-    "noise": "Gaussian pixel noise",
-    "position": "how far shapes wander from the centre",
-    "scale": "how much their size varies",
-    "rotation": "how much they turn (1 = any angle)",
-    "viewpoint": "perspective warp and foreshortening: all pixels change when the camera moves",
-    "illumination": "brightness, contrast, lighting gradient, sometimes dark on light",
-    "deformation": "smooth non-rigid bending of the outline",
-    "occlusion": "a blob hides part of the shape",
-    "clutter": "textured background with distractor strokes",
-}
+from cnnstudio.ml.shapes import CHALLENGES, DEFAULT_OPTIONS, OPTIONS
+from cnnstudio.ui.forms import FieldSet, PercentField, SliderField
 
 
 class DataForm(QWidget):
@@ -37,21 +24,18 @@ class DataForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.fields = FieldSet(self)
-        f = self.fields
+        self.fields = f = FieldSet(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
         source = QGroupBox("Data")
         form = QFormLayout(source)
-        self.kind = f.setting("data", DATA.get("kind"))
+        self.kind = f.field("data", DATA.get("kind"))
         form.addRow("Source", self.kind)
         self.path_row = QWidget()
         path_layout = QHBoxLayout(self.path_row)
         path_layout.setContentsMargins(0, 0, 0, 0)
-        self.path = QLineEdit()
-        self.path.setPlaceholderText("folder or .npz file")
-        f.add(Field("data", "path", self.path, self.path.text, self.path.setText, self.path.editingFinished))
+        self.path = f.field("data", DATA.get("path"), placeholder="folder or .npz file")
         browse = QToolButton()
         browse.setText("…")
         browse.setToolTip("Choose the folder or file")
@@ -59,52 +43,43 @@ class DataForm(QWidget):
         path_layout.addWidget(self.path, 1)
         path_layout.addWidget(browse)
         form.addRow("Path", self.path_row)
-        self.keras_name = f.setting("data", DATA.get("name"))
+        self.keras_name = f.field("data", DATA.get("name"))
         form.addRow("Dataset", self.keras_name)
         self.form = form
         layout.addWidget(source)
 
+        # The generator's options are one setting (data.options) edited as a section of their own.
         self.shapes_box = QGroupBox("Shapes generator")
         shapes = QFormLayout(self.shapes_box)
-        grid = QGridLayout()
-        grid.setSpacing(2)
-        self.shape_checks: dict[str, QCheckBox] = {}
-        for i, name in enumerate(SHAPE_NAMES):
-            box = QCheckBox(name)
-            self.shape_checks[name] = box
-            grid.addWidget(box, i // 3, i % 3)
-        holder = QWidget()
-        holder.setLayout(grid)
-        f.add(Field("shapes", "classes", holder, self._checked_shapes, self._check_shapes,
-                    AnyChanged([b.toggled for b in self.shape_checks.values()], holder).changed))
-        shapes.addRow("Classes", holder)
-        shapes.addRow("Images", f.spin("shapes", "count", 60, 200000, 500, tip="how many images to generate"))
-        shapes.addRow("Size", f.spin("shapes", "image_size", 8, 512, 8, " px"))
-        shapes.addRow("", f.check("shapes", "color", "Colour"))
+        shapes.addRow("Classes", f.field("shapes", OPTIONS.get("classes"), columns=3))
+        shapes.addRow("Images", f.field("shapes", OPTIONS.get("count"), step=500))
+        shapes.addRow("Size", f.field("shapes", OPTIONS.get("image_size"), step=8, suffix=" px"))
+        shapes.addRow("", f.field("shapes", OPTIONS.get("color"), text="Colour"))
         for key in ("noise", "position", "scale", "rotation", *CHALLENGES):
-            shapes.addRow(key.capitalize(), f.slider("shapes", key, SLIDER_TIPS[key]))
+            shapes.addRow(key.capitalize(), f.field("shapes", OPTIONS.get(key), SliderField))
         layout.addWidget(self.shapes_box)
 
         split = QGroupBox("Split and preprocessing")
         sform = QFormLayout(split)
-        sform.addRow("Validation", f.percent("data", "validation_split", tip=DATA.get("validation_split").doc))
-        sform.addRow("Test", f.percent("data", "test_split", tip=DATA.get("test_split").doc))
-        sform.addRow("Seed", f.setting("data", DATA.get("seed")))
-        sform.addRow("Input size", f.size("preprocessing", "size"))
+        sform.addRow("Validation", f.field("data", DATA.get("validation_split"), PercentField))
+        sform.addRow("Test", f.field("data", DATA.get("test_split"), PercentField))
+        sform.addRow("Seed", f.field("data", DATA.get("seed")))
+        sform.addRow("Input size", f.field("preprocessing", PREPROCESSING.get("size"), suffix=" px", link=False))
         for key, title in (("color", "Colour"), ("scale", "Scaling"), ("fit", "Fit")):
-            sform.addRow(title, f.choice("preprocessing", PREPROCESSING.get(key)))
+            sform.addRow(title, f.field("preprocessing", PREPROCESSING.get(key)))
         self.samples_button = QPushButton("Show samples")
         self.samples_button.setToolTip("Load the data and show a grid of what the model will see, and the class balance")
         self.samples_button.clicked.connect(self.show_samples_requested)
         sform.addRow(self.samples_button)
         layout.addWidget(split)
-        self.kind.currentIndexChanged.connect(self._update_visibility)
+        self.kind.committed.connect(self._update_visibility)
         self._update_visibility()
 
     def load(self, project) -> None:
         """Show the project's data and preprocessing settings."""
-        self.fields.load({"data": project.data.to_dict(), "preprocessing": project.preprocessing.to_dict(),
-                          "shapes": {**DEFAULT_OPTIONS, **project.data.options}})
+        self.fields.load("data", vars(project.data))
+        self.fields.load("preprocessing", vars(project.preprocessing))
+        self.fields.load("shapes", {**DEFAULT_OPTIONS, **project.data.options})
         self._update_visibility()
 
     def changes(self, project) -> dict[str, dict]:
@@ -112,35 +87,30 @@ class DataForm(QWidget):
         edits = self.fields.take_edits()
         data = dict(edits.get("data", {}))
         if edits.get("shapes"):
-            options = {**project.data.options, **edits["shapes"]}
+            # options hold JSON values, as a project file does: the class names as a list
+            shapes = {k: list(v) if isinstance(v, tuple) else v for k, v in edits["shapes"].items()}
+            options = {**project.data.options, **shapes}
             if options != project.data.options:
                 data["options"] = options
         out = {}
         for section, new in (("data", data), ("preprocessing", edits.get("preprocessing", {}))):
-            current = project.settings(section).to_dict()
-            diff = {k: v for k, v in new.items() if current[k] != v}
+            current = project.settings(section)
+            diff = {k: v for k, v in new.items() if getattr(current, k) != v}
             if diff:
                 out[section] = diff
         return out
 
-    def _checked_shapes(self) -> list[str]:
-        return [name for name, box in self.shape_checks.items() if box.isChecked()]
-
-    def _check_shapes(self, names) -> None:
-        for name, box in self.shape_checks.items():
-            box.setChecked(name in names)
-
-    def _update_visibility(self) -> None:
-        kind = self.kind.currentData()
+    def _update_visibility(self, *_args) -> None:
+        kind = self.kind.value()
         self.shapes_box.setVisible(kind == "shapes")
         self.form.setRowVisible(self.path_row, kind in ("folder", "npz"))
         self.form.setRowVisible(self.keras_name, kind == "keras")
 
     def _browse(self) -> None:
-        if self.kind.currentData() == "folder":
-            path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)", self.path.text())
+        if self.kind.value() == "folder":
+            path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)", self.path.value())
         else:
-            path, _ = QFileDialog.getOpenFileName(self, "NumPy arrays", self.path.text(), "NumPy (*.npz)")
+            path, _ = QFileDialog.getOpenFileName(self, "NumPy arrays", self.path.value(), "NumPy (*.npz)")
         if path:
-            self.path.setText(path)
-            self.path.editingFinished.emit()
+            self.path.edit.setText(path)
+            self.path.edit.editingFinished.emit()

@@ -3,11 +3,10 @@ epochs, early stopping, seed and mixed precision (offered only on a GPU)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QVBoxLayout, QWidget
 
 from cnnstudio.core.settings import TRAINING
-
-from .fields import AnyChanged, Field, FieldSet
+from cnnstudio.ui.forms import FieldSet
 
 
 class TrainingForm(QWidget):
@@ -15,42 +14,33 @@ class TrainingForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.fields = f = FieldSet(self)
+        self.fields = FieldSet(self)
         box = QGroupBox("Training")
         form = QFormLayout(box)
-        def setting(name, **options):
-            return f.setting("training", TRAINING.get(name), **options)
+
+        def setting(name, **look):
+            return self.fields.field("training", TRAINING.get(name), **look)
 
         self.optimizer = setting("optimizer")
         form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", setting("learning_rate", decimals=6))
-        self.momentum = setting("momentum", decimals=3)
+        form.addRow("Learning rate", setting("learning_rate"))
+        self.momentum = setting("momentum")
         form.addRow("Momentum", self.momentum)
-        self.weight_decay = setting("weight_decay", decimals=6)
+        self.weight_decay = setting("weight_decay")
         form.addRow("Weight decay", self.weight_decay)
         self.schedule = setting("schedule")
         form.addRow("Schedule", self.schedule)
-        self.decay_rate = setting("decay_rate", decimals=3)
+        self.decay_rate = setting("decay_rate")
         form.addRow("Decay rate", self.decay_rate)
         self.decay_epochs = setting("decay_epochs")
         form.addRow("Decay epochs", self.decay_epochs)
         self.loss = setting("loss")
         form.addRow("Loss", self.loss)
-        self.gamma = setting("focal_gamma", decimals=2)
+        self.gamma = setting("focal_gamma")
         form.addRow("Focal γ", self.gamma)
         form.addRow("", setting("class_weighted", text="Weight classes by rarity"))
-        metric = TRAINING.get("metrics")
-        self.metric_checks = {name: QCheckBox(metric.title(name)) for name in metric.choices}
-        metrics = QWidget()
-        row = QVBoxLayout(metrics)
-        row.setContentsMargins(0, 0, 0, 0)
-        for check in self.metric_checks.values():
-            row.addWidget(check)
-        f.add(Field("training", "metrics", metrics,
-                    lambda: [n for n, c in self.metric_checks.items() if c.isChecked()],
-                    lambda names: [c.setChecked(n in names) for n, c in self.metric_checks.items()],
-                    AnyChanged([c.toggled for c in self.metric_checks.values()], metrics).changed))
-        form.addRow("Metrics", metrics)
+        self.metrics = setting("metrics")
+        form.addRow("Metrics", self.metrics)
         form.addRow("Batch size", setting("batch_size"))
         form.addRow("Epochs", setting("epochs"))
         form.addRow("Early stopping", setting("early_stopping", suffix=" epochs", special="off"))
@@ -61,8 +51,8 @@ class TrainingForm(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
-        for combo in (self.optimizer, self.schedule, self.loss):
-            combo.currentIndexChanged.connect(self._update_visibility)
+        for choice in (self.optimizer, self.schedule, self.loss):
+            choice.committed.connect(self._update_visibility)
         self.set_gpu(False)
         self._update_visibility()
 
@@ -74,20 +64,19 @@ class TrainingForm(QWidget):
 
     def load(self, project) -> None:
         """Show ``project.training``."""
-        self.fields.load({"training": project.training.to_dict()})
+        self.fields.load("training", vars(project.training))
         self._update_visibility()
 
     def changes(self, project) -> dict[str, dict]:
         """``{"training": {key: new value}}`` for the user's edits that differ from the project."""
         new = self.fields.take_edits().get("training", {})
-        current = project.training.to_dict()
-        diff = {k: v for k, v in new.items() if current[k] != v}
+        diff = {k: v for k, v in new.items() if getattr(project.training, k) != v}
         return {"training": diff} if diff else {}
 
-    def _update_visibility(self) -> None:
-        self.form.setRowVisible(self.momentum, self.optimizer.currentData() == "sgd")
-        self.form.setRowVisible(self.weight_decay, self.optimizer.currentData() == "adamw")
-        stepped = self.schedule.currentData() in ("step", "exponential")
+    def _update_visibility(self, *_args) -> None:
+        self.form.setRowVisible(self.momentum, self.optimizer.value() == "sgd")
+        self.form.setRowVisible(self.weight_decay, self.optimizer.value() == "adamw")
+        stepped = self.schedule.value() in ("step", "exponential")
         self.form.setRowVisible(self.decay_rate, stepped)
         self.form.setRowVisible(self.decay_epochs, stepped)
-        self.form.setRowVisible(self.gamma, self.loss.currentData() == "focal")
+        self.form.setRowVisible(self.gamma, self.loss.value() == "focal")
