@@ -387,4 +387,4 @@ class TrainingPanel(QWidget):
             self.thread.quit()
             if not self.thread.wait(60_000):
                 QMessageBox.warning(self, "Training", "The training thread did not stop in time.")
-        self.tasks.wait()
+        self.tasks.shutdown()
