@@ -114,7 +114,7 @@ def studio_fit(p) -> tuple[float, float, float]:
     done.stop()
     heartbeat.stop()
     acc = panel.history.epochs.get("val_accuracy", [float("nan")])[-1]
-    samples = panel.info.get("samples", 0)
+    samples = panel.run_progress.samples
     panel.shutdown()
     return rate(ends, samples), acc, ticks["max_gap"] * 1000
 

@@ -2,6 +2,8 @@
 
 import os
 import tempfile
+import threading
+import time
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported anywhere
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,9 +15,23 @@ for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
 import pytest  # noqa: E402
 
 
+#: Names of the studio's Python threads: capture ("cnnstudio-capture"), task pools
+#: ("cnnstudio-task_0"...) and the TensorFlow loader ("tensorflow-import").
+STUDIO_THREAD_NAMES = ("cnnstudio-", "tensorflow-import")
+THREAD_GRACE_S = 5.0  # a thread asked to stop on close gets this long to end
+
+
+def _studio_python_threads(before: set) -> list:
+    return [t for t in threading.enumerate()
+            if t not in before and t.is_alive() and t.name.startswith(STUDIO_THREAD_NAMES)]
+
+
 @pytest.fixture(autouse=True)
 def _no_thread_left_running(request):
-    """Fail a GUI test that leaves one of the studio's QThreads running."""
+    """Fail a GUI test that leaves one of the studio's threads running: a QThread (training,
+    live inference), a capture thread, a task pool's thread or the TensorFlow loader. Each
+    gets :data:`THREAD_GRACE_S` to end first; threads older than the test are not its doing."""
+    before = set(threading.enumerate())
     yield
     if "qtbot" not in request.fixturenames:
         return
@@ -24,8 +40,14 @@ def _no_thread_left_running(request):
     left = running_threads()
     for t in left:
         t.quit()
-        t.wait(5000)
+        t.wait(int(THREAD_GRACE_S * 1000))
+    deadline = time.monotonic() + THREAD_GRACE_S
+    python = _studio_python_threads(before)
+    while python and time.monotonic() < deadline:
+        python[0].join(max(0.0, deadline - time.monotonic()))
+        python = _studio_python_threads(before)
     assert not left, f"{len(left)} QThread(s) left running"
+    assert not python, f"thread(s) left running: {', '.join(t.name for t in python)}"
 
 
 def _trained_model():

@@ -36,6 +36,7 @@ def register(subparsers) -> None:
 
 def _reporter_class():
     """The terminal reporter (defined late: it subclasses the TensorFlow-side Reporter)."""
+    from cnnstudio.ml.progress import TrainingProgress, format_duration
     from cnnstudio.ml.training import Reporter
 
     class TerminalReporter(Reporter):
@@ -45,39 +46,35 @@ def _reporter_class():
             super().__init__()
             self.stream = stream or sys.stdout
             self.tty = self.stream.isatty()
-            self.info: dict[str, Any] = {}
-            self._t_epoch = self._last_draw = 0.0
+            self.progress = TrainingProgress()
+            self._last_draw = 0.0
 
         def on_status(self, text: str) -> None:
             print(text, file=self.stream, flush=True)
 
         def on_start(self, info: dict[str, Any]) -> None:
-            self.info = info
+            self.progress.start(info)
             print(f"training {info['samples']} images, batch {info['batch_size']}, "
                   f"epochs {info['initial_epoch'] + 1}..{info['epochs']}  ->  {info['run']}", file=self.stream)
-            self._t_epoch = time.perf_counter()
 
         def on_batch(self, step: int, epoch: int, logs: dict[str, float]) -> None:
+            p = self.progress
+            p.batch(step, epoch)
             now = time.perf_counter()
-            spe = self.info.get("steps_per_epoch", 1)
-            done = (step - 1) % spe + 1
-            if done == 1:
-                self._t_epoch = now
+            done, spe = p.epoch_step, p.steps_per_epoch
             if not self.tty or (now - self._last_draw < 0.1 and done < spe):
                 return
             self._last_draw = now
-            rate = done * self.info["batch_size"] / max(1e-6, now - self._t_epoch)
-            left = (spe - done) * self.info["batch_size"] / max(rate, 1e-6)
             fill = int(BAR_WIDTH * done / spe)
-            self.stream.write(f"\repoch {epoch}/{self.info['epochs']} [{'#' * fill}{'.' * (BAR_WIDTH - fill)}] "
-                              f"{done}/{spe}  loss {logs.get('loss', float('nan')):.4f}  {rate:,.0f} img/s  "
-                              f"{left:4.0f} s left ")
+            self.stream.write(f"\repoch {epoch}/{p.epochs} [{'#' * fill}{'.' * (BAR_WIDTH - fill)}] "
+                              f"{done}/{spe}  loss {logs.get('loss', float('nan')):.4f}  {p.rate:,.0f} img/s  "
+                              f"{format_duration(p.epoch_eta_s)} left ")
             self.stream.flush()
 
         def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
             figures = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "seconds")
             prefix = "\r" if self.tty else ""
-            print(f"{prefix}epoch {epoch}/{self.info.get('epochs', '?')}  {figures}  "
+            print(f"{prefix}epoch {epoch}/{self.progress.epochs}  {figures}  "
                   f"({logs.get('seconds', 0):.1f} s)".ljust(BAR_WIDTH + 60), file=self.stream, flush=True)
 
     return TerminalReporter
@@ -96,20 +93,16 @@ def run(args) -> int:
         raise CLIError(f"--out {out} exists and is not a folder")
     t0 = time.perf_counter()
     with tensorflow_chatter_hidden():
-        from cnnstudio.ml.builder import BuildError
-        from cnnstudio.ml.losses import SettingsError
-        from cnnstudio.ml.runner import run_project
-        from cnnstudio.ml.sources import DataError
+        from cnnstudio.ml.runner import bad_input_message, run_project
 
         try:
             result = run_project(project, _reporter_class()(), epochs=args.epochs,
                                  runs_dir=out / "runs" if out else None, strategy=args.strategy)
-        except (DataError, SettingsError, BuildError) as exc:
-            raise CLIError(str(exc)) from None
         except Exception as exc:
-            if type(exc).__name__ == "ResourceExhaustedError":
-                raise CLIError("out of memory: lower the batch size or the image size") from None
-            raise
+            message = bad_input_message(exc)
+            if message is None:
+                raise
+            raise CLIError(message) from None
     target = out or result.run.path
     target.mkdir(parents=True, exist_ok=True)
     model_path = target / "model.keras"

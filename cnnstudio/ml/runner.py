@@ -16,14 +16,32 @@ from typing import Any
 
 import keras
 
-from cnnstudio.core.project import Project
+from cnnstudio.core.params import ParamError
+from cnnstudio.core.project import Project, ProjectError
 
-from .builder import build_model
+from .builder import BuildError, build_model
 from .datasets import Dataset, check_fits, load_dataset
 from .evaluation import Evaluation, evaluate
 from .losses import SettingsError, label_mode
 from .runs import Run
+from .sources import DataError
 from .training import Reporter, TrainOutcome, compile_model, train
+
+
+#: Errors that mean the project's input is bad (its data, settings, graph, or a resumed run's
+#: settings): their message tells a person what to change, and a traceback would only hide it.
+BAD_INPUT = (DataError, SettingsError, BuildError, ParamError, ProjectError)
+OUT_OF_MEMORY = "Out of memory: lower the batch size, the image size or the network's size, then start again."
+
+
+def bad_input_message(exc: BaseException) -> str | None:
+    """What to tell a person when training stopped on ``exc`` because of what they asked for
+    (bad input, or more than the device's memory holds); None for anything else (a bug: show it whole)."""
+    if isinstance(exc, BAD_INPUT):
+        return str(exc)
+    if type(exc).__name__ == "ResourceExhaustedError":  # TensorFlow's, matched by name: no import here
+        return OUT_OF_MEMORY
+    return None
 
 
 @dataclass
@@ -84,8 +102,7 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
                 strategy: str | None = None) -> RunResult:
     """Train ``project`` (or continue the run folder ``resume``); returns the :class:`RunResult`.
 
-    Raises DataError / SettingsError / BuildError (bad input, with a message for a person)
-    before training starts; a run that fails later is marked ``failed`` in its folder.
+    Raises one of :data:`BAD_INPUT` (with a message for a person) before training starts; a run that fails later is marked ``failed`` in its folder.
     """
     reporter = reporter or Reporter()
     run = Run(Path(resume)) if resume is not None else None

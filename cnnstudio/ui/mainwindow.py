@@ -373,6 +373,6 @@ class MainWindow(QMainWindow):
             shutdown = getattr(page.panel, "shutdown", None)
             if shutdown is not None:
                 shutdown()  # stop training, capture and probe workers
-        self.tasks.wait()
+        self.tasks.shutdown()
         self._autosave_path().unlink(missing_ok=True)
         event.accept()

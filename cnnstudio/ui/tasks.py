@@ -2,7 +2,9 @@
 
 Used for anything slow that is not training (which has its own worker): importing a
 Keras model, building ``keras.applications`` architectures, probes. The callbacks run on
-the GUI thread. A :class:`TaskRunner` keeps its tasks so a window can wait for them on close.
+the GUI thread. A :class:`TaskRunner` keeps its tasks so a window can wait for them on close,
+and ends its threads then (:meth:`TaskRunner.shutdown`): an idle pool thread would otherwise
+live on until the runner is garbage-collected.
 
 Tasks run on Python threads (``concurrent.futures``), not a ``QThreadPool``: a pool worker
 drops its Python thread state after every task, and TensorFlow keeps per-thread state
@@ -42,12 +44,17 @@ class _Task:
         self.signals.finished.emit(result)
 
 
+#: Prefix of the pool threads' names (``cnnstudio-task_0``...), so tests can find them.
+THREAD_NAME_PREFIX = "cnnstudio-task"
+
+
 class TaskRunner(QObject):
-    """Starts tasks on a private thread pool."""
+    """Starts tasks on a private thread pool (made on the first task, ended by :meth:`shutdown`)."""
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
-        self.pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="cnnstudio-task")
+        self.max_threads = max_threads
+        self._pool: ThreadPoolExecutor | None = None
         self._live: set[_Task] = set()
 
     def run(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
@@ -68,7 +75,9 @@ class TaskRunner(QObject):
 
         task.signals.finished.connect(_done)
         task.signals.failed.connect(_failed)
-        task.future = self.pool.submit(task.run)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.max_threads, thread_name_prefix=THREAD_NAME_PREFIX)
+        task.future = self._pool.submit(task.run)
         return task
 
     def busy(self) -> bool:
@@ -79,6 +88,18 @@ class TaskRunner(QObject):
         """Block until every task has finished (used on close)."""
         _done, pending = wait_for([t.future for t in list(self._live)], timeout=msecs / 1000)
         return not pending
+
+    def shutdown(self, msecs: int = 30000) -> bool:
+        """Wait for the tasks as :meth:`wait` does, then end the pool's threads (on close).
+
+        A task still running after ``msecs`` keeps its thread (Python cannot stop it); a later
+        :meth:`run` starts a new pool. Returns whether every task had finished.
+        """
+        done = self.wait(msecs)
+        if self._pool is not None:
+            self._pool.shutdown(wait=done)
+            self._pool = None
+        return done
 
 
 _THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()

@@ -139,3 +139,21 @@ def test_every_optimizer_schedule_and_loss_trains(tiny_data, settings):
     outcome = train(model, tiny_data, Reporter(), p.training, 1, mode=mode)
     assert outcome.status == "finished" and np.isfinite(outcome.history["loss"][0])
     assert outcome.history["accuracy"]
+
+
+def test_bad_input_is_told_in_words_and_anything_else_is_a_bug(tmp_path):
+    import tensorflow as tf
+
+    from cnnstudio.ml.runner import OUT_OF_MEMORY, bad_input_message
+    from cnnstudio.ml.sources import DataError
+
+    p = tiny_project()
+    p.set_settings("data", {"kind": "folder", "path": str(tmp_path / "no-such-folder")})
+    with pytest.raises(DataError) as bad:
+        run_project(p, Reporter(), runs_dir=tmp_path)
+    assert bad_input_message(bad.value) == str(bad.value) and str(bad.value).startswith("image folder")
+    with pytest.raises(Exception) as unknown:  # a resumed run needs a checkpoint
+        run_project(tiny_project(), Reporter(), resume=tmp_path)
+    assert "no last checkpoint" in bad_input_message(unknown.value)
+    assert bad_input_message(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")) == OUT_OF_MEMORY
+    assert bad_input_message(KeyError("loss")) is None

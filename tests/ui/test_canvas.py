@@ -67,11 +67,11 @@ def test_scene_mirrors_the_graph_with_shapes_on_edges(canvas, studio):
     assert set(scene.nodes) == set(studio.graph.nodes)
     assert len(scene.edges) == len(studio.graph.edges)
     c1 = item(canvas, studio, "C1")
-    assert c1.node.name == "C1" and "6, 5x5" in c1._kind_line[1]
-    assert c1._lines[0][:2] == ("→ 28x28x6", "156 params")
-    assert c1._lines[1][0] == "RF 5x5 px"
+    assert c1.node.name == "C1" and "6, 5x5" in c1.text_lines[0][1]
+    assert c1.text_lines[1] == ("→ 28x28x6", "156 params")
+    assert c1.text_lines[2][0] == "RF 5x5 px"
     edge = next(e for e in scene.edges.values() if e.src_item is c1)
-    assert edge._label == "28x28x6"
+    assert edge.label == "28x28x6"
     assert c1.cacheMode() == NodeItem.DeviceCoordinateCache
 
 
@@ -191,7 +191,7 @@ def test_mouse_move_is_one_undoable_command(canvas, studio):
     assert studio.undo_stack.count() == count + 1
     assert abs(moved[0] - start[0] - 150) < 3 and abs(moved[1] - start[1] - 40) < 3
     edge = next(e for e in c1.edges if e.src_item is c1)
-    assert edge._path.pointAtPercent(0) == c1.output_anchor()
+    assert edge.route.pointAtPercent(0) == c1.output_anchor()
     studio.undo_stack.undo()
     assert tuple(studio.graph.node(c1.node_id).pos) == start and (c1.pos().x(), c1.pos().y()) == start
 
@@ -242,17 +242,17 @@ def test_error_marks_the_node_at_fault_and_clears_when_fixed(canvas, studio):
     settle(studio)
     at_fault = item(canvas, studio, "C5")
     assert at_fault.at_fault and not at_fault.downstream_of_error
-    assert "does not fit" in " ".join(line[0] for line in at_fault._lines)
+    assert "does not fit" in " ".join(left for left, _ in at_fault.text_lines)
     assert "does not fit" in at_fault.toolTip()
     for name in ("flatten", "F6", "output"):
         assert item(canvas, studio, name).downstream_of_error
     assert not item(canvas, studio, "C3").info.error
     out_edge = next(e for e in at_fault.edges if e.src_item is at_fault)
-    assert out_edge.broken and out_edge._label == ""
+    assert out_edge.broken and out_edge.label == ""
     studio.undo_stack.undo()
     settle(studio)
     assert not any(it.at_fault or it.downstream_of_error for it in canvas.graph_scene.nodes.values())
-    assert out_edge._label == "1x1x120"
+    assert out_edge.label == "1x1x120"
     assert studio.inference[c5].error is None
 
 
@@ -269,7 +269,7 @@ def test_connect_command_from_elsewhere_appears_and_undo_removes_it(canvas, stud
     studio.push(Connect(studio.graph, nid(studio, "F6"), drop))
     settle(studio)
     edge = next(e for e in canvas.graph_scene.edges.values() if e.dst_item.node_id == drop)
-    assert isinstance(edge, EdgeItem) and edge._label == "84"
+    assert isinstance(edge, EdgeItem) and edge.label == "84"
     studio.undo_stack.undo()
     assert not any(e.dst_item.node_id == drop for e in canvas.graph_scene.edges.values())
 
@@ -282,7 +282,7 @@ def test_new_project_rebuilds_the_scene(canvas, studio):
     # the identity shortcut of block 1 swings aside instead of running through the block's cards
     skip = next(e for e in canvas.graph_scene.edges.values()
                 if e.src_item.node.name == "stem_relu" and e.dst_item.node.name == "block1_add")
-    assert skip._label_at.x() > skip.src_item.sceneBoundingRect().right()
+    assert skip.label_anchor.x() > skip.src_item.sceneBoundingRect().right()
 
 
 def test_export_png_and_svg(canvas, studio, tmp_path):

@@ -85,7 +85,6 @@ def test_resume_continues_the_curves_of_the_last_run(qtbot, panel):
 
 def test_data_that_does_not_fit_is_shown_and_the_page_goes_on(qtbot, panel):
     panel.studio.project.set_settings("preprocessing", {"size": (28, 28)})
-    panel._load_forms()
     panel.start()
     with qtbot.waitSignal(panel.worker.failed, timeout=TRAIN_TIMEOUT_MS) as failed:
         pass

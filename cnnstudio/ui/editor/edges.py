@@ -62,6 +62,11 @@ class EdgeItem(QGraphicsItem):
         self.update()
 
     @property
+    def label(self) -> str:
+        """The shape written on the edge (``""`` while the source has no valid output)."""
+        return self._label
+
+    @property
     def broken(self) -> bool:
         """The source has no valid output (an error at or above it)."""
         info = self.src_item.info
@@ -107,6 +112,16 @@ class EdgeItem(QGraphicsItem):
         stroker.setWidth(10)
         self._shape = stroker.createStroke(path)
         self._place_label()
+
+    @property
+    def route(self) -> QPainterPath:
+        """The curve as drawn, in scene coordinates (a copy)."""
+        return QPainterPath(self._path)
+
+    @property
+    def label_anchor(self) -> QPointF:
+        """Where the shape label is centred (a detour's label sits on its side lane)."""
+        return QPointF(self._label_at)
 
     def _detour_lane(self, p0: QPointF, p3: QPointF) -> float | None:
         """The x of a free vertical lane if the straight route crosses other cards, else None."""

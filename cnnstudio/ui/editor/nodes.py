@@ -133,6 +133,12 @@ class NodeItem(QGraphicsItem):
         return True
 
     @property
+    def text_lines(self) -> list[tuple[str, str]]:
+        """The card's body as drawn, ``(left, right)`` per line: the kind and its key parameters,
+        then output shape and parameter count, receptive field and FLOPs (or the error)."""
+        return [self._kind_line] + [(left, right) for left, right, _color, _font in self._lines]
+
+    @property
     def at_fault(self) -> bool:
         """This node's own configuration fails."""
         return self.info is not None and self.info.root_error

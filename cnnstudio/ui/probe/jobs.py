@@ -89,4 +89,4 @@ class ProbeJobs(QObject):
         """Drop waiting jobs and wait for the running one; no callback runs after this."""
         self._closed = True
         self._waiting.clear()
-        self.runner.wait()
+        self.runner.shutdown()

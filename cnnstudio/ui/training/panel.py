@@ -10,8 +10,6 @@ checkpoint is published as ``studio.trained_model_path`` with ``studio.model_tra
 
 from __future__ import annotations
 
-import collections
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, Q
 
 from cnnstudio.core.commands import SetSettings
 from cnnstudio.ml.evaluation import Evaluation
+from cnnstudio.ml.progress import TrainingProgress
 from cnnstudio.ml.runs import Run, project_runs
 from cnnstudio.ui.tasks import TaskRunner
 
@@ -35,7 +34,6 @@ from .worker import TrainingWorker, start_worker
 
 COMMIT_MS = 350      # settings edits are pushed after this pause (one undo step per slider drag)
 PROGRESS_MS = 66     # the progress line is redrawn ~15 times a second
-RATE_WINDOW_S = 3.0  # samples/s over the last few seconds
 BANNER_STYLE = "QLabel { background: #5a2320; color: #ffe6e0; padding: 6px; border-radius: 4px; }"
 
 
@@ -49,9 +47,7 @@ class TrainingPanel(QWidget):
         self.tasks = TaskRunner(self, max_threads=1)
         self.thread = self.worker = None
         self.state = "idle"  # idle | running | paused | stopping
-        self.info: dict = {}
-        self._epoch_first_step: dict[int, int] = {}
-        self._rate = collections.deque()
+        self.run_progress = TrainingProgress()
         self._progress = (0, 1, "")
         self._last_epoch_logs: dict = {}
         self._build()
@@ -195,9 +191,7 @@ class TrainingPanel(QWidget):
         self.history.clear()
         if resume is not None:
             self.history.load_curves(Run(resume).curves)
-        self._epoch_first_step.clear()
-        self._rate.clear()
-        self.info = {}
+        self.run_progress.start({})
         self.worker = TrainingWorker(self.studio.project, self.studio.project.runs_dir(), resume=resume)
         w = self.worker
         w.status_changed.connect(self._on_worker_status_changed)
@@ -260,30 +254,16 @@ class TrainingPanel(QWidget):
         self.status.setText(text)
 
     def _on_worker_training_started(self, info: dict) -> None:
-        self.info = info
+        self.run_progress.start(info)
         self.curves.set_epochs(info["epochs"])
         self.status.setText(f"{info['samples']} images, batch {info['batch_size']}")
         self.studio.status_message.emit(f"Training into {info['run']}")
 
     def _on_worker_batch_ended(self, step: int, epoch: int, logs: dict) -> None:
-        spe = max(1, self.info.get("steps_per_epoch", 1))
-        first = self._epoch_first_step.setdefault(epoch, step)
-        done_in_epoch = step - first + 1
-        self.history.add_batch(epoch - 1 + done_in_epoch / spe, logs.get("loss", float("nan")))
-        now = time.perf_counter()
-        self._rate.append((now, self.info.get("batch_size", 0)))
-        while self._rate and now - self._rate[0][0] > RATE_WINDOW_S:
-            self._rate.popleft()
-        initial, epochs = self.info.get("initial_epoch", 0), self.info.get("epochs", 1)
-        total = max(1, (epochs - initial) * spe)
-        done = min(total, (epoch - 1 - initial) * spe + done_in_epoch)
-        rate = 0.0
-        if len(self._rate) > 1:
-            span = self._rate[-1][0] - self._rate[0][0]
-            rate = sum(n for _, n in list(self._rate)[1:]) / span if span > 0 else 0.0
-        left = (total - done) * self.info.get("batch_size", 0) / rate if rate > 0 else float("nan")
-        self._progress = (done, total, f"epoch {epoch}/{epochs} · {rate:,.0f} samples/s · "
-                                       f"{_duration(left)} left")
+        p = self.run_progress
+        p.batch(step, epoch)
+        self.history.add_batch(p.epoch_position, logs.get("loss", float("nan")))
+        self._progress = (p.done, p.total, p.line())
 
     def _on_worker_epoch_ended(self, epoch: int, logs: dict) -> None:
         self.history.add_epoch(epoch, logs)
@@ -407,11 +387,4 @@ class TrainingPanel(QWidget):
             self.thread.quit()
             if not self.thread.wait(60_000):
                 QMessageBox.warning(self, "Training", "The training thread did not stop in time.")
-        self.tasks.wait()
-
-
-def _duration(seconds: float) -> str:
-    if not np.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+        self.tasks.shutdown()

@@ -44,23 +44,24 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         """Train; ends with ``finished`` or ``failed``."""
         try:
-            from cnnstudio.ml.builder import BuildError
             from cnnstudio.ml.device import describe_device
-            from cnnstudio.ml.losses import SettingsError
-            from cnnstudio.ml.runner import run_project
-            from cnnstudio.ml.sources import DataError
-
+            from cnnstudio.ml.runner import bad_input_message, run_project
+        except Exception as exc:  # a broken TensorFlow install: shown, the studio goes on
+            self.failed.emit(_describe(exc), traceback.format_exc())
+            return
+        try:
             self.device_found.emit(describe_device())
             self.reporter = _make_reporter(self)
             if self._stop_requested:
                 self.reporter.request_stop()
             result = run_project(self.project, self.reporter, epochs=self.epochs, runs_dir=self.runs_dir,
                                  resume=self.resume)
-        except (DataError, SettingsError, BuildError) as exc:  # bad input: the message says it all
-            self.failed.emit(str(exc), "")
-            return
-        except Exception as exc:  # anything else, OOM included, is shown with its traceback
-            self.failed.emit(_describe(exc), traceback.format_exc())
+        except Exception as exc:
+            message = bad_input_message(exc)
+            if message is not None:  # bad input: the message says it all
+                self.failed.emit(message, "")
+            else:  # a bug: shown with its traceback
+                self.failed.emit(_describe(exc), traceback.format_exc())
             return
         ckpt = result.run.last_checkpoint
         self.finished.emit({"status": result.outcome.status, "message": result.outcome.message,
@@ -87,8 +88,6 @@ class TrainingWorker(QObject):
 
 
 def _describe(exc: BaseException) -> str:
-    if type(exc).__name__ == "ResourceExhaustedError":
-        return "Out of memory: lower the batch size, the image size or the network's size, then start again."
     return f"{type(exc).__name__}: {exc}"
 
 
