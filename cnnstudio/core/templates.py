@@ -16,6 +16,9 @@ from .layout import apply_layout
 from .project import SUFFIX, Project, ProjectError, load_project
 
 SHAPES = ["circle", "square", "triangle", "cross", "star", "ring"]
+#: Every shape the generator draws: the ten classes of the ten-output templates, so each trains
+#: offline on generated data as it opens (digits would need keras.datasets, online).
+TEN_SHAPES = SHAPES + ["pentagon", "hexagon", "heart", "arrow"]
 
 
 class _Chain:
@@ -63,7 +66,7 @@ def lenet5() -> Project:
     c.add("Flatten", "flatten")
     c.add("Dense", "F6", units=84, activation="tanh")
     c.add("Dense", "output", units=10, activation="softmax")
-    return _project("LeNet-5", g, (32, 32), "grey", [str(i) for i in range(10)])
+    return _project("LeNet-5", g, (32, 32), "grey", TEN_SHAPES)
 
 
 def simple_cnn(classes: list[str] | None = None) -> Project:
@@ -91,7 +94,7 @@ def vgg_style() -> Project:
     c.add("Dense", "fc1", units=256, activation="relu")
     c.add("Dropout", "dropout", rate=0.5)
     c.add("Dense", "output", units=10, activation="softmax")
-    return _project("VGG-style", g, (64, 64), "rgb", [str(i) for i in range(10)])
+    return _project("VGG-style", g, (64, 64), "rgb", TEN_SHAPES)
 
 
 def resnet_style() -> Project:
@@ -118,7 +121,7 @@ def resnet_style() -> Project:
         c.add("ReLU", f"block{b}_out")
     c.add("GlobalAveragePooling2D", "avg_pool")
     c.add("Dense", "output", units=10, activation="softmax")
-    return _project("ResNet-style", g, (64, 64), "rgb", [str(i) for i in range(10)])
+    return _project("ResNet-style", g, (64, 64), "rgb", TEN_SHAPES)
 
 
 def mobilenet_style() -> Project:
@@ -137,7 +140,7 @@ def mobilenet_style() -> Project:
     c.add("GlobalAveragePooling2D", "avg_pool")
     c.add("Dropout", "dropout", rate=0.2)
     c.add("Dense", "output", units=10, activation="softmax")
-    return _project("MobileNet-style", g, (96, 96), "rgb", [str(i) for i in range(10)])
+    return _project("MobileNet-style", g, (96, 96), "rgb", TEN_SHAPES)
 
 
 def default_project() -> Project:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.core.settings import DataSource, Preprocessing
+from cnnstudio.core.templates import TEMPLATES
 from cnnstudio.ml.datasets import check_fits, load_dataset, stratified_split
 from cnnstudio.ml.sources import DataError
 
@@ -131,3 +132,13 @@ def test_data_that_does_not_fit_the_model_names_both_shapes():
     wrong_classes = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
     with pytest.raises(DataError, match="6 classes .* 4 units"):
         check_fits(wrong_classes, ds)
+
+
+@pytest.mark.parametrize("stem", sorted(TEMPLATES))
+def test_every_template_trains_offline_on_its_own_data(stem):
+    """Each template opens on a data source that loads without the internet and fits its output."""
+    project = TEMPLATES[stem][1]()
+    project.set_settings("data", {"options": {**project.data.options, "count": 2 * len(project.classes)}})
+    ds = load_dataset(project.data, project.preprocessing)
+    assert ds.classes == project.classes
+    assert ds.input_shape == tuple(project.graph.input_nodes()[0].params["shape"])
