@@ -4,12 +4,13 @@ threads own what they show").
 A request is a frozen dataclass deriving from :class:`TypedRequest`: making one with a field
 of the wrong type raises ``TypeError`` on the GUI thread, where the mistake is, instead of
 on the worker, where it would be ignored or stop the worker. The fields' annotations are the
-check: plain classes, ``X | None``, ``tuple[int, int]``, ``Callable``; a bool is not taken
-for a number.
+check: plain classes, ``X | None``, ``tuple[int, int]``, ``Callable``; any integer passes for
+``int`` and any real number for ``float``, but a bool is not taken for a number.
 """
 
 from __future__ import annotations
 
+import numbers
 import types
 import typing
 from functools import cache
@@ -36,8 +37,10 @@ def fits(value: Any, hint: Any) -> bool:
         return isinstance(value, tuple) and len(value) == len(args) and all(map(fits, value, args))
     if isinstance(value, bool) and hint is not bool:
         return False  # True is an int to Python; as a number it is a slip
+    if hint is int:  # NumPy's integers too: indices often come from arrays
+        return isinstance(value, numbers.Integral)
     if hint is float:
-        return isinstance(value, (int, float))
+        return isinstance(value, numbers.Real)
     return isinstance(value, origin or hint)
 
 

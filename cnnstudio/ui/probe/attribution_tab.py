@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from cnnstudio.ui.live.views import ImageView, TopKChart, heat_rgba
 
+from .requests import AttributionOf
 from .tab import ProbeTab, fill_combo
 
 METHODS = [("Grad-CAM", "gradcam"), ("Saliency (gradient)", "saliency"), ("SmoothGrad", "smoothgrad"),
@@ -94,8 +95,8 @@ class AttributionTab(ProbeTab):
         self.overlay_view.set_image(self.panel.image.picture)
         method, target = self.method.currentData(), self.target.currentData()
         target = None if target in (None, PREDICTED) else target
-        self.submit(f"Computing {self.method.currentText()}…", self.panel.session.attribution, method, target,
-                    self.cam_layer.currentData(), on_done=self._on_attribution_ready)
+        self.submit(f"Computing {self.method.currentText()}…", AttributionOf(method, target, self.cam_layer.currentData()),
+                    on_done=self._on_attribution_ready)
 
     def _on_attribution_ready(self, result) -> None:
         self.result = result

@@ -3,9 +3,10 @@
 A model (the latest trained one, the editor's graph with random weights, or a ``.keras``
 file) and an image (a dataset sample, an image file, or a frame of the demo or a video) feed
 four views: Filters, Feature maps, Receptive field and Attribution. Every model call runs on
-one background worker (:class:`.jobs.ProbeJobs`) holding a
-:class:`cnnstudio.ml.probe_session.ProbeSession`; the GUI thread only draws. TensorFlow is
-imported by the worker's jobs, never here.
+one background worker (:class:`.jobs.ProbeJobs`), which owns the
+:class:`cnnstudio.ml.probe_session.ProbeSession`: the page sends it typed requests
+(:mod:`.requests`) and draws the plain data they are answered with. TensorFlow is imported
+by the worker, never here.
 
 Other panels can hand in a picture with :meth:`ProbePanel.set_image` (e.g. a live frame).
 """
@@ -30,6 +31,7 @@ from .features_tab import FeatureMapsTab
 from .field_tab import ReceptiveFieldTab
 from .filters_tab import FiltersTab
 from .jobs import ProbeJobs
+from .requests import OpenModel, ProbeImage
 from .tab import fill_combo
 
 MODELS = [(TRAINED_LABEL, "trained"), ("Editor graph (random weights)", "graph"), ("Model file…", "file")]
@@ -43,8 +45,7 @@ class ProbePanel(QWidget):
         super().__init__(parent)
         self.studio = studio
         self.jobs = ProbeJobs(self)
-        self.session = None   # ProbeSession, made and used on the worker
-        self.info = None      # its ModelInfo
+        self.info = None      # the ModelInfo of the model the worker probes (None: none yet)
         self.image = None     # ImageProbe of the current image
         self.image_name = ""
         self.frames = sources.FrameReader()
@@ -154,7 +155,7 @@ class ProbePanel(QWidget):
                 path, _ = QFileDialog.getOpenFileName(self, "Load a Keras model", str(Path.home()),
                                                       "Keras models (*.keras *.h5 *.json);;All files (*)")
             if not path:
-                fill_combo(self.model, models, "graph" if self.session is None else None)
+                fill_combo(self.model, models, "graph" if self.info is None else None)
                 return False
             spec = file_spec(self.studio, path)
         else:
@@ -162,8 +163,7 @@ class ProbePanel(QWidget):
         fill_combo(self.model, models, choice)
         self._model_stale = False
         self._watch_run(snapshots.parent if snapshots is not None else None)
-        self.jobs.submit("model", f"Loading {spec.title}…", sources.open_session, spec, snapshots,
-                         on_done=self._on_session_ready)
+        self.jobs.submit("model", f"Loading {spec.title}…", OpenModel(spec, snapshots), on_done=self._on_model_ready)
         return True
 
     def _watch_run(self, folder: Path | None) -> None:
@@ -172,8 +172,8 @@ class ProbePanel(QWidget):
         if folder is not None and folder.is_dir():
             self.run_watcher.addPath(str(folder))
 
-    def _on_session_ready(self, result) -> None:
-        self.session, self.info = result
+    def _on_model_ready(self, info) -> None:
+        self.info = info
         h, w, c = self.info.input_shape
         classes = f"{len(self.info.classes)} classes"
         self.model_info.setText(f"<b>{self.info.title}</b><br>{self.info.model}: input {h}x{w}x{c}, {classes}"
@@ -227,24 +227,24 @@ class ProbePanel(QWidget):
             self._load_image(advance=True)
 
     def _load_image(self, advance: bool = False) -> None:
-        if self.session is None:
+        if self.info is None:
             return  # the model's arrival loads it
         kind = self.source.currentData()
         if kind == "dataset":
             data = self.studio.project.data
-            fetch = (self.samples.sample, json.dumps(data.to_dict(), sort_keys=True, default=str), data, self.index.value())
+            key = json.dumps(data.to_dict(), sort_keys=True, default=str)
+            request = ProbeImage(self.samples.sample, (key, data, self.index.value()))
         elif kind == "file":
-            fetch = (sources.read_file, self._source_path)
+            request = ProbeImage(sources.read_file, (self._source_path,))
         else:
-            fetch = (self.frames.read, kind, self._source_path, advance)
-        self.jobs.submit("image", "Preprocessing and predicting…", sources.probe_image, self.session, *fetch,
-                         on_done=self._on_image_ready)
+            request = ProbeImage(self.frames.read, (kind, self._source_path, advance))
+        self.jobs.submit("image", "Preprocessing and predicting…", request, on_done=self._on_image_ready)
 
     def set_image(self, rgb: np.ndarray, name: str = "frame") -> None:
         """Probe this uint8 RGB (or grey) picture, e.g. a frame handed over by the Live page."""
-        if self.session is not None:
-            self.jobs.submit("image", "Preprocessing and predicting…", sources.probe_image, self.session,
-                             lambda: (np.asarray(rgb), name), on_done=self._on_image_ready)
+        if self.info is not None:
+            self.jobs.submit("image", "Preprocessing and predicting…", ProbeImage(lambda: (np.asarray(rgb), name)),
+                             on_done=self._on_image_ready)
 
     def _on_image_ready(self, result) -> None:
         self.image, self.image_name = result
