@@ -228,7 +228,7 @@ def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_pa
     panel.studio.model_trained.emit(str(path))  # what the Training page does after an epoch
     qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained"), timeout=20000)
     assert panel.model_choice == "trained" and panel.models.combo.currentData() == "trained"
-    assert "\ntrained: input" in panel.models.info.text()  # the model's own name, from the worker's ModelInfo
+    assert "\ntrained: input" in panel.models.info.text()  # the model's own name, from the worker's ModelReady
 
 
 def test_the_default_project_runs_its_shipped_run_until_one_is_trained(qtbot, tmp_path):

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 from cnnstudio.ml.capture import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
 
 from .models import TRAINED_LABEL
-from .requests import ModelInfo, SetProbe, ShowLayer
+from .requests import ModelReady, SetProbe, ShowLayer
 
 FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
 FILE_TITLES = {"video": "Video", "image": "Image", "folder": "Folder"}
@@ -190,7 +190,7 @@ class ModelControls(QGroupBox):
         self.combo.setCurrentIndex(self.combo.findData(choice))
         self.info.setText(f"Loading {title}…")
 
-    def show_model(self, info: ModelInfo) -> None:
+    def show_model(self, info: ModelReady) -> None:
         """Fill the layer chooser from a ready model."""
         h, w, c = info.input_shape
         self.info.setText(f"{info.title}\n{info.model}: input {h}x{w}x{c}, "

@@ -24,7 +24,7 @@ from cnnstudio.ml.capture import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, 
 from .capture_box import DatasetCaptureBox, default_root
 from .controls import ModelControls, SourceControls
 from .models import file_spec, graph_spec, trained_label, trained_spec
-from .requests import ForgetPast, LoadModel, ModelInfo, Request, SelectUnit, SetMosaic, SetProbe, ShowLayer
+from .requests import ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic, SetProbe, ShowLayer
 from .views import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
 from .worker import start_worker, stop_worker
 
@@ -311,7 +311,7 @@ class LivePanel(QWidget):
         if self.worker is not None:
             self.worker.send(request)
 
-    def _on_worker_model_ready(self, info: ModelInfo) -> None:
+    def _on_worker_model_ready(self, info: ModelReady) -> None:
         self.models.show_model(info)
         if info.note:
             self.show_message(f"Note: {info.note}.")

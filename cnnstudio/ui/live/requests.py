@@ -126,7 +126,7 @@ class ForgetPast(Request):
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelReady:
     """A model the worker has ready, as the page's choosers show it (sent with ``model_ready``)."""
 
     title: str                        # the spec's title

@@ -7,7 +7,7 @@ one slot. ``result_ready`` is emitted only when the GUI has taken the previous r
 signals never pile up in the event loop: the GUI draws the newest result, whatever it missed.
 The pipeline is this worker's alone: the GUI sends typed requests (:mod:`.requests`) through
 :meth:`LiveWorker.send`, which apply between frames (when no new frame comes, paused or a still
-image, a change reruns the last frame), and gets plain data back: a :class:`.requests.ModelInfo`
+image, a change reruns the last frame), and gets plain data back: a :class:`.requests.ModelReady`
 with ``model_ready``, and results that need nothing from the pipeline to be drawn.
 """
 
@@ -23,13 +23,13 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from cnnstudio.ml.capture import Frame, FrameGrabber, preprocess_on_capture
 
 from ..tasks import track
-from .requests import ForgetPast, LoadModel, ModelInfo, ModelSpec, ProbeOptions, Request
+from .requests import ForgetPast, LoadModel, ModelReady, ModelSpec, ProbeOptions, Request
 
 
 class LiveWorker(QObject):
     """Runs frames through the model on its own thread; see the module doc."""
 
-    model_ready = Signal(object)  # a ModelInfo
+    model_ready = Signal(object)  # a ModelReady
     result_ready = Signal()      # take it with take_result()
     failed = Signal(str)         # the model could not be built or run (frames still show)
     finished = Signal()
@@ -107,7 +107,7 @@ class LiveWorker(QObject):
         self._pipeline = pipe
         self.model_ms = 0.0
         self.grabber.transform = pipe.prepare  # preprocessing starts on the capture thread (see _place_preprocessing)
-        self.model_ready.emit(ModelInfo(spec.title, model.name, tuple(pipe.layers), pipe.layer, pipe.cam_layer or "",
+        self.model_ready.emit(ModelReady(spec.title, model.name, tuple(pipe.layers), pipe.layer, pipe.cam_layer or "",
                                         tuple(pipe.class_names), tuple(pipe.prober.input_shape), pipe.note))
 
     @Slot()
