@@ -182,6 +182,7 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
     from cnnstudio.core.templates import default_project
     from cnnstudio.ml.capture import VideoFileSource
     from cnnstudio.ui.live.panel import LivePanel
+    from cnnstudio.ui.live.requests import LoadModel
     from cnnstudio.ui.studio import Studio
 
     panel = LivePanel(Studio(default_project()))
@@ -189,7 +190,7 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
     panel.source_spec = ("video", video)
     panel.resize(1400, 900)
     panel.show()
-    panel.worker.request(model=spec, **panel._mosaic_layout(), **panel.models.settings())
+    panel.worker.send(LoadModel(spec), panel._mosaic_layout(), panel.models.settings())
     src = VideoFileSource(video)  # the read alone: a second reader of the same file
     loop = QEventLoop()
     state = {"phase": "warm", "done": 0, "rss0": None, "gap": 0.0, "last": 0.0, "segments": [],
@@ -300,7 +301,7 @@ def main(argv=None) -> int:
 
     from cnnstudio.ml.device import describe_device
     from cnnstudio.ml.live import LivePipeline
-    from cnnstudio.ui.live.worker import ModelSpec
+    from cnnstudio.ui.live.requests import ModelSpec
 
     if args.tf_threads:  # before any op runs; applies to the stages alone and the pipeline alike
         tf.config.threading.set_intra_op_parallelism_threads(args.tf_threads)

@@ -61,7 +61,8 @@ class Node:
 
     ``extra`` keeps Keras config entries the catalog does not edit (initializers,
     regularizers...), and for a generic (non-catalog) kind the whole serialized layer.
-    ``known_shape`` is the output shape Keras reported at import, used for generic kinds.
+    ``known_shape`` is the output shape Keras reported at import for generic kinds, and
+    ``known_inputs`` the input shapes it had then: while they are the same, it is the shape.
     """
 
     id: str
@@ -72,6 +73,7 @@ class Node:
     extra: dict[str, Any] = field(default_factory=dict)
     known_shape: tuple | None = None
     known_params: tuple[int, int] | None = None
+    known_inputs: tuple[tuple, ...] | None = None
 
     @property
     def generic(self) -> bool:
@@ -500,6 +502,8 @@ def node_to_dict(n: Node) -> dict[str, Any]:
         d["known_shape"] = list(n.known_shape)
     if n.known_params is not None:
         d["known_params"] = list(n.known_params)
+    if n.known_inputs is not None:
+        d["known_inputs"] = [list(s) for s in n.known_inputs]
     return d
 
 
@@ -509,9 +513,11 @@ def node_from_dict(d: dict[str, Any]) -> Node:
     params = sp.coerce(d.get("params", {})) if sp else dict(d.get("params", {}))
     known = d.get("known_shape")
     kp = d.get("known_params")
+    ki = d.get("known_inputs")
     return Node(str(d["id"]), sp.kind if sp else d["kind"], str(d["name"]), params,
                 tuple(d.get("pos", (0, 0))), dict(d.get("extra", {})),
-                tuple(known) if known is not None else None, tuple(kp) if kp is not None else None)
+                tuple(known) if known is not None else None, tuple(kp) if kp is not None else None,
+                tuple(map(tuple, ki)) if ki is not None else None)
 
 
 def _jsonable(v: Any) -> Any:

@@ -14,6 +14,7 @@ strides differ on an axis have no common field. Where a field is not defined,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,6 +26,43 @@ from .rules import IDENTITY, LayerMath, ShapeError, activation_bytes, dims
 #: ``fallback(node, input_shapes) -> (output_shape, trainable, non_trainable)`` for kinds
 #: the catalog does not know; the ml package offers one backed by Keras.
 Fallback = Callable[[Node, list], tuple]
+
+
+class CachedFallback:
+    """A :data:`Fallback` that asks the wrapped one once per layer configuration and input shapes.
+
+    The editor infers the whole graph on every edit, on the GUI thread; a Keras fallback
+    builds a layer each time. Its answer (or the error it raised) depends only on the node's
+    kind, parameters and serialized layer (its name aside) and on the input shapes, so it is
+    kept under those. A renamed or moved layer, or any edit elsewhere, asks Keras nothing.
+    """
+
+    def __init__(self, fallback: Fallback, size: int = 1024) -> None:
+        self.fallback, self.size = fallback, size
+        self._answers: dict[tuple, tuple | Exception] = {}
+
+    @staticmethod
+    def key(node: Node, input_shapes: list) -> tuple:
+        """What the answer depends on, hashable."""
+        layer = dict(node.extra.get("layer", {}))
+        layer["config"] = {k: v for k, v in layer.get("config", {}).items() if k != "name"}
+        extra = {**node.extra, "layer": layer}
+        config = json.dumps([node.kind, node.params, extra], sort_keys=True, default=str)
+        return config, tuple(tuple(s) for s in input_shapes)
+
+    def __call__(self, node: Node, input_shapes: list) -> tuple:
+        key = self.key(node, input_shapes)
+        if key not in self._answers:
+            if len(self._answers) >= self.size:  # bounded: the oldest answer goes first
+                del self._answers[next(iter(self._answers))]
+            try:
+                self._answers[key] = self.fallback(node, input_shapes)
+            except Exception as exc:  # a configuration that does not fit stays so: remembered too
+                self._answers[key] = exc
+        answer = self._answers[key]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 @dataclass(frozen=True)
@@ -194,14 +232,16 @@ def _set_rf(info: NodeInfo, step, note: str, inputs: list[NodeInfo]) -> None:
 
 def _infer_generic(node: Node, inputs: list[NodeInfo], shapes: list, fallback: Fallback | None) -> NodeInfo:
     note = f"{node.kind} is not in the catalog"
-    if fallback is not None:
+    # what Keras said at import wins while the inputs are as they were then; without Keras it is the best guess
+    recorded = node.known_shape is not None and (fallback is None or node.known_inputs == tuple(map(tuple, shapes)))
+    if recorded:
+        shape = tuple(node.known_shape)
+        tr, ntr = node.known_params or (0, 0)
+    elif fallback is not None:
         try:
             shape, tr, ntr = fallback(node, shapes)
         except Exception as exc:  # Keras raises many kinds; all mean 'does not fit'
             return NodeInfo(error=f"{node.name} ({node.kind}): {exc}", root_error=True, culprit=node.name)
-    elif node.known_shape is not None:
-        shape = tuple(node.known_shape)
-        tr, ntr = node.known_params or (0, 0)
     else:
         return NodeInfo(error=f"{node.name}: {node.kind} needs Keras to infer its shape", root_error=True, culprit=node.name)
     info = NodeInfo(tuple(shape), tr, ntr, memory=activation_bytes(tuple(shape)))

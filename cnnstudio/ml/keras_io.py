@@ -299,6 +299,8 @@ def _generic_node(layer: keras.layers.Layer | keras.Operation, graph: LayerGraph
     node = Node(node_id or graph.new_id(), kind, layer.name, {}, extra=json.loads(json.dumps(extra, default=_jsonable)))
     node.known_shape = _output_shape(layer)
     node.known_params = weight_counts(layer)
+    inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+    node.known_inputs = tuple(_shape(t) for t in inputs)
     if node_id is None:
         graph.insert_node(node)
     return node
@@ -316,7 +318,12 @@ def _output_shape(layer: keras.layers.Layer | keras.Operation) -> tuple:
     out = layer.output
     if isinstance(out, (list, tuple)):
         raise ModelImportError(f"layer {layer.name!r} has several outputs; such layers are not supported")
-    return tuple(None if d is None else int(d) for d in out.shape[1:])
+    return _shape(out)
+
+
+def _shape(tensor) -> tuple:
+    """A symbolic tensor's shape without the batch axis, as plain ints (None: any size)."""
+    return tuple(None if d is None else int(d) for d in tensor.shape[1:])
 
 
 def _check_against_keras(graph: LayerGraph, layers: dict[str, keras.layers.Layer]) -> None:

@@ -9,6 +9,10 @@ prediction plus the probed layer's activations), built once and called directly 
 model's input where the two disagree (:func:`fit_to_model`), and the model's input is kept
 as a picture for display. The geometry helpers map model-input pixels (a unit's receptive
 field, the Grad-CAM map) back onto the frame through the same crop, pad or stretch.
+A :class:`LivePipeline` belongs to one thread (the live worker); only :meth:`LivePipeline.prepare`
+is handed to the capture thread. Its results are plain data: :meth:`LiveResult.finish` (done
+by whoever draws, for the results drawn) needs nothing from the pipeline.
+
 A :class:`LivePipeline` is used by one thread at a time (the live worker).
 
 A model whose output is not classes (a segmentation map, an autoencoder's picture, a
@@ -144,22 +148,37 @@ class ProbabilitySmoother:
         self.state = None
 
 
+@dataclass(frozen=True)
+class DrawSettings:
+    """How the pipeline was set for one frame: what :meth:`LiveResult.finish` draws by."""
+
+    preprocessing: Preprocessing       # fitted to the model
+    class_names: tuple[str, ...] = ()
+    k: int = 5                         # top-k predictions
+    scaling: str = "per_map"           # mosaic scaling (:data:`~cnnstudio.ml.mosaic.SCALINGS`)
+    aspect: float = 1.0                # width:height of the mosaic, to fill the view it is drawn in
+    pixels: int = 0                    # the view's size in pixels: larger maps are shrunk to it (0: never)
+
+
 @dataclass
 class LiveResult:
     """One frame through the model (:meth:`LivePipeline.infer`), then made ready to draw
-    (:meth:`LivePipeline.finish`, which fills the fields marked "finish")."""
+    (:meth:`finish`, which fills the fields marked "finish")."""
 
     frame: Frame
     x: np.ndarray                      # the preprocessed model input (H, W, C) float32
     probabilities: np.ndarray          # this frame's (empty for a model that is no classifier)
     smoothed: np.ndarray               # after the moving average
+    draw: DrawSettings
     layer: str = ""
     activations: np.ndarray | None = None  # the probed layer's output for this frame
     cam: np.ndarray | None = None      # Grad-CAM heat 0..1 at the model input size
     cam_class: int = -1
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
     fps: float = 0.0                   # frames per second through the model
-    pipeline: "LivePipeline | None" = field(default=None, repr=False)  # the one that made it
+    unit_field: UnitField | None = None  # the selected unit's receptive field (model-input pixels)
+    field_rect: Rect | None = None     # ... and on the frame
+    field_note: str = ""               # why a selected unit has no field to draw
     finished: bool = False
     model_input: np.ndarray | None = None   # finish: uint8 RGB picture of what the model saw
     top: list[Prediction] = field(default_factory=list)  # finish: from the smoothed probabilities
@@ -167,9 +186,36 @@ class LiveResult:
     mosaic_image: np.ndarray | None = None  # finish: the mosaic as uint8 (rows, cols)
     map_shape: tuple[int, int] | None = None  # finish: (h, w) of one map; tiles may be smaller
     input_rect: Rect = (0.0, 0.0, 0.0, 0.0)  # finish: the model input's place on the frame
-    unit_field: UnitField | None = None  # finish: the selected unit's receptive field (model-input pixels)
-    field_rect: Rect | None = None     # finish: ... and on the frame
-    field_note: str = ""               # finish: why a selected unit has no field to draw
+
+    def finish(self) -> "LiveResult":
+        """Make the result ready to draw: the input picture, top-k, the mosaic, the input's place.
+
+        Only results that will be drawn need this (the GUI thread calls it for the newest), so
+        frames the screen skips cost no tiling. Pure NumPy on the result's own data.
+        """
+        if self.finished:
+            return self
+        t0 = time.perf_counter()
+        d = self.draw
+        self.model_input = display_image(self.x, d.preprocessing)
+        self.top = top_k(self.smoothed, d.k, list(d.class_names))
+        self.input_rect = input_rect(_frame_size(self.frame), d.preprocessing)
+        maps = self.activations
+        if maps is not None:
+            self.map_shape = tuple(maps.shape[:2]) if maps.ndim == 3 else (1, maps.shape[0])
+            maps = shrink_maps(maps, d.pixels)
+            cols = grid_shape(maps.shape[-1], maps.shape[:2], d.aspect)[1] if maps.ndim == 3 else None
+            # gaps a little above black, so the grid shows and a dead (all-zero) map stays tellable from it
+            gap = GAP_LEVEL if d.scaling != "none" else 0.0
+            self.mosaic = tile_mosaic(maps, d.scaling, cols, gap=1, gap_value=gap)
+            self.mosaic_image = _blank_empty_cells(to_uint8(self.mosaic.image), self.mosaic)
+        self.timings["maps"] = 1e3 * (time.perf_counter() - t0)
+        self.finished = True
+        return self
+
+
+def _frame_size(frame: Frame) -> tuple[int, int]:
+    return frame.image.shape[1], frame.image.shape[0]
 
 
 class LivePipeline:
@@ -247,8 +293,12 @@ class LivePipeline:
         probe = self.prober.run(x, (layer,) if layer else ())
         t2 = time.perf_counter()
         probs = as_probabilities(probe.output) if self.classifier else np.zeros(0, np.float32)
-        result = LiveResult(frame, x, probs, self.smoother.update(probs).copy(), layer,
-                            probe.activations.get(layer), pipeline=self)
+        draw = DrawSettings(self.settings, tuple(self.class_names), self.k, self.scaling,
+                            self.mosaic_aspect, self.mosaic_pixels)
+        result = LiveResult(frame, x, probs, self.smoother.update(probs).copy(), draw, layer,
+                            probe.activations.get(layer))
+        if self.unit is not None and result.activations is not None:
+            self._place_field(result, self.unit)
         t3 = time.perf_counter()
         if self.gradcam and self.cam_layer and (not self.classifier or probs.size == probe.output.size):
             # a classifier's top class; otherwise the output's default target, from this call's output
@@ -261,40 +311,14 @@ class LivePipeline:
         result.fps = self.rate.rate
         return result
 
-    def finish(self, result: LiveResult) -> LiveResult:
-        """Make a result ready to draw: the input picture, top-k, the mosaic, the field's rectangle.
-
-        Only results that will be drawn need this (the GUI thread calls it for the newest), so
-        frames the screen skips cost no tiling. Pure NumPy: no model call.
-        """
-        if result.finished:
-            return result
-        t0 = time.perf_counter()
-        frame = result.frame
-        frame_size = (frame.image.shape[1], frame.image.shape[0])
-        result.model_input = display_image(result.x, self.settings)
-        result.top = top_k(result.smoothed, self.k, self.class_names)
-        result.input_rect = input_rect(frame_size, self.settings)
-        maps = result.activations
-        if maps is not None:
-            result.map_shape = tuple(maps.shape[:2]) if maps.ndim == 3 else (1, maps.shape[0])
-            maps = shrink_maps(maps, self.mosaic_pixels)
-            cols = grid_shape(maps.shape[-1], maps.shape[:2], self.mosaic_aspect)[1] if maps.ndim == 3 else None
-            # gaps a little above black, so the grid shows and a dead (all-zero) map stays tellable from it
-            gap = GAP_LEVEL if self.scaling != "none" else 0.0
-            result.mosaic = tile_mosaic(maps, self.scaling, cols, gap=1, gap_value=gap)
-            result.mosaic_image = _blank_empty_cells(to_uint8(result.mosaic.image), result.mosaic)
-            unit = self.unit
-            if unit is not None and result.layer == self.layer:
-                result.unit_field = self.prober.unit_field(result.layer, unit)
-                if result.unit_field is not None:
-                    result.field_rect = frame_rect(result.unit_field.box, frame_size, self.settings)
-                else:
-                    result.field_note = self.prober.field_note(result.layer)
-        result.timings["maps"] = 1e3 * (time.perf_counter() - t0)
-        result.finished = True
-        return result
+    def _place_field(self, result: LiveResult, unit: tuple[int, int]) -> None:
+        """The selected unit's receptive field, on the model input and on the frame (or why none)."""
+        result.unit_field = self.prober.unit_field(result.layer, unit)
+        if result.unit_field is not None:
+            result.field_rect = frame_rect(result.unit_field.box, _frame_size(result.frame), self.settings)
+        else:
+            result.field_note = self.prober.field_note(result.layer)
 
     def process(self, frame: Frame) -> LiveResult:
-        """:meth:`infer` then :meth:`finish`: one frame all the way to what the view draws."""
-        return self.finish(self.infer(frame))
+        """:meth:`infer` then :meth:`LiveResult.finish`: one frame all the way to what the view draws."""
+        return self.infer(frame).finish()

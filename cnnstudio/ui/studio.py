@@ -16,7 +16,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from cnnstudio.core.commands import Command
 from cnnstudio.core.graph import GraphError, LayerGraph
-from cnnstudio.core.inference import GraphInference, infer
+from cnnstudio.core.inference import CachedFallback, GraphInference, infer
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
 
@@ -154,6 +154,7 @@ class Studio(QObject):
         except Exception:  # a broken install must not take the editor down
             self.tensorflow_failed.emit(traceback.format_exc(limit=3))
             return
-        self.keras_fallback = keras_fallback
+        # reinfer runs on the GUI thread: only a configuration not met before builds a Keras layer there
+        self.keras_fallback = CachedFallback(keras_fallback)
         self.device = device
         self.tensorflow_loaded.emit(device)

@@ -145,11 +145,12 @@ def test_dict_round_trip_keeps_everything_and_rejects_cycles():
     g, (inp, a, b) = chain(("Conv2D", {"filters": 4}), ("Flatten", {}))
     g.node(a).extra = {"config": {"kernel_initializer": "he_normal"}}
     generic = g.add_node("Permute", {}, extra={"layer": {"class_name": "Permute"}})
-    generic.known_shape, generic.known_params = (1, 2), (0, 0)
+    generic.known_shape, generic.known_params, generic.known_inputs = (1, 2), (0, 0), ((2, 1),)
     g.set_outputs([b])
     again = LayerGraph.from_dict(g.to_dict())
     assert again.to_dict() == g.to_dict()
     assert again.node(a).params["filters"] == 4 and again.node(generic.id).known_shape == (1, 2)
+    assert again.node(generic.id).known_inputs == ((2, 1),)
     doc = g.to_dict()
     doc["edges"].append([b, a, 1])
     with pytest.raises(CycleError):

@@ -3,7 +3,7 @@
 import pytest
 
 from cnnstudio.core.graph import LayerGraph
-from cnnstudio.core.inference import infer
+from cnnstudio.core.inference import CachedFallback, infer
 from cnnstudio.core.templates import lenet5, resnet_style
 
 # LeNet-5 (the lecture's table): output shape and parameters per layer, by formula.
@@ -143,3 +143,65 @@ def test_a_few_shapes_by_hand(kind, params, in_shape, out_shape):
     node = g.add_node(kind, params)
     g.add_edge(inp.id, node.id)
     assert infer(g)[node.id].output_shape == out_shape
+
+
+def _graph_with_a_generic_layer():
+    """input 28x28x1 -> Conv2D -> a kind the catalog does not know (a Permute) -> Flatten."""
+    g = LayerGraph()
+    inp = g.add_node("InputLayer", {"shape": (28, 28, 1)})
+    conv = g.add_node("Conv2D", {"filters": 4, "kernel_size": 3})
+    odd = g.add_node("Permute", {}, extra={"layer": {"class_name": "Permute",
+                                                      "config": {"name": "odd", "dims": [3, 1, 2]}}})
+    flat = g.add_node("Flatten", {})
+    for a, b in ((inp, conv), (conv, odd), (odd, flat)):
+        g.add_edge(a.id, b.id)
+    return g, conv, odd
+
+
+class CountingFallback:
+    """A stand-in for the Keras fallback: a Permute's shape, counting its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, node, shapes):
+        self.calls += 1
+        h, w, c = shapes[0]
+        if c > 8:
+            raise ValueError("too many channels for this test layer")
+        return (c, h, w), 0, 0
+
+
+def test_the_fallback_is_asked_once_per_layer_configuration_and_input_shapes():
+    g, conv, odd = _graph_with_a_generic_layer()
+    counting = CountingFallback()
+    fallback = CachedFallback(counting)
+    for i in range(20):  # edits that change nothing the layer depends on: renames, moves, reinfers
+        g.rename(odd.id, f"odd_{i}")
+        g.move(odd.id, (i, i))
+        assert infer(g, fallback)[odd.id].output_shape == (4, 26, 26)
+    assert counting.calls == 1
+    g.set_params(conv.id, {"filters": 6})  # a new input shape: asked once more, then remembered
+    for _ in range(5):
+        assert infer(g, fallback)[odd.id].output_shape == (6, 26, 26)
+    g.set_params(conv.id, {"filters": 4})  # back to the first: still remembered
+    assert infer(g, fallback)[odd.id].output_shape == (4, 26, 26) and counting.calls == 2
+    g.set_params(conv.id, {"filters": 16})  # a configuration that does not fit is remembered too
+    for _ in range(5):
+        assert "too many channels" in infer(g, fallback)[odd.id].error
+    assert counting.calls == 3
+    odd.extra["layer"]["config"]["dims"] = [2, 1, 3]  # another layer configuration: asked anew
+    infer(g, fallback)
+    assert counting.calls == 4
+
+
+def test_an_imported_layer_s_recorded_shape_wins_while_its_inputs_are_as_imported():
+    g, conv, odd = _graph_with_a_generic_layer()
+    odd.known_shape, odd.known_params, odd.known_inputs = (4, 26, 26), (0, 0), ((26, 26, 4),)
+    counting = CountingFallback()
+    for _ in range(10):
+        assert infer(g, counting)[odd.id].output_shape == (4, 26, 26)
+    assert counting.calls == 0  # Keras is never asked what the import already said
+    g.set_params(conv.id, {"filters": 6})  # the inputs changed since the import: the record no longer holds
+    assert infer(g, counting)[odd.id].output_shape == (6, 26, 26) and counting.calls == 1
+    assert infer(g)[odd.id].output_shape == (4, 26, 26)  # without Keras the record is the best guess

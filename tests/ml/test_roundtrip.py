@@ -137,6 +137,19 @@ def test_keras_fallback_infers_a_generic_node_without_recorded_shape(branchy):
         node.known_shape = (8, 16, 16)
 
 
+def test_an_imported_generic_layer_keeps_its_recorded_shape_without_asking_keras(branchy):
+    _, graph = branchy
+    node = graph.by_name("to_channels_first")
+    assert node.known_inputs == ((16, 16, 8),)  # what the layer was called on at import
+    asked = []
+
+    def fallback(n, shapes):
+        asked.append(n.name)
+        return keras_fallback(n, shapes)
+    inference = infer(graph, fallback)
+    assert inference[node.id].output_shape == (8, 16, 16) and "to_channels_first" not in asked
+
+
 def test_sequential_model_becomes_a_chain_from_its_input_shape():
     model = keras.Sequential([keras.Input((28, 28, 1), name="pixels"), keras.layers.Conv2D(4, 5, name="c1"),
                               keras.layers.MaxPooling2D(name="p1"), keras.layers.Flatten(name="flat"),

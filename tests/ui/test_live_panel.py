@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QImage
 from cnnstudio.core.templates import default_project
 from cnnstudio.ml.capture import DemoSource, FrameGrabber, FrameSource
 from cnnstudio.ui.live.panel import DrawPacer, LivePanel
+from cnnstudio.ui.live.requests import ShowLayer
 from cnnstudio.ui.live.views import ImageView
 from cnnstudio.ui.live.worker import LiveWorker
 from cnnstudio.ui.studio import Studio
@@ -100,7 +101,7 @@ def test_results_at_the_source_rate_are_drawn_at_once_and_faster_ones_at_that_ra
 
 def test_feature_map_click_draws_the_receptive_field_on_the_frame(panel, qtbot):
     panel.models.layer.setCurrentIndex(panel.models.layer.findData("conv2"))
-    panel.models.setting_changed.emit("layer", "conv2")
+    panel.models.request_made.emit(ShowLayer("conv2"))
     qtbot.waitUntil(lambda: panel.last_result.layer == "conv2", timeout=5000)
     panel.fmaps.unit_clicked.emit(0, 8, 8)
     qtbot.waitUntil(lambda: getattr(panel.last_result, "field_rect", None) is not None, timeout=5000)
@@ -227,7 +228,7 @@ def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_pa
     panel.studio.model_trained.emit(str(path))  # what the Training page does after an epoch
     qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained"), timeout=20000)
     assert panel.model_choice == "trained" and panel.models.combo.currentData() == "trained"
-    qtbot.waitUntil(lambda: panel.last_result.pipeline.prober.model.name == "trained", timeout=10000)
+    assert "\ntrained: input" in panel.models.info.text()  # the model's own name, from the worker's ModelReady
 
 
 def test_the_default_project_runs_its_shipped_run_until_one_is_trained(qtbot, tmp_path):
@@ -253,8 +254,8 @@ def test_the_default_project_runs_its_shipped_run_until_one_is_trained(qtbot, tm
 def test_preprocessing_runs_on_the_thread_with_time_to_spare():
     grabber = FrameGrabber(DemoSource(64, 64))
     worker = LiveWorker(grabber)
-    worker.pipeline = SimpleNamespace(prepare=lambda image: image)
-    grabber.transform, grabber.read_ms = worker.pipeline.prepare, 2.0
+    worker._pipeline = pipe = SimpleNamespace(prepare=lambda image: image)
+    grabber.transform, grabber.read_ms = pipe.prepare, 2.0
 
     def frames(model_ms, n=30):
         for _ in range(n):
@@ -264,9 +265,9 @@ def test_preprocessing_runs_on_the_thread_with_time_to_spare():
     frames(0.5)  # a small model: the read is the slowest stage, so the worker preprocesses
     assert grabber.transform is None
     frames(20.0)  # a large model: the capture thread has the time
-    assert grabber.transform == worker.pipeline.prepare
+    assert grabber.transform == pipe.prepare
     frames(2.1)  # about even: no flipping back and forth
-    assert grabber.transform == worker.pipeline.prepare
+    assert grabber.transform == pipe.prepare
 
 
 def test_pictures_are_drawn_from_qt_s_opaque_format_with_their_own_colours(qtbot):
@@ -288,7 +289,58 @@ def test_a_segmentation_model_runs_live_and_the_page_says_it_has_no_classes(pane
     assert panel.choose_model("file", str(path))
     qtbot.waitUntil(lambda: "is not classes" in panel.message.text(), timeout=30000)
     qtbot.waitUntil(lambda: panel.last_result is not None and not _is_frame(panel.last_result)
-                    and panel.last_result.pipeline.prober.model.name == "unet" and panel.last_result.cam is not None,
+                    and panel.last_result.cam is not None,
                     timeout=30000)
     assert panel.last_result.top == [] and len(panel.topk.bars.opts["width"]) == 0
     assert "seg: 16x16x3 per-pixel classes" in panel.message.text() and "failed" not in panel.message.text()
+
+
+def test_the_gui_thread_never_touches_the_pipeline(qtbot, tmp_path, monkeypatch):
+    """The worker owns the pipeline: every call into it from the page (a model, a layer, a unit,
+    Grad-CAM, top-k) goes as a request, and results are drawn from their own data."""
+    import threading
+
+    from cnnstudio.ml.live import LivePipeline
+
+    on_gui = []
+    for name in ("__init__", "set_layer", "select_unit", "set_scaling", "warm_up", "prepare", "infer", "process"):
+        original = getattr(LivePipeline, name)
+
+        def wrapped(self, *args, _original=original, **kwargs):
+            on_gui.append(threading.current_thread() is threading.main_thread())
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(LivePipeline, name, wrapped)
+    panel = _shown_panel(qtbot, tmp_path, default_project())
+    try:
+        panel.models.request_made.emit(ShowLayer("conv2"))
+        panel.fmaps.unit_clicked.emit(0, 4, 4)
+        qtbot.waitUntil(lambda: getattr(panel.last_result, "field_rect", None) is not None, timeout=10000)
+        panel.models.gradcam.setChecked(True)
+        panel.models.k.setValue(3)
+        qtbot.waitUntil(lambda: getattr(panel.last_result, "cam", None) is not None
+                        and len(panel.last_result.top) == 3, timeout=10000)
+        assert not any(isinstance(v, LivePipeline) for v in vars(panel.last_result).values())
+    finally:
+        panel.shutdown()
+    assert on_gui and not any(on_gui), "the GUI thread called the live pipeline"
+
+
+def test_requests_with_bad_fields_fail_where_they_are_made():
+    from cnnstudio.ui.live.requests import (ForgetPast, LoadModel, ProbeOptions, SelectUnit, SetMosaic, SetProbe,
+                                            ShowLayer)
+
+    for make in (lambda: SetProbe(kk=3), lambda: SetProbe(k="3"), lambda: SetProbe(gradcam=1),
+                 lambda: SetProbe(smoothing=True), lambda: ShowLayer(None), lambda: SelectUnit((1, 2, 3)),
+                 lambda: SelectUnit([1, 2]), lambda: SetMosaic(1.5, 100.0), lambda: LoadModel("graph")):
+        with pytest.raises(TypeError):
+            make()
+    with pytest.raises(ValueError, match="scaling"):
+        SetProbe(scaling="log")
+    worker = LiveWorker(FrameGrabber(DemoSource(64, 64)))
+    with pytest.raises(TypeError):
+        worker.send({"k": 3})  # the old stringly form
+    options = ProbeOptions()
+    for r in (ShowLayer("conv2"), SelectUnit((4, 5)), SetProbe(k=3, gradcam=True), SetMosaic(2, 4096), ForgetPast()):
+        options = r.apply(options)
+    assert options == ProbeOptions("conv2", (4, 5), True, 0.0, 3, "per_map", 2.0, 4096)
+    assert ShowLayer("conv1").apply(options).unit is None  # a unit of another layer is forgotten

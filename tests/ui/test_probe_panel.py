@@ -237,3 +237,21 @@ def test_a_two_output_model_offers_its_outputs_and_says_where_an_attribution_is_
     att.method.setCurrentIndex(att.method.findData("saliency"))
     _idle(qtbot, panel)
     assert att.result.method == "saliency" and att.result.target.index is None
+
+
+def test_the_page_holds_no_session_and_bad_requests_fail_where_they_are_made(panel):
+    from cnnstudio.ml.probe_session import ProbeSession
+    from cnnstudio.ui.probe.requests import AttributionOf, FeatureMapsOf, FiltersOf, OpenModel, ProbeImage, UnitOf
+
+    for owner in (panel, *panel.views()):  # the worker owns the session; the page has its ModelInfo
+        assert not any(isinstance(v, ProbeSession) for v in vars(owner).values())
+    assert panel.info is not None and panel.info.layers
+    for make in (lambda: FeatureMapsOf(3), lambda: FeatureMapsOf("conv", scalin="shared"),
+                 lambda: UnitOf("conv", 0, (1,)), lambda: UnitOf("conv", True, (1, 2)),
+                 lambda: FiltersOf("conv", channel="0"), lambda: AttributionOf("gradcam", target=1.5),
+                 lambda: ProbeImage("not callable"), lambda: OpenModel("graph")):
+        with pytest.raises(TypeError):
+            make()
+    with pytest.raises(TypeError):
+        panel.jobs.submit("x", "a bare function is no request", lambda: None)
+    assert UnitOf("conv", np.int64(2), (np.int64(1), 3)).channel == 2  # NumPy's integers are integers

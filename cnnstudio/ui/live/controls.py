@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 from cnnstudio.ml.capture import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
 
 from .models import TRAINED_LABEL
+from .requests import ModelReady, SetProbe, ShowLayer
 
 FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
 FILE_TITLES = {"video": "Video", "image": "Image", "folder": "Folder"}
@@ -123,7 +124,7 @@ class ModelControls(QGroupBox):
     """Which model runs, which layer's maps show, Grad-CAM, smoothing and top-k."""
 
     model_chosen = Signal(str)             # trained | graph | file
-    setting_changed = Signal(str, object)  # layer | scaling | gradcam | smoothing | k, value
+    request_made = Signal(object)          # a ShowLayer or SetProbe request for the worker
 
     def __init__(self, parent=None) -> None:
         super().__init__("Model", parent)
@@ -137,19 +138,19 @@ class ModelControls(QGroupBox):
         self.info = QLabel("", self)
         self.info.setWordWrap(True)
         self.layer = QComboBox(self)
-        self.layer.activated.connect(lambda i: self.setting_changed.emit("layer", self.layer.itemData(i)))
+        self.layer.activated.connect(lambda i: self.request_made.emit(ShowLayer(self.layer.itemData(i))))
         self.scaling = QComboBox(self)
         self.scaling.addItem("each map on its own range", "per_map")
         self.scaling.addItem("one range for all maps", "shared")
-        self.scaling.activated.connect(lambda i: self.setting_changed.emit("scaling", self.scaling.itemData(i)))
+        self.scaling.activated.connect(lambda i: self.request_made.emit(SetProbe(scaling=self.scaling.itemData(i))))
         self.gradcam = QCheckBox("Grad-CAM overlay", self)
-        self.gradcam.toggled.connect(lambda on: self.setting_changed.emit("gradcam", on))
+        self.gradcam.toggled.connect(lambda on: self.request_made.emit(SetProbe(gradcam=on)))
         self.opacity = QSlider(Qt.Horizontal, self, minimum=10, maximum=100, value=65)
         self.smoothing = QSlider(Qt.Horizontal, self, minimum=0, maximum=95, value=60)
         self.smoothing.setToolTip("Weight of the past in the moving average of the probabilities (0 = off)")
-        self.smoothing.valueChanged.connect(lambda v: self.setting_changed.emit("smoothing", v / 100.0))
+        self.smoothing.valueChanged.connect(lambda v: self.request_made.emit(SetProbe(smoothing=v / 100.0)))
         self.k = QSpinBox(self, minimum=1, maximum=10, value=5)
-        self.k.valueChanged.connect(lambda v: self.setting_changed.emit("k", v))
+        self.k.valueChanged.connect(lambda v: self.request_made.emit(SetProbe(k=v)))
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -175,10 +176,10 @@ class ModelControls(QGroupBox):
         """Name the trained choice (the latest trained model, or the project's shipped run)."""
         self.combo.setItemText(self.combo.findData("trained"), text)
 
-    def settings(self) -> dict:
-        """The probe settings as the worker takes them."""
-        return {"gradcam": self.gradcam.isChecked(), "smoothing": self.smoothing.value() / 100.0,
-                "k": self.k.value(), "scaling": self.scaling.currentData()}
+    def settings(self) -> SetProbe:
+        """The probe settings shown, as one request for the worker."""
+        return SetProbe(gradcam=self.gradcam.isChecked(), smoothing=self.smoothing.value() / 100.0,
+                        k=self.k.value(), scaling=self.scaling.currentData())
 
     def cam_opacity(self) -> float:
         """Grad-CAM overlay opacity, 0..1."""
@@ -189,19 +190,19 @@ class ModelControls(QGroupBox):
         self.combo.setCurrentIndex(self.combo.findData(choice))
         self.info.setText(f"Loading {title}…")
 
-    def show_model(self, info: dict) -> None:
+    def show_model(self, info: ModelReady) -> None:
         """Fill the layer chooser from a ready model."""
-        h, w, c = info["input_shape"]
-        self.info.setText(f"{info['title']}\n{info['model']}: input {h}x{w}x{c}, "
-                          f"{len(info['classes']) or 'unnamed'} classes"
-                          + (f"; Grad-CAM on {info['cam_layer']}" if info["cam_layer"] else ""))
+        h, w, c = info.input_shape
+        self.info.setText(f"{info.title}\n{info.model}: input {h}x{w}x{c}, "
+                          f"{len(info.classes) or 'unnamed'} classes"
+                          + (f"; Grad-CAM on {info.cam_layer}" if info.cam_layer else ""))
         self.layer.clear()
-        for name in info["layers"]:
+        for name in info.layers:
             self.layer.addItem(name, name)
-        if not info["layers"]:
+        if not info.layers:
             self.layer.addItem("(no layer with feature maps)", "")
-        self.layer.setCurrentIndex(max(0, self.layer.findData(info["layer"])))
-        self.gradcam.setEnabled(bool(info["cam_layer"]))
+        self.layer.setCurrentIndex(max(0, self.layer.findData(info.layer)))
+        self.gradcam.setEnabled(bool(info.cam_layer))
 
     def show_failed(self, message: str) -> None:
         """Say the model could not run."""

@@ -16,7 +16,7 @@ from typing import Any
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.project import Project
 
-from .worker import ModelSpec
+from .requests import ModelSpec
 
 #: The choosers' text for the trained choice: the project's own newest model, or its shipped run.
 TRAINED_LABEL, SHIPPED_LABEL = "Latest trained model", "Trained run (shipped)"

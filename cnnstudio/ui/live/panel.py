@@ -24,6 +24,7 @@ from cnnstudio.ml.capture import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, 
 from .capture_box import DatasetCaptureBox, default_root
 from .controls import ModelControls, SourceControls
 from .models import file_spec, graph_spec, trained_label, trained_spec
+from .requests import ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic, SetProbe, ShowLayer
 from .views import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
 from .worker import start_worker, stop_worker
 
@@ -146,7 +147,7 @@ class LivePanel(QWidget):
         self.sources.freeze.toggled.connect(lambda on: setattr(self.grabber, "frozen", on))
         self.sources.demo_button.clicked.connect(lambda: self.open_source("demo"))
         self.models.model_chosen.connect(self._on_models_model_chosen)
-        self.models.setting_changed.connect(self._on_models_setting_changed)
+        self.models.request_made.connect(self._on_models_request_made)
         self.fmaps.unit_clicked.connect(self._on_fmaps_unit_clicked)
         self.fmaps.aspect_changed.connect(self._on_fmaps_aspect_changed)
         self.capture.message.connect(self.show_message)
@@ -205,7 +206,7 @@ class LivePanel(QWidget):
         self.sources.show_source(source)
         self.show_message("")
         if self.worker is not None:
-            self.worker.request(reset=True)
+            self.worker.send(ForgetPast())
         return True
 
     def _on_sources_source_chosen(self, kind: str, target) -> None:
@@ -274,7 +275,7 @@ class LivePanel(QWidget):
         self.model_choice = choice
         self.models.show_loading(choice, spec.title)
         self.selected_unit = None
-        self.worker.request(model=spec, **self._mosaic_layout(), **self.models.settings())
+        self.worker.send(LoadModel(spec), self._mosaic_layout(), self.models.settings())
         return True
 
     def _on_studio_model_trained(self, _path: str) -> None:
@@ -302,43 +303,42 @@ class LivePanel(QWidget):
         if not self.choose_model(choice):  # a file dialog cancelled: the running model stays
             self.models.combo.setCurrentIndex(self.models.combo.findData(self.model_choice))
 
-    def _on_models_setting_changed(self, name: str, value) -> None:
-        if name == "layer":
+    def _on_models_request_made(self, request: Request) -> None:
+        if isinstance(request, ShowLayer):
             self.selected_unit = None
-            self.worker.request(layer=value, unit=None)
-        elif self.worker is not None:
-            self.worker.request(**{name: value})
-        if name == "k":
-            self.topk.set_k(int(value))
+        if isinstance(request, SetProbe) and request.k is not None:
+            self.topk.set_k(request.k)
+        if self.worker is not None:
+            self.worker.send(request)
 
-    def _on_worker_model_ready(self, info: dict) -> None:
+    def _on_worker_model_ready(self, info: ModelReady) -> None:
         self.models.show_model(info)
-        notes = [f"Note: {info['note']}."] if info["note"] else []
-        if not info["classifier"]:  # a segmentation, an autoencoder...: nothing to rank
-            notes.append(f"{info['model']}'s output ({info['output']}) is not classes: Live shows its feature "
+        notes = [f"Note: {info.note}."] if info.note else []
+        if not info.classifier:  # a segmentation, an autoencoder...: nothing to rank
+            notes.append(f"{info.model}'s output ({info.output}) is not classes: Live shows its feature "
                          "maps and Grad-CAM; the Probe page draws the output itself.")
         if notes:
             self.show_message(" ".join(notes))
-        h, w, c = info["input_shape"]
+        h, w, c = info.input_shape
         self.input_view.set_title(f"Model input {h}x{w} {'grey' if c == 1 else 'RGB'}")
 
     def _on_worker_failed(self, message: str) -> None:
         self.models.show_failed(message)
         self.show_message(f"The model cannot run live: {message}")
 
-    def _mosaic_layout(self) -> dict:
+    def _mosaic_layout(self) -> SetMosaic:
         """The feature-map view's shape and size, so the mosaic fills it and holds no more pixels than it shows."""
         w, h = self.fmaps.width(), max(1, self.fmaps.height() - 24)  # less the title line
-        return {"aspect": max(0.3, w / h), "pixels": w * h}
+        return SetMosaic(max(0.3, w / h), w * h)
 
     def _on_fmaps_aspect_changed(self, _aspect: float) -> None:
         if self.worker is not None:
-            self.worker.request(**self._mosaic_layout())
+            self.worker.send(self._mosaic_layout())
 
     def _on_fmaps_unit_clicked(self, channel: int, row: int, col: int) -> None:
         self.selected_unit = (channel, row, col)
         self.fmaps.mark_unit(channel, row, col)
-        self.worker.request(unit=(row, col))
+        self.worker.send(SelectUnit((int(row), int(col))))
 
     # -- drawing --------------------------------------------------------------------
     def _frame_in_view(self):
@@ -366,7 +366,7 @@ class LivePanel(QWidget):
         self.pacer.drew()
         started = time.perf_counter()
         if not isinstance(item, Frame):
-            item.pipeline.finish(item)  # mosaic and top-k only for what is drawn
+            item.finish()  # mosaic and top-k only for what is drawn
         self.last_result = item
         frame = item if isinstance(item, Frame) else item.frame
         self.frame_view.set_image(frame.image)

@@ -5,8 +5,10 @@ frame; this worker takes it, runs :class:`cnnstudio.ml.live.LivePipeline` (Tenso
 imported and every model is built here, never on the GUI thread) and leaves the result in
 one slot. ``result_ready`` is emitted only when the GUI has taken the previous result, so
 signals never pile up in the event loop: the GUI draws the newest result, whatever it missed.
-Settings from the GUI arrive through :meth:`LiveWorker.request` and apply between frames;
-when no new frame comes (paused, a still image), a change reruns the last frame.
+The pipeline is this worker's alone: the GUI sends typed requests (:mod:`.requests`) through
+:meth:`LiveWorker.send`, which apply between frames (when no new frame comes, paused or a still
+image, a change reruns the last frame), and gets plain data back: a :class:`.requests.ModelReady`
+with ``model_ready``, and results that need nothing from the pipeline to be drawn.
 """
 
 from __future__ import annotations
@@ -14,35 +16,20 @@ from __future__ import annotations
 import gc
 import threading
 import traceback
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cnnstudio.core.settings import Preprocessing
 from cnnstudio.ml.capture import Frame, FrameGrabber, preprocess_on_capture
 
 from ..tasks import track
-
-
-@dataclass
-class ModelSpec:
-    """How to get the model to run, built in the worker: ``load() -> (keras.Model, LayerGraph | None)``.
-
-    The graph gives the receptive fields; it is None when the model's graph is unknown.
-    """
-
-    title: str                      # shown to the user, e.g. "Trained: 20250101-120000/best.keras"
-    load: Callable[[], tuple[Any, Any]]
-    graph: Any = None               # the graph, when known before loading
-    classes: tuple[str, ...] = ()
-    preprocessing: Preprocessing = field(default_factory=Preprocessing.default)
+from .requests import ForgetPast, LoadModel, ModelReady, ModelSpec, ProbeOptions, Request
 
 
 class LiveWorker(QObject):
     """Runs frames through the model on its own thread; see the module doc."""
 
-    model_ready = Signal(dict)   # title, layers, layer, cam_layer, classes, input_shape, note, classifier, output
+    model_ready = Signal(object)  # a ModelReady
     result_ready = Signal()      # take it with take_result()
     failed = Signal(str)         # the model could not be built or run (frames still show)
     finished = Signal()
@@ -51,19 +38,23 @@ class LiveWorker(QObject):
         super().__init__()
         self.grabber = grabber
         self._lock = threading.Lock()
-        self._changes: dict[str, Any] = {}
+        self._requests: list[Request] = []
+        self._options = ProbeOptions()  # worker thread only: the settings every pipeline gets
         self._running = True
         self._latest: Any = None
         self._notified = False
-        self.pipeline = None
+        self._pipeline = None  # the LivePipeline: made, used and dropped on the worker thread only
         self.processed = 0  # frames run through the model
         self.model_ms = 0.0  # how long the model call takes (moving average)
 
     # -- from the GUI thread --------------------------------------------------------
-    def request(self, **changes: Any) -> None:
-        """Apply settings between frames: model (ModelSpec), layer, gradcam, smoothing, k, scaling, aspect, pixels, unit."""
+    def send(self, *requests: Request) -> None:
+        """Apply these requests, in order, before the next frame."""
+        for r in requests:
+            if not isinstance(r, Request):
+                raise TypeError(f"the live worker takes requests, not {type(r).__name__}")
         with self._lock:
-            self._changes.update(changes)
+            self._requests.extend(requests)
 
     def take_result(self) -> Any:
         """The newest result (an unfinished LiveResult, or a bare Frame while no model runs), or None."""
@@ -84,60 +75,41 @@ class LiveWorker(QObject):
         if notify:
             self.result_ready.emit()
 
-    def _apply(self, changes: dict[str, Any]) -> None:
-        if "model" in changes and not self._load(changes["model"]):
-            return
-        p = self.pipeline
-        if p is None:
-            return
-        if "layer" in changes:
-            p.set_layer(changes["layer"])
-        if "unit" in changes:
-            p.select_unit(changes["unit"])
-        if "gradcam" in changes:
-            p.gradcam = bool(changes["gradcam"])
-        if "smoothing" in changes:
-            p.smoother.alpha = float(changes["smoothing"])
-        if "k" in changes:
-            p.k = int(changes["k"])
-        if "scaling" in changes:
-            p.set_scaling(changes["scaling"])
-        if "aspect" in changes:
-            p.mosaic_aspect = float(changes["aspect"])
-        if "pixels" in changes:
-            p.mosaic_pixels = int(changes["pixels"])
-        if changes.get("reset"):
-            p.smoother.reset()
+    def _apply(self, requests: list[Request]) -> None:
+        spec, forget = None, False
+        for r in requests:
+            self._options = r.apply(self._options)
+            if isinstance(r, LoadModel):
+                spec = r.spec  # the newest model wins: one asked for meanwhile is never built
+            forget = forget or isinstance(r, ForgetPast)
+        if spec is not None:
+            self._load(spec)
+        elif self._pipeline is not None:
+            _configure(self._pipeline, self._options)
+            if forget:
+                self._pipeline.smoother.reset()
 
-    def _load(self, spec: ModelSpec) -> bool:
-        """Build the model and its pipeline here, keeping the old pipeline's settings; False on failure."""
+    def _load(self, spec: ModelSpec) -> None:
+        """Build the model and its pipeline here, set as the options say; a failure is a ``failed`` message."""
         from cnnstudio.ml.live import LivePipeline
 
-        old, self.pipeline = self.pipeline, None
+        self._pipeline = None
         self.grabber.transform = None
         _freeze_imports()
         try:
             model, graph = spec.load()
             pipe = LivePipeline(model, spec.preprocessing, graph, spec.classes)
-            if old is not None:
-                pipe.gradcam, pipe.k, pipe.scaling = old.gradcam, old.k, old.scaling
-                pipe.mosaic_aspect, pipe.mosaic_pixels = old.mosaic_aspect, old.mosaic_pixels
-                pipe.smoother.alpha = old.smoother.alpha
-                if old.layer in pipe.layers:
-                    pipe.set_layer(old.layer)
+            _configure(pipe, self._options)
             pipe.warm_up()
         except Exception as exc:  # a model that cannot run is a message; the frames go on
             self.failed.emit(f"{spec.title}: {_one_line(exc)}")
-            return False
-        self.pipeline = pipe
+            return
+        self._pipeline = pipe
         self.model_ms = 0.0
         self.grabber.transform = pipe.prepare  # preprocessing starts on the capture thread (see _place_preprocessing)
-        self.model_ready.emit({"title": spec.title, "layers": list(pipe.layers), "layer": pipe.layer,
-                               "cam_layer": pipe.cam_layer or "", "classes": list(pipe.class_names),
-                               "input_shape": tuple(pipe.prober.input_shape), "note": pipe.note,
-                               "model": model.name, "classifier": pipe.classifier,
-                               "output": pipe.prober.output.text()})
-        return True
+        self.model_ready.emit(ModelReady(spec.title, model.name, tuple(pipe.layers), pipe.layer, pipe.cam_layer or "",
+                                        tuple(pipe.class_names), tuple(pipe.prober.input_shape), pipe.note,
+                                        pipe.classifier, pipe.prober.output.text()))
 
     @Slot()
     def run(self) -> None:
@@ -145,7 +117,7 @@ class LiveWorker(QObject):
         last: Frame | None = None
         while self._running:
             with self._lock:
-                changes, self._changes = self._changes, {}
+                changes, self._requests = self._requests, []
             if changes:
                 self._apply(changes)
             frame = self.grabber.wait_frame(after=last.index if last else -1, timeout=0.05)
@@ -154,16 +126,16 @@ class LiveWorker(QObject):
                     continue
                 frame = last  # paused or still: show the change on the frame in view
             last = frame
-            if self.pipeline is None:
+            if self._pipeline is None:
                 self._publish(frame)
                 continue
             try:
-                result = self.pipeline.infer(frame)
+                result = self._pipeline.infer(frame)
                 self._publish(result)  # the GUI finishes (tiles) only what it draws
                 self.processed += 1
                 self._place_preprocessing(result.timings["model"])
             except Exception as exc:  # e.g. out of memory: say so, keep showing frames
-                self.pipeline = None
+                self._pipeline = None
                 self.grabber.transform = None
                 self.failed.emit(f"the model failed on a frame: {_one_line(exc)}")
                 traceback.print_exc()
@@ -174,11 +146,20 @@ class LiveWorker(QObject):
         """Preprocess on whichever thread has time to spare (:func:`preprocess_on_capture`),
         decided every 30 frames from moving averages of the read and the model call."""
         self.model_ms = model_ms if self.model_ms == 0 else 0.9 * self.model_ms + 0.1 * model_ms
-        if self.processed % 30 or self.pipeline is None:
+        if self.processed % 30 or self._pipeline is None:
             return
         on_capture = self.grabber.transform is not None
         if preprocess_on_capture(self.grabber.read_ms, self.model_ms, on_capture) != on_capture:
-            self.grabber.transform = None if on_capture else self.pipeline.prepare
+            self.grabber.transform = None if on_capture else self._pipeline.prepare
+
+
+def _configure(pipe, options: ProbeOptions) -> None:
+    """Set a pipeline as the options say (a layer it lacks: its default layer)."""
+    pipe.set_layer(options.layer if options.layer in pipe.layers else None)
+    pipe.select_unit(options.unit)
+    pipe.gradcam, pipe.k, pipe.scaling = options.gradcam, options.k, options.scaling
+    pipe.smoother.alpha = options.smoothing
+    pipe.mosaic_aspect, pipe.mosaic_pixels = options.aspect, options.pixels
 
 
 _frozen = False

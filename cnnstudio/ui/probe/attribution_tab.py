@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider
 from cnnstudio.ml.outputs import Target, target_text  # NumPy only: no TensorFlow on the GUI thread
 from cnnstudio.ui.live.views import ImageView, TopKChart, heat_rgba
 
-from . import sources
+from .requests import AttributionOf
 from .tab import ProbeTab, fill_combo
 
 METHODS = [("Grad-CAM", "gradcam"), ("Saliency (gradient)", "saliency"), ("SmoothGrad", "smoothgrad"),
@@ -136,8 +136,8 @@ class AttributionTab(ProbeTab):
         if not self.ready():
             return
         self.overlay_view.set_image(self.panel.image.picture)
-        self.submit(f"Computing {self.method.currentText()}…", sources.attribute, self.panel.session,
-                    self.method.currentData(), self.current_target(), self.cam_layer.currentData(),
+        self.submit(f"Computing {self.method.currentText()}…",
+                    AttributionOf(self.method.currentData(), self.current_target(), self.cam_layer.currentData()),
                     on_done=self._on_attribution_ready)
 
     def _on_attribution_ready(self, result) -> None:

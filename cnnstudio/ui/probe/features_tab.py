@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLa
 
 from cnnstudio.ui.live.views import ImageView
 
+from .requests import FeatureMapsOf
 from .tab import ProbeTab, fill_combo
 from .views import HistogramView, MosaicView
 
@@ -85,8 +86,8 @@ class FeatureMapsTab(ProbeTab):
         layer = self.layer.currentData()
         if not self.ready() or not layer:
             return
-        self.submit(f"Computing the feature maps of {layer}…", self.panel.session.feature_maps, layer,
-                    self.scaling.currentData(), on_done=self._on_maps_ready)
+        self.submit(f"Computing the feature maps of {layer}…", FeatureMapsOf(layer, self.scaling.currentData()),
+                    on_done=self._on_maps_ready)
 
     def _on_maps_ready(self, maps) -> None:
         self.maps = maps

@@ -16,6 +16,7 @@ from cnnstudio.ml.fields import UnitField
 from cnnstudio.ml.mosaic import tile_mosaic, to_uint8
 from cnnstudio.ui.live.views import ImageView
 
+from .requests import FeatureMapsOf, UnitOf
 from .tab import ProbeTab, fill_combo
 from .views import FieldBox, MosaicView
 
@@ -97,8 +98,7 @@ class ReceptiveFieldTab(ProbeTab):
         if not self.ready() or not layer:
             return
         self.input_view.set_image(self.panel.image.picture)
-        self.submit(f"Computing the maps of {layer}…", self.panel.session.feature_maps, layer,
-                    on_done=self._on_maps_ready)
+        self.submit(f"Computing the maps of {layer}…", FeatureMapsOf(layer), on_done=self._on_maps_ready)
 
     def _on_maps_ready(self, maps) -> None:
         self.maps = maps
@@ -158,8 +158,8 @@ class ReceptiveFieldTab(ProbeTab):
         field = self._field(row, col)
         if field is not None:
             self.input_box.show(field.box, field.image_size)
-        self.submit(f"Computing the effective field of unit ({row}, {col})…", self.panel.session.unit,
-                    self.maps.layer, self.channel.value(), self.unit, on_done=self._on_unit_ready, key="unit")
+        self.submit(f"Computing the effective field of unit ({row}, {col})…",
+                    UnitOf(self.maps.layer, self.channel.value(), self.unit), on_done=self._on_unit_ready, key="unit")
 
     def _on_unit_ready(self, result) -> None:
         self.result = result

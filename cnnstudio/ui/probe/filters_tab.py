@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
+from .requests import FiltersOf
 from .tab import ProbeTab, fill_combo
 from .views import MosaicView
 
@@ -98,8 +99,8 @@ class FiltersTab(ProbeTab):
         channel = self.channel.currentData()
         pos = self.replay.value()
         epoch = self.epochs[pos] if pos < len(self.epochs) else None
-        self.submit(f"Drawing the filters of {layer}…", self.panel.session.filters, layer,
-                    None if channel in (None, COLOUR) else channel, epoch, on_done=self._on_filters_ready)
+        self.submit(f"Drawing the filters of {layer}…", FiltersOf(layer, None if channel in (None, COLOUR) else channel,
+                                                                  epoch), on_done=self._on_filters_ready)
 
     def _on_filters_ready(self, picture) -> None:
         self.picture = picture

@@ -1,9 +1,11 @@
-"""The probe panel's worker queue: model calls one at a time, off the GUI thread, latest request wins.
+"""The probe panel's worker: typed requests answered one at a time, off the GUI thread, latest wins.
 
 Probes share one model (a :class:`cnnstudio.ml.probe_session.ProbeSession`), which is not
-thread-safe, so jobs run one after another on a single pool thread. While one runs, newer
-requests wait under a key ("features", "attribution"...); a request replaces any waiting one
-with the same key, so dragging a slider or clicking quickly never builds a backlog.
+thread-safe. The worker owns it: it is made by an :class:`.requests.OpenModel` request and
+used by the others (:mod:`.requests`), one after another on a single pool thread, and never
+leaves it; the GUI gets back only the plain data each request answers with. While one runs,
+newer requests wait under a key ("features", "attribution"...); a request replaces any
+waiting one with the same key, so dragging a slider or clicking quickly never builds a backlog.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from PySide6.QtCore import QObject, Signal
 
 from cnnstudio.ui.tasks import TaskRunner
 
+from .requests import OpenModel, ProbeRequest
+
 
 class ProbeJobs(QObject):
-    """A serial queue of background jobs with a busy state."""
+    """A serial queue of requests to the session it owns, with a busy state."""
 
     busy_changed = Signal(bool)
     job_started = Signal(str)      # what is being computed, for the busy indicator
@@ -28,22 +32,25 @@ class ProbeJobs(QObject):
         self._waiting: dict[str, tuple] = {}
         self._running: str | None = None
         self._closed = False
+        self._session = None  # the ProbeSession: made, used and replaced on the pool thread only
 
     @property
     def busy(self) -> bool:
         """A job runs or waits."""
         return self._running is not None or bool(self._waiting)
 
-    def submit(self, key: str, text: str, fn: Callable[..., Any], *args: Any,
+    def submit(self, key: str, text: str, request: OpenModel | ProbeRequest,
                on_done: Callable[[Any], None] | None = None) -> None:
-        """Run ``fn(*args)`` in the background, then ``on_done(result)`` on the GUI thread.
+        """Answer ``request`` in the background, then ``on_done(answer)`` on the GUI thread.
 
-        A job still waiting under ``key`` is dropped in favour of this one.
+        A request still waiting under ``key`` is dropped in favour of this one.
         """
+        if not isinstance(request, (OpenModel, ProbeRequest)):
+            raise TypeError(f"the probe worker takes requests, not {type(request).__name__}")
         if self._closed:
             return
         self._waiting.pop(key, None)
-        self._waiting[key] = (text, fn, args, on_done)
+        self._waiting[key] = (text, request, on_done)
         if self._running is None:
             self._start_next()
 
@@ -59,13 +66,22 @@ class ProbeJobs(QObject):
                 self.busy_changed.emit(False)
             return
         key = next(iter(self._waiting))
-        text, fn, args, on_done = self._waiting.pop(key)
+        text, request, on_done = self._waiting.pop(key)
         self._running = key
         if not was_busy:
             self.busy_changed.emit(True)
         self.job_started.emit(text)
-        self.runner.run(fn, *args, on_done=lambda result: self._finish(on_done, result),
+        self.runner.run(self._answer, request, on_done=lambda result: self._finish(on_done, result),
                         on_error=self._fail)
+
+    def _answer(self, request: OpenModel | ProbeRequest) -> Any:
+        """On the pool thread: a new session's ModelInfo, or the session's answer."""
+        if isinstance(request, OpenModel):
+            self._session = request.open()  # a model that fails to load leaves the old one in place
+            return self._session.describe()
+        if self._session is None:
+            raise ValueError("no model is loaded")
+        return request.run(self._session)
 
     def _finish(self, on_done, result) -> None:
         try:

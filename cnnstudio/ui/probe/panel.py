@@ -3,9 +3,10 @@
 A model (the latest trained one, the editor's graph with random weights, or a ``.keras``
 file) and an image (a dataset sample, an image file, or a frame of the demo or a video) feed
 four views: Filters, Feature maps, Receptive field and Attribution. Every model call runs on
-one background worker (:class:`.jobs.ProbeJobs`) holding a
-:class:`cnnstudio.ml.probe_session.ProbeSession`; the GUI thread only draws. TensorFlow is
-imported by the worker's jobs, never here.
+one background worker (:class:`.jobs.ProbeJobs`), which owns the
+:class:`cnnstudio.ml.probe_session.ProbeSession`: the page sends it typed requests
+(:mod:`.requests`) and draws the plain data they are answered with. TensorFlow is imported
+by the worker, never here.
 
 Any model Keras can run is probed: a classifier shows its top classes; another model its
 output as a picture (a segmentation's pixel classes, an autoencoder's image: click a pixel to
@@ -35,6 +36,7 @@ from .features_tab import FeatureMapsTab
 from .field_tab import ReceptiveFieldTab
 from .filters_tab import FiltersTab
 from .jobs import ProbeJobs
+from .requests import ChooseOutput, OpenModel, ProbeImage
 from .tab import fill_combo
 from .views import OutputView
 
@@ -49,8 +51,7 @@ class ProbePanel(QWidget):
         super().__init__(parent)
         self.studio = studio
         self.jobs = ProbeJobs(self)
-        self.session = None   # ProbeSession, made and used on the worker
-        self.info = None      # its ModelInfo
+        self.info = None      # the ModelInfo of the model the worker probes (None: none yet)
         self.image = None     # ImageProbe of the current image
         self.image_name = ""
         self.frames = sources.FrameReader()
@@ -172,7 +173,7 @@ class ProbePanel(QWidget):
                 path, _ = QFileDialog.getOpenFileName(self, "Load a Keras model", str(Path.home()),
                                                       "Keras models (*.keras *.h5 *.json);;All files (*)")
             if not path:
-                fill_combo(self.model, models, "graph" if self.session is None else None)
+                fill_combo(self.model, models, "graph" if self.info is None else None)
                 return False
             spec = file_spec(self.studio, path)
         else:
@@ -180,8 +181,7 @@ class ProbePanel(QWidget):
         fill_combo(self.model, models, choice)
         self._model_stale = False
         self._watch_run(snapshots.parent if snapshots is not None else None)
-        self.jobs.submit("model", f"Loading {spec.title}…", sources.open_session, spec, snapshots,
-                         on_done=self._on_session_ready)
+        self.jobs.submit("model", f"Loading {spec.title}…", OpenModel(spec, snapshots), on_done=self._on_model_ready)
         return True
 
     def _watch_run(self, folder: Path | None) -> None:
@@ -190,17 +190,12 @@ class ProbePanel(QWidget):
         if folder is not None and folder.is_dir():
             self.run_watcher.addPath(str(folder))
 
-    def _on_session_ready(self, result) -> None:
-        self.session, info = result
-        self._show_model(info)
-
     def choose_output(self, index: int) -> None:
         """Probe output ``index`` of a model with several."""
-        if self.session is not None:
-            self.jobs.submit("model", "Choosing the output…", self.session.choose_output, int(index),
-                             on_done=self._show_model)
+        if self.info is not None:
+            self.jobs.submit("model", "Choosing the output…", ChooseOutput(int(index)), on_done=self._on_model_ready)
 
-    def _show_model(self, info) -> None:
+    def _on_model_ready(self, info) -> None:
         """A model (or another of its outputs) is ready: fill the choosers, then probe the image."""
         self.info = info
         self.image = None  # of the old model or output: the tabs wait for the new one (_load_image)
@@ -269,24 +264,24 @@ class ProbePanel(QWidget):
             self._load_image(advance=True)
 
     def _load_image(self, advance: bool = False) -> None:
-        if self.session is None:
+        if self.info is None:
             return  # the model's arrival loads it
         kind = self.source.currentData()
         if kind == "dataset":
             data = self.studio.project.data
-            fetch = (self.samples.sample, json.dumps(data.to_dict(), sort_keys=True, default=str), data, self.index.value())
+            key = json.dumps(data.to_dict(), sort_keys=True, default=str)
+            request = ProbeImage(self.samples.sample, (key, data, self.index.value()))
         elif kind == "file":
-            fetch = (sources.read_file, self._source_path)
+            request = ProbeImage(sources.read_file, (self._source_path,))
         else:
-            fetch = (self.frames.read, kind, self._source_path, advance)
-        self.jobs.submit("image", "Preprocessing and predicting…", sources.probe_image, self.session, *fetch,
-                         on_done=self._on_image_ready)
+            request = ProbeImage(self.frames.read, (kind, self._source_path, advance))
+        self.jobs.submit("image", "Preprocessing and predicting…", request, on_done=self._on_image_ready)
 
     def set_image(self, rgb: np.ndarray, name: str = "frame") -> None:
         """Probe this uint8 RGB (or grey) picture, e.g. a frame handed over by the Live page."""
-        if self.session is not None:
-            self.jobs.submit("image", "Preprocessing and predicting…", sources.probe_image, self.session,
-                             lambda: (np.asarray(rgb), name), on_done=self._on_image_ready)
+        if self.info is not None:
+            self.jobs.submit("image", "Preprocessing and predicting…", ProbeImage(lambda: (np.asarray(rgb), name)),
+                             on_done=self._on_image_ready)
 
     def _on_image_ready(self, result) -> None:
         self.image, self.image_name = result

@@ -1,43 +1,17 @@
-"""The probe panel's background jobs: open a model as a session, fetch an image, probe it, explain it.
+"""Where the probe panel's images come from: files, dataset samples, demo and video frames.
 
-Every function here runs on the panel's worker (see :mod:`.jobs`), so TensorFlow and file
-or video reading stay off the GUI thread; ``cnnstudio.ml`` is imported inside them.
+Each is read on the panel's worker (a :class:`.requests.ProbeImage` fetches it there), so file
+and video reading stay off the GUI thread; ``cnnstudio.ml`` is imported inside them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
 #: Demo frames skipped per "next frame", so the shape visibly moves on.
 DEMO_STEP = 20
-
-
-def open_session(spec, snapshots: Path | None):
-    """Load ``spec``'s model (a :class:`cnnstudio.ui.live.worker.ModelSpec`) as a session; (session, info)."""
-    from cnnstudio.ml.probe_session import ProbeSession
-
-    model, graph = spec.load()
-    session = ProbeSession(model, spec.preprocessing, spec.classes, graph or spec.graph, snapshots, spec.title)
-    return session, session.describe()
-
-
-def probe_image(session, fetch: Callable[..., tuple[np.ndarray, str]], *args: Any):
-    """``fetch(*args) -> (image, name)``, then preprocess and predict it; (ImageProbe, name)."""
-    image, name = fetch(*args)
-    return session.set_image(image), name
-
-
-def attribute(session, method: str, target, layer: str | None):
-    """The session's attribution, or the one line saying why it is not defined for this model."""
-    from cnnstudio.ml.outputs import AttributionUndefined
-
-    try:
-        return session.attribution(method, target, layer)
-    except AttributionUndefined as exc:
-        return str(exc)
 
 
 def read_file(path: str) -> tuple[np.ndarray, str]:

@@ -40,16 +40,16 @@ class ProbeTab(QWidget):
 
     def ready(self, needs_image: bool = True) -> bool:
         """The panel has a model (and an image, if ``needs_image``) to probe."""
-        return self.panel.session is not None and (self.panel.image is not None or not needs_image)
+        return self.panel.info is not None and (self.panel.image is not None or not needs_image)
 
     def refresh(self) -> None:
         """Ask the worker for this view's picture (subclasses)."""
         raise NotImplementedError
 
-    def submit(self, text: str, fn, *args, on_done, key: str = "") -> None:
-        """Queue ``fn(*args)`` on the panel's worker under this tab's name (and ``key``)."""
+    def submit(self, text: str, request, on_done, key: str = "") -> None:
+        """Send ``request`` (a :class:`.requests.ProbeRequest`) to the panel's worker under this tab's name (and ``key``)."""
         self.stale = False
-        self.panel.jobs.submit(f"{type(self).__name__}:{key}", text, fn, *args, on_done=on_done)
+        self.panel.jobs.submit(f"{type(self).__name__}:{key}", text, request, on_done=on_done)
 
     def export_png(self, path: str | Path) -> bool:
         """Save this view's picture as PNG."""
