@@ -28,6 +28,7 @@ from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
 
+from . import pretrained
 from .builder import make_layer
 
 JSON_SUFFIXES = (".json",)
@@ -319,7 +320,8 @@ def _check_against_keras(graph: LayerGraph, layers: dict[str, keras.layers.Layer
 def project_from_model(model: keras.Model, name: str) -> Project:
     """A new, unsaved project around ``model``'s architecture.
 
-    Preprocessing takes the input size and colour from an image-shaped input.
+    Preprocessing takes the input size and colour from an image-shaped input, and the scaling
+    and class names from the network's family (:mod:`cnnstudio.ml.pretrained`).
     """
     project = Project(graph=graph_from_model(model), name=name)
     inputs = project.graph.input_nodes()
@@ -327,6 +329,7 @@ def project_from_model(model: keras.Model, name: str) -> Project:
         shape = inputs[0].params["shape"]
         if len(shape) == 3 and shape[2] in (1, 3) and shape[0] and shape[1]:
             project.set_settings("preprocessing", {"size": shape[:2], "color": "grey" if shape[2] == 1 else "rgb"})
+    pretrained.set_up(project, model)
     return project
 
 
