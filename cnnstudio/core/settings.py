@@ -95,7 +95,8 @@ PREPROCESSING = ParamSet((
 
 DATA = ParamSet((
     Param("kind", "choice", "shapes", "where the images come from", choices=("shapes", "folder", "keras", "npz"),
-          titles=("Generated shapes", "Image folder (one sub-folder per class)", "Keras dataset (downloads once)",
+          titles=("Generated shapes", "Image folder (a sub-folder per class, or train/ val/ test/ of them)",
+                  "Keras dataset (downloads once)",
                   "NumPy .npz file")),
     Param("path", "str", "", "the image folder or .npz file"),
     Param("name", "choice", "mnist", "the keras.datasets dataset",
