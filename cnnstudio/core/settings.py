@@ -96,8 +96,7 @@ PREPROCESSING = ParamSet((
 DATA = ParamSet((
     Param("kind", "choice", "shapes", "where the images come from", choices=("shapes", "folder", "keras", "npz"),
           titles=("Generated shapes", "Image folder (a sub-folder per class, or train/ val/ test/ of them)",
-                  "Keras dataset (downloads once)",
-                  "NumPy .npz file")),
+                  "Keras dataset (downloads once)", "NumPy .npz file")),
     Param("path", "str", "", "the image folder or .npz file"),
     Param("name", "choice", "mnist", "the keras.datasets dataset",
           choices=("mnist", "fashion_mnist", "cifar10", "cifar100"),

@@ -30,6 +30,7 @@ from cnnstudio.core.project import Project
 
 from . import pretrained
 from .builder import make_layer
+from .legacy_h5 import readable_copy
 
 JSON_SUFFIXES = (".json",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -98,7 +99,8 @@ def _load_h5(p: Path) -> keras.Model:
         raise ModelImportError(f"{p}: not a readable HDF5 file ({exc})") from None
     if not has_model:
         raise ModelImportError(f"{p} holds only weights, no model architecture: open the full model file instead")
-    return _keras_call(keras.saving.load_model, p, p, compile=False)
+    with readable_copy(p) as readable:  # a Keras 2 config Keras 3 cannot read is rewritten first
+        return _keras_call(keras.saving.load_model, p, readable, compile=False)
 
 
 def _load_json(p: Path) -> keras.Model:
