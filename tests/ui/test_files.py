@@ -194,6 +194,8 @@ def test_keras_applications_build_in_the_background(qtbot, window, dialogs):
     qtbot.waitUntil(lambda: window.studio.project.name == "MobileNetV2", timeout=60_000)
     assert actions.busy is None and not dialogs.warnings
     assert len(window.studio.graph.nodes) > 150 and not window.studio.inference.errors
+    assert window.studio.project.preprocessing.scale == "tf"  # what MobileNetV2 was trained with, and why:
+    assert "scaling tf: mobilenetv2_1.00_64 is Keras's MobileNetV2" in window.statusBar().currentMessage()
 
 
 def test_offline_imagenet_weights_get_a_clear_message(qtbot, window, dialogs, monkeypatch):
