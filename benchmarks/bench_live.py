@@ -86,7 +86,7 @@ def make_model(name: str):
     model = keras.applications.MobileNetV2(weights=None)  # 224x224x3, 1000 classes, 3.5 M parameters
     from cnnstudio.core.settings import Preprocessing
 
-    prep = Preprocessing.default().replace(size=(224, 224), color="rgb", scale="-1-1", fit="crop")
+    prep = Preprocessing.default().replace(size=(224, 224), color="rgb", scale="tf", fit="crop")
     return model, None, prep, [f"class {i}" for i in range(1000)]
 
 

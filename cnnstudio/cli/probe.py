@@ -2,7 +2,9 @@
 
 MODEL is a ``.keras`` / ``.h5`` model or a project with a trained run (its newest run's best
 checkpoint). The image is read as RGB and preprocessed as the project says; for a bare
-model, from its input shape (size, grey or RGB, values scaled to 0..1). Writes into DIR:
+model, from its input shape (size, grey or RGB) and its family (a keras.applications network
+gets the scaling it was trained with and, as an ImageNet classifier, ImageNet's class names;
+any other model 0..1). ``--preprocess MODE`` sets the scaling instead. Writes into DIR:
 ``activations_<layer>.npy`` (H, W, C), ``feature_maps.png`` (the layer's mosaic),
 ``gradcam.png`` (Grad-CAM over the image), ``saliency.png`` and ``predictions.json`` (the
 output's kind, and top-k for a classifier or a summary otherwise). A segmentation's or an
@@ -22,6 +24,7 @@ import re
 from pathlib import Path
 
 from cnnstudio.core.project import SUFFIX, ProjectError, load_project
+from cnnstudio.core.settings import PREPROCESSING
 
 from . import CLIError
 from .quiet import tensorflow_chatter_hidden
@@ -43,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--layer", help="layer whose feature maps to write (default: the last convolution)")
     p.add_argument("--out", required=True, help="folder to write the results into (created if needed)")
     p.add_argument("--top", type=int, default=5, help="how many predictions to list (default: 5)")
+    p.add_argument("--preprocess", choices=PREPROCESSING.get("scale").choices, metavar="MODE",
+                   help="pixel scaling: " + ", ".join(PREPROCESSING.get("scale").choices)
+                   + " (default: the project's, or what the model's family expects)")
     p.add_argument("--output", type=int, default=0, metavar="N",
                    help="which output of a model with several to probe (default: 0)")
     p.add_argument("--class", dest="target_index", type=int, default=None, metavar="C",
@@ -61,9 +67,10 @@ def _pixel(text: str) -> tuple[int, int]:
 
 
 def _open_model(path: str):
-    """(keras model, preprocessing settings, class names, graph or None) for MODEL (a bare model's
-    settings have no size where its input leaves it open: see :func:`_open_size`)."""
-    from cnnstudio.ml.probe_inputs import latest_checkpoint, load_model, preprocessing_for
+    """(keras model, preprocessing settings, class names, graph or None, how the scaling was chosen)
+    for MODEL (a bare model's settings have no size where its input leaves it open: see :func:`_open_size`)."""
+    from cnnstudio.ml.pretrained import class_names_for
+    from cnnstudio.ml.probe_inputs import latest_checkpoint, load_model, model_preprocessing
 
     p = Path(path)
     if p.suffix.lower() == SUFFIX:
@@ -74,9 +81,10 @@ def _open_model(path: str):
         checkpoint = latest_checkpoint(project)
         if checkpoint is None:
             raise CLIError(f"{p.name} has no trained run yet: train it first (cnnstudio train {p})")
-        return load_model(checkpoint), project.preprocessing, project.classes, project.graph
+        return load_model(checkpoint), project.preprocessing, project.classes, project.graph, ""
     model = load_model(p)
-    return model, preprocessing_for(tuple(model.inputs[0].shape[1:])), [], None
+    settings, why = model_preprocessing(model)
+    return model, settings, class_names_for(model), None, why
 
 
 def run(args) -> int:
@@ -91,7 +99,9 @@ def run(args) -> int:
         from cnnstudio.ml.probe_inputs import ProbeInputError, read_rgb
 
         try:
-            model, settings, classes, graph = _open_model(args.model)
+            model, settings, classes, graph, why = _open_model(args.model)
+            if args.preprocess:
+                settings, why = settings.replace(scale=args.preprocess), ""
             image = read_rgb(args.image)
             if graph is None and None in tuple(model.inputs[0].shape[1:3]):
                 settings = settings.replace(size=_open_size(image.shape))
@@ -108,8 +118,10 @@ def run(args) -> int:
         said = f"output {report['output']['text']}: {report['summary']}"
     print(f"{Path(args.image).name}: {said}; "
           f"layer {report['layer']} {'x'.join(map(str, report['activation_shape']))}; wrote {out}")
-    for method, why in report.get("undefined", {}).items():
-        print(f"{method}: not defined here: {why}")
+    for method, reason in report.get("undefined", {}).items():
+        print(f"{method}: not defined here: {reason}")
+    if why:
+        print(f"scaling {settings.scale}: {why}")
     return 0
 
 
@@ -151,7 +163,8 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     maps_picture = colorize(mosaic.image, "viridis")
     maps_picture[mosaic.gap_mask()] = GAP_RGB
     save_png(out / "feature_maps.png", enlarge(maps_picture, 2 * PICTURE_SIDE))
-    report = {"model": model.name, "layer": layer, "activation_shape": list(acts.shape)}
+    report = {"model": model.name, "preprocessing": settings.scale, "layer": layer,
+              "activation_shape": list(acts.shape)}
     report.update(_output_report(prober, result.output, out, top))
     try:
         target = prober.resolve_target(x, target)

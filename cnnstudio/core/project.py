@@ -53,6 +53,9 @@ class Project:
     shipped_run: Path | None = None
     #: Keys of each section this version does not know (from a newer file): written back as they were.
     unknown_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What an import decided that the model file does not say (the input scaling, and why), for a
+    #: person; not saved.
+    import_note: str = ""
 
     def __post_init__(self) -> None:
         #: ``settings_changed(section, {name: new value})``, only for real changes.

@@ -81,16 +81,22 @@ PREPROCESSING = ParamSet((
     Param("size", "ints", (32, 32), "height and width the model sees, in pixels", min=1, max=4096, length=2),
     Param("color", "choice", "grey", "grey (1 channel) or RGB (3 channels)", choices=("grey", "rgb"),
           titles=("Grey", "RGB")),
-    Param("scale", "choice", "0-1", "how pixel values 0..255 are scaled for the model",
-          choices=("0-1", "-1-1", "none"), titles=("0 … 1", "−1 … 1", "0 … 255 (none)")),
+    Param("scale", "choice", "0-1", "how pixel values 0..255 are scaled for the model: 0..1, or the mode of "
+          "keras.applications.imagenet_utils.preprocess_input a pretrained network was trained with (tf: -1..1; "
+          "caffe: RGB to BGR, ImageNet mean subtracted; torch: 0..1, ImageNet mean and std), or raw 0..255 for a "
+          "model that scales its input itself (EfficientNet, ConvNeXt). caffe and torch on grey images use the "
+          "mean of the three channels' mean and std",
+          choices=("0-1", "tf", "caffe", "torch", "raw"),
+          titles=("0 … 1", "−1 … 1 (tf: MobileNet, Inception, Xception)", "caffe: BGR − ImageNet mean (ResNet, VGG)",
+                  "torch: ImageNet mean / std (DenseNet)", "0 … 255 raw (EfficientNet, ConvNeXt)")),
     Param("fit", "choice", "stretch", "how a picture of another shape is fitted to the size",
           choices=("stretch", "crop", "pad"), titles=("Stretch", "Centre crop", "Pad")),
 ))
 
 DATA = ParamSet((
     Param("kind", "choice", "shapes", "where the images come from", choices=("shapes", "folder", "keras", "npz"),
-          titles=("Generated shapes", "Image folder (one sub-folder per class)", "Keras dataset (downloads once)",
-                  "NumPy .npz file")),
+          titles=("Generated shapes", "Image folder (a sub-folder per class, or train/ val/ test/ of them)",
+                  "Keras dataset (downloads once)", "NumPy .npz file")),
     Param("path", "str", "", "the image folder or .npz file"),
     Param("name", "choice", "mnist", "the keras.datasets dataset",
           choices=("mnist", "fashion_mnist", "cifar10", "cifar100"),
@@ -142,10 +148,23 @@ class Preprocessing(Settings):
     PARAMS: ClassVar[ParamSet] = PREPROCESSING
     SECTION: ClassVar[str] = "preprocessing"
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any] | None) -> tuple["Preprocessing", dict[str, Any]]:
+        """As :meth:`Settings.from_dict`; files before the Keras modes wrote ``-1-1`` for ``tf`` and ``none``
+        for ``raw`` (the same scalings)."""
+        doc = dict(doc) if isinstance(doc, Mapping) else doc
+        if isinstance(doc, dict) and doc.get("scale") in _OLD_SCALES:
+            doc["scale"] = _OLD_SCALES[doc["scale"]]
+        return super().from_dict(doc)
+
     @property
     def channels(self) -> int:
         """1 for grey, 3 for RGB."""
         return 1 if self.color == "grey" else 3
+
+
+#: Scale names of files written before the Keras modes -> the same scaling's name now.
+_OLD_SCALES = {"-1-1": "tf", "none": "raw"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,7 +29,9 @@ from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
 
+from . import pretrained
 from .builder import call_arguments, make_layer
+from .legacy_h5 import readable_copy
 from .operations import merge_kind, operation_kind, read_call
 
 JSON_SUFFIXES = (".json",)
@@ -100,7 +102,8 @@ def _load_h5(p: Path) -> keras.Model:
         raise ModelImportError(f"{p}: not a readable HDF5 file ({exc})") from None
     if not has_model:
         raise ModelImportError(f"{p} holds only weights, no model architecture: open the full model file instead")
-    return _keras_call(keras.saving.load_model, p, p, compile=False)
+    with readable_copy(p) as readable:  # a Keras 2 config Keras 3 cannot read is rewritten first
+        return _keras_call(keras.saving.load_model, p, readable, compile=False)
 
 
 def _load_json(p: Path) -> keras.Model:
@@ -352,7 +355,8 @@ def _check_against_keras(graph: LayerGraph, layers: dict[str, keras.layers.Layer
 def project_from_model(model: keras.Model, name: str) -> Project:
     """A new, unsaved project around ``model``'s architecture.
 
-    Preprocessing takes the input size and colour from an image-shaped input.
+    Preprocessing takes the input size and colour from an image-shaped input, and the scaling
+    and class names from the network's family (:mod:`cnnstudio.ml.pretrained`).
     """
     project = Project(graph=graph_from_model(model), name=name)
     inputs = project.graph.input_nodes()
@@ -360,6 +364,7 @@ def project_from_model(model: keras.Model, name: str) -> Project:
         shape = inputs[0].params["shape"]
         if len(shape) == 3 and shape[2] in (1, 3) and shape[0] and shape[1]:
             project.set_settings("preprocessing", {"size": shape[:2], "color": "grey" if shape[2] == 1 else "rgb"})
+    pretrained.set_up(project, model)
     return project
 
 

@@ -3,6 +3,11 @@
 The project's preprocessing settings (:class:`cnnstudio.core.settings.Preprocessing`) say
 the size, grey or RGB, the scaling and how the aspect ratio is fitted (stretch, centre crop or
 pad). Images come in as uint8 RGB (H, W, 3) or grey (H, W) / (H, W, 1) arrays.
+
+The scalings ``tf``, ``caffe`` and ``torch`` are Keras's
+``keras.applications.imagenet_utils.preprocess_input`` modes, step for step, so a pretrained
+network sees what it was trained on. A grey input has one channel where ImageNet's statistics
+have three: ``caffe`` and ``torch`` use the mean of the three means (and of the three stds).
 """
 
 from __future__ import annotations
@@ -70,13 +75,43 @@ def to_color(img: np.ndarray, n_channels: int) -> np.ndarray:
     return np.repeat(img, 3, axis=2)
 
 
+#: ImageNet's channel means, in BGR order, that Keras's ``caffe`` mode subtracts from 0..255 values.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+#: ImageNet's RGB channel means and standard deviations of Keras's ``torch`` mode, on 0..1 values.
+TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def _per_channel(values: tuple[float, ...], x: np.ndarray) -> np.ndarray:
+    """``values`` for an RGB image, their mean for a grey one (see the module's doc)."""
+    v = np.asarray(values, np.float32)
+    return v if x.shape[-1] == 3 else np.float32(v.mean())
+
+
 def scale_values(x: np.ndarray, scale: str) -> np.ndarray:
-    """uint8 pixel values -> float32 in 0..1, -1..1, or 0..255 ('none')."""
+    """uint8 pixel values (H, W, C) -> float32 by the scaling ``scale`` (a Preprocessing ``scale`` choice)."""
     x = x.astype(np.float32)
     if scale == "0-1":
         return x / 255.0
-    if scale == "-1-1":
+    if scale == "tf":
         return x / 127.5 - 1.0
+    if scale == "caffe":
+        return x[..., ::-1] - _per_channel(CAFFE_MEAN_BGR, x)  # RGB -> BGR: a no-op on one channel
+    if scale == "torch":
+        return (x / 255.0 - _per_channel(TORCH_MEAN, x)) / _per_channel(TORCH_STD, x)
+    return x  # raw
+
+
+def unscale_values(x: np.ndarray, scale: str) -> np.ndarray:
+    """The inverse of :func:`scale_values`: model input values -> float 0..255 pixel values."""
+    x = np.asarray(x, np.float32)
+    if scale == "0-1":
+        return x * 255.0
+    if scale == "tf":
+        return (x + 1.0) * 127.5
+    if scale == "caffe":
+        return (x + _per_channel(CAFFE_MEAN_BGR, x))[..., ::-1]
+    if scale == "torch":
+        return (x * _per_channel(TORCH_STD, x) + _per_channel(TORCH_MEAN, x)) * 255.0
     return x
 
 
@@ -117,10 +152,5 @@ def display_rgba(image: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray
 
 def display_image(x: np.ndarray, settings: Preprocessing) -> np.ndarray:
     """Model input (H, W, C) float -> uint8 RGB for display (undoes the scaling)."""
-    scale = settings.scale
-    if scale == "0-1":
-        x = x * 255.0
-    elif scale == "-1-1":
-        x = (x + 1.0) * 127.5
-    x = np.clip(x, 0, 255).astype(np.uint8)
-    return np.repeat(x, 3, axis=2) if x.shape[2] == 1 else x[:, :, :3]
+    x = np.clip(unscale_values(x, settings.scale), 0, 255).astype(np.uint8)
+    return np.repeat(x, 3, axis=2) if x.shape[2] == 1 else np.ascontiguousarray(x[:, :, :3])

@@ -1,7 +1,8 @@
 """What a probe needs before it starts: a trained model, its preprocessing and an image.
 
 Shared by the probe panel and ``cnnstudio probe``: the newest trained checkpoint of a
-project, the preprocessing a bare ``.keras`` model implies, an image file read as RGB.
+project, the preprocessing a bare ``.keras`` model implies (its family's scaling, see
+:mod:`cnnstudio.ml.pretrained`), an image file read as RGB.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def preprocessing_for(input_shape: tuple[int, ...]) -> Preprocessing:
         return fit_to_model(Preprocessing.default(), input_shape)[0]
     except LiveError as exc:
         raise ProbeInputError(str(exc)) from None
+
+
+def model_preprocessing(model) -> tuple[Preprocessing, str]:
+    """Preprocessing for a bare model file and why: size and grey/RGB from its input shape, the
+    scaling its family expects (:func:`cnnstudio.ml.pretrained.preprocessing_mode`)."""
+    from .pretrained import preprocessing_mode
+
+    mode, why = preprocessing_mode(model)
+    return preprocessing_for(tuple(model.inputs[0].shape[1:])).replace(scale=mode), why
 
 
 def load_model(path: str | Path):

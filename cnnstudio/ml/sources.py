@@ -2,7 +2,8 @@
 
 Each loader returns a :class:`RawData`: class names, and the images either in memory
 (uint8 arrays, any size) or as file paths (image folders, decoded later while streaming),
-split into parts (``"all"``, or the source's own ``"train"``/``"val"``/``"test"``).
+split into parts (``"all"``, or the source's own ``"train"``/``"val"``/``"test"``: a keras dataset's,
+an npz file's, or an image folder's ``train/``, ``val/``, ``test/`` folders).
 :mod:`cnnstudio.ml.datasets` splits, preprocesses and batches them.
 """
 
@@ -19,7 +20,7 @@ from cnnstudio.core.settings import DATA, DataSource
 
 from .shapes import ShapesError, ShapesGenerator
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 
 #: keras.datasets name -> (title, class names).
 KERAS_CLASSES: dict[str, list[str]] = {
@@ -75,45 +76,94 @@ def load_shapes(data: DataSource) -> RawData:
                    f"{len(labels)} generated {gen.size}x{gen.size} {colour} shapes")
 
 
-def load_folder(data: DataSource) -> RawData:
-    """An image folder with one sub-folder per class; files are only listed here, not read.
+#: Folder names of a dataset shipped already split (``train/``, ``val/``, ``test/``, each holding
+#: the class folders), and the part each one is.
+SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                 "test": "test", "testing": "test"}
 
-    Files whose header is no image OpenCV can decode are skipped and listed; files that
-    fail to decode later, while streaming, are skipped then (see ``datasets``).
+
+def load_folder(data: DataSource) -> RawData:
+    """An image folder with one sub-folder per class, or split folders (``train/``, ``validation/``
+    or ``val/``, ``test/``) that each hold the class folders; files are only listed here, not read.
+
+    Split folders become the parts (a split that is missing is carved from ``train``, see
+    ``datasets``). Files whose header is no image OpenCV can decode are skipped and listed;
+    files that fail to decode later, while streaming, are skipped then (see ``datasets``).
     """
     root = Path(data.path).expanduser()
     if not data.path.strip():
         raise DataError("image folder: choose a folder (one sub-folder of images per class)")
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(class_dirs) < 2:
-        raise DataError(f"image folder {root} needs one sub-folder per class (found {len(class_dirs)})")
-    paths, labels, skipped = [], [], []
-    for label, folder in enumerate(class_dirs):
-        for dirpath, _dirs, files in os.walk(folder):
+    splits = _split_folders(root)
+    if splits is None:
+        class_dirs = _sub_folders(root)
+        if len(class_dirs) < 2:
+            raise DataError(f"image folder {root} needs one sub-folder per class (found {len(class_dirs)})")
+        classes = [d.name for d in class_dirs]
+        splits = {"all": root}
+    else:
+        classes = [d.name for d in _sub_folders(splits["train"])]
+        if len(classes) < 2:
+            raise DataError(f"{splits['train']} needs one sub-folder per class (found {len(classes)})")
+    parts, skipped = {}, []
+    for part, folder in splits.items():
+        parts[part] = _class_files(folder, classes, skipped)
+        empty = [c for i, c in enumerate(classes) if not np.any(parts[part].labels == i)]
+        if empty and part in ("all", "train"):  # a class to learn needs images; a test may lack one
+            raise DataError(f"image folder {folder}: class folder(s) without images: {', '.join(empty)}")
+    total = sum(len(p) for p in parts.values())
+    if "all" in parts:
+        return RawData(classes, parts, f"{total} images in {len(classes)} folders under {root}", skipped)
+    given = ", ".join(f"{name} {len(part)}" for name, part in parts.items())
+    return RawData(classes, parts, f"{total} images of {len(classes)} classes under {root}, split as given: {given}",
+                   skipped)
+
+
+def _sub_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _split_folders(root: Path) -> dict[str, Path] | None:
+    """``{part: folder}`` when every sub-folder of ``root`` is a split folder, one of them ``train``
+    holding folders; else ``None`` (the sub-folders are classes)."""
+    subs = _sub_folders(root)
+    parts = {SPLIT_FOLDERS.get(d.name.lower()): d for d in subs}
+    if None in parts or len(parts) != len(subs) or "train" not in parts or not _sub_folders(parts["train"]):
+        return None
+    return {part: parts[part] for part in ("train", "val", "test") if part in parts}
+
+
+def _class_files(folder: Path, classes: list[str], skipped: list[tuple[str, str]]) -> Part:
+    """The image files under ``folder``'s class folders, labelled by ``classes``; unreadable ones go to ``skipped``."""
+    dirs = _sub_folders(folder)
+    unknown = [d.name for d in dirs if d.name not in classes]
+    if unknown:
+        raise DataError(f"{folder}: class folder(s) {', '.join(unknown)} are not in the training classes "
+                        f"({', '.join(classes)})")
+    paths, labels = [], []
+    for d in dirs:
+        for dirpath, _dirs, files in os.walk(d):
             for name in sorted(files):
                 path = os.path.join(dirpath, name)
                 if not name.lower().endswith(IMAGE_SUFFIXES):
                     continue
-                if not cv2.haveImageReader(path):
+                if not (cv2.haveImageReader(path) or name.lower().endswith(".gif")):  # GIF: see _first_frame
                     skipped.append((path, "not a readable image"))
                     continue
                 paths.append(path)
-                labels.append(label)
+                labels.append(classes.index(d.name))
     if not paths:
-        raise DataError(f"image folder {root} has no png/jpg/bmp/webp images in its class folders")
-    labels = np.asarray(labels, np.int64)
-    empty = [class_dirs[i].name for i in range(len(class_dirs)) if not np.any(labels == i)]
-    if empty:
-        raise DataError(f"image folder {root}: class folder(s) without images: {', '.join(empty)}")
-    return RawData([d.name for d in class_dirs], {"all": Part(labels, paths=np.asarray(paths))},
-                   f"{len(paths)} images in {len(class_dirs)} folders under {root}", skipped)
+        raise DataError(f"image folder {folder} has no {'/'.join(s[1:] for s in IMAGE_SUFFIXES)} images in its "
+                        f"class folders")
+    return Part(np.asarray(labels, np.int64), paths=np.asarray(paths))
 
 
 def read_image(path: str) -> np.ndarray | None:
-    """A file as uint8 RGB (H, W, 3) or grey (H, W); None if it cannot be decoded."""
+    """A file as uint8 RGB (H, W, 3) or grey (H, W); None if it cannot be decoded. A GIF gives its first frame."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None and path.lower().endswith(".gif"):
+        img = _first_frame(path)
     if img is None or img.size == 0:
         return None
     if img.dtype != np.uint8:
@@ -123,6 +173,16 @@ def read_image(path: str) -> np.ndarray | None:
     if img.shape[2] == 4:
         return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _first_frame(path: str) -> np.ndarray | None:
+    """A GIF's first frame (BGR) through FFmpeg, for an OpenCV built without its own GIF decoder."""
+    capture = cv2.VideoCapture(path)
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    return frame if ok else None
 
 
 def load_keras(data: DataSource) -> RawData:

@@ -271,7 +271,8 @@ class MainWindow(QMainWindow):
     def _on_import_done(self, project: Project) -> None:
         self.studio.set_project(project)
         self.studio.undo_stack.resetClean()
-        self.statusBar().showMessage(f"Imported {project.name}", 4000)
+        self.statusBar().showMessage(f"Imported {project.name}; scaling {project.preprocessing.scale}: "
+                                     f"{project.import_note}", 15000)
 
     def save(self) -> bool:
         """Save to the project's file (asks for one the first time)."""

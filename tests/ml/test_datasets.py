@@ -142,3 +142,73 @@ def test_every_template_trains_offline_on_its_own_data(stem):
     ds = load_dataset(project.data, project.preprocessing)
     assert ds.classes == project.classes
     assert ds.input_shape == tuple(project.graph.input_nodes()[0].params["shape"])
+
+
+def _split_folder(root, counts: dict[str, int], classes=("cat", "dog")):
+    """``root/<split>/<class>/i.png`` with ``counts[split]`` images per class, dark cats, light dogs."""
+    for split, n in counts.items():
+        for cls, value in zip(classes, (40, 220)):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(n):
+                cv2.imwrite(str(root / split / cls / f"{i}.png"), np.full((12, 10, 3), value, np.uint8))
+    return root
+
+
+def test_pre_split_folders_are_splits_not_classes(tmp_path):
+    root = _split_folder(tmp_path, {"train": 5, "validation": 2, "test": 3})
+    ds = load_dataset(source({"kind": "folder", "path": str(root)}), GREY32)
+    assert ds.classes == ["cat", "dog"] and ds.streamed
+    assert ds.class_counts() == {"train": [5, 5], "val": [2, 2], "test": [3, 3]}
+    assert all("/validation/" in p for p in ds.splits["val"].paths)
+    assert "split as given: train 10, val 4, test 6" in ds.description
+    x, y = next(ds.tf_dataset("test", 6).as_numpy_iterator())
+    assert x[y == 0].mean() < 0.3 < 0.7 < x[y == 1].mean()
+
+
+def test_a_missing_split_folder_is_carved_from_train(tmp_path):
+    root = _split_folder(tmp_path, {"train": 10, "val": 2})
+    ds = load_dataset(source({"kind": "folder", "path": str(root), "test_split": 0.2}), GREY32)
+    assert ds.class_counts() == {"train": [8, 8], "val": [2, 2], "test": [2, 2]}
+
+
+def test_a_split_with_a_class_training_lacks_is_refused_by_name(tmp_path):
+    root = _split_folder(tmp_path, {"train": 2})
+    _split_folder(tmp_path, {"test": 1}, classes=("cat", "cow"))
+    with pytest.raises(DataError, match=r"class folder\(s\) cow are not in the training classes \(cat, dog\)"):
+        load_dataset(source({"kind": "folder", "path": str(root)}), GREY32)
+
+
+def test_a_class_folder_called_test_beside_others_is_still_a_class(tmp_path):
+    for cls in ("test", "control"):
+        (tmp_path / cls).mkdir()
+        cv2.imwrite(str(tmp_path / cls / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    ds = load_dataset(source({"kind": "folder", "path": str(tmp_path), "validation_split": 0.0,
+                              "test_split": 0.0}), GREY32)
+    assert ds.classes == ["control", "test"]
+
+
+def _gif(path, colours):
+    animation = cv2.Animation()
+    animation.frames = [np.full((10, 12, 3), c, np.uint8) for c in colours]  # BGR
+    animation.durations = [100] * len(colours)
+    assert cv2.imwriteanimation(str(path), animation)
+
+
+def test_gif_files_are_read_as_their_first_frame(tmp_path, monkeypatch):
+    from cnnstudio.ml import sources
+
+    _gif(tmp_path / "a.gif", [(0, 0, 255), (255, 0, 0)])  # red, then blue
+    first = sources.read_image(str(tmp_path / "a.gif"))
+    assert first.shape == (10, 12, 3) and first[0, 0, 0] > 200 and first[0, 0, 2] < 50  # red, as RGB
+    monkeypatch.setattr(sources.cv2, "imread", lambda *args: None)  # an OpenCV without a GIF decoder
+    np.testing.assert_array_equal(sources.read_image(str(tmp_path / "a.gif")), first)
+
+
+def test_gif_images_in_class_folders_are_listed_and_streamed(tmp_path):
+    root = _split_folder(tmp_path, {"train": 2})
+    _gif(root / "train" / "cat" / "moving.gif", [(40, 40, 40), (220, 220, 220)])
+    ds = load_dataset(source({"kind": "folder", "path": str(root), "validation_split": 0.0, "test_split": 0.0}),
+                      GREY32)
+    assert ds.size("train") == 5 and any(p.endswith("moving.gif") for p in ds.splits["train"].paths)
+    x, y = next(ds.tf_dataset("train", 5).as_numpy_iterator())
+    assert x.shape == (5, 32, 32, 1) and not ds.skipped

@@ -195,6 +195,9 @@ def test_keras_applications_build_in_the_background(qtbot, window, dialogs, name
     qtbot.waitUntil(lambda: window.studio.project.name == name, timeout=60_000)
     assert actions.busy is None and not dialogs.warnings
     assert len(window.studio.graph.nodes) > 150 and not window.studio.inference.errors
+    mode = {"MobileNetV2": "tf", "MobileNetV3Small": "raw"}[name]  # what it was trained with, and why:
+    assert window.studio.project.preprocessing.scale == mode
+    assert f"scaling {mode}: " in window.statusBar().currentMessage()
     from cnnstudio.ml.keras_io import keras_fallback
 
     window.studio.keras_fallback = keras_fallback  # as once TensorFlow has loaded: Keras infers the generic nodes
