@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS):
+        from cnnstudio.ui.platform_check import platform_problem
+
+        problem = platform_problem()  # before Qt loads the plugin: Qt's own abort names the wrong package
+        if problem:
+            print(f"cnnstudio: {problem}", file=sys.stderr)
+            return 2
         from cnnstudio.ui.app import run
         return run(argv[0] if argv else None, t0=t0)
     args = _parser().parse_args(argv)
