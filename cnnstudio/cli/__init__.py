@@ -19,6 +19,17 @@ class CLIError(Exception):
     """Bad input: printed as one line, exit code 2."""
 
 
+def add_trust_code(parser: argparse.ArgumentParser) -> None:
+    """Add ``--trust-code`` to a subcommand that loads model files."""
+    parser.add_argument("--trust-code", action="store_true",
+                        help="let Python code in the model file (a Lambda layer) run: only for files you trust")
+
+
+def untrusted(exc: Exception) -> CLIError:
+    """The one line for a model file refused because it holds code (an ``UntrustedCodeError``)."""
+    return CLIError(f"{exc} (add --trust-code if you trust the file)")
+
+
 def _parser() -> argparse.ArgumentParser:
     # ``cnnstudio [PROJECT]`` (the studio) is routed in main() before parsing: a positional
     # here would swallow the subcommand name.
