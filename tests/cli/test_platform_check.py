@@ -99,3 +99,16 @@ def test_the_check_imports_no_qt():
     code = ("import sys, cnnstudio.ui.platform_check as c; c.platform_problem({'DISPLAY': ':0'});"
             "sys.exit(1 if any(m.startswith('PySide6') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_without_ldd_a_child_process_tries_to_load_the_plugin(tmp_path, monkeypatch):
+    plugin = tmp_path / "libqxcb.so"
+    plugin.write_bytes(b"\x7fELF")
+
+    def child(cmd, **kwargs):
+        assert cmd[0] == sys.executable and cmd[-1] == str(plugin)
+        return subprocess.CompletedProcess(cmd, 1, "", "OSError: libxcb-icccm.so.4: cannot open shared object file: "
+                                                        "No such file or directory\n")
+    monkeypatch.setattr(platform_check.shutil, "which", lambda name: None)
+    monkeypatch.setattr(platform_check.subprocess, "run", child)
+    assert check_plugin("xcb", tmp_path).missing == ("libxcb-icccm.so.4",)
