@@ -12,11 +12,22 @@ import sys
 import time
 
 #: Subcommand modules, in help order.
-SUBCOMMANDS = ["summary", "export", "train", "probe"]
+SUBCOMMANDS = ["summary", "export", "train", "probe", "doctor"]
 
 
 class CLIError(Exception):
     """Bad input: printed as one line, exit code 2."""
+
+
+def add_trust_code(parser: argparse.ArgumentParser) -> None:
+    """Add ``--trust-code`` to a subcommand that loads model files."""
+    parser.add_argument("--trust-code", action="store_true",
+                        help="let Python code in the model file (a Lambda layer) run: only for files you trust")
+
+
+def untrusted(exc: Exception) -> CLIError:
+    """The one line for a model file refused because it holds code (an ``UntrustedCodeError``)."""
+    return CLIError(f"{exc} (add --trust-code if you trust the file)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS):
+        from cnnstudio.ui.platform_check import platform_problem
+
+        problem = platform_problem()  # before Qt loads the plugin: Qt's own abort names the wrong package
+        if problem:
+            print(f"cnnstudio: {problem}", file=sys.stderr)
+            return 2
         from cnnstudio.ui.app import run
         return run(argv[0] if argv else None, t0=t0)
     args = _parser().parse_args(argv)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnnstudio.core.project import ProjectError
 
-from . import CLIError
+from . import CLIError, add_trust_code
 from .quiet import tensorflow_chatter_hidden
 from .summary import load_any
 
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", help="file to write (python: stdout when left out)")
     p.add_argument("--weights", action="store_true",
                    help="python: also write the trained weights beside the script (FILE.weights.h5)")
+    add_trust_code(p)
     p.set_defaults(run=run)
 
 
@@ -39,7 +40,7 @@ def run(args) -> int:
     to_stdout = not args.output or args.output == "-"
     if args.weights and (args.format != "python" or to_stdout):
         raise CLIError("--weights goes with --format python -o FILE.py (a .keras file always holds its weights)")
-    project = load_any(args.path)
+    project = load_any(args.path, args.trust_code)
     with tensorflow_chatter_hidden():  # stderr is hidden in here: report after the block
         from cnnstudio.ml.builder import BuildError  # loads TensorFlow
         from cnnstudio.ml.export import python_code, save_keras, save_python, weights_name

@@ -26,7 +26,7 @@ from pathlib import Path
 from cnnstudio.core.project import SUFFIX, ProjectError, load_project
 from cnnstudio.core.settings import PREPROCESSING
 
-from . import CLIError
+from . import CLIError, add_trust_code, untrusted
 from .quiet import tensorflow_chatter_hidden
 
 #: Smallest side of the PNGs written (small model inputs are enlarged, pixels kept sharp).
@@ -55,6 +55,7 @@ def register(subparsers) -> None:
                    help="class (a map's class, a unit of values) the attributions explain (default: see above)")
     p.add_argument("--pixel", type=_pixel, default=None, metavar="ROW,COL",
                    help="the pixel of a per-pixel output the attributions explain")
+    add_trust_code(p)
     p.set_defaults(run=run)
 
 
@@ -66,7 +67,7 @@ def _pixel(text: str) -> tuple[int, int]:
     return row, col
 
 
-def _open_model(path: str):
+def _open_model(path: str, trust_code: bool):
     """(keras model, preprocessing settings, class names, graph or None, how the scaling was chosen)
     for MODEL (a bare model's settings have no size where its input leaves it open: see :func:`_open_size`)."""
     from cnnstudio.ml.pretrained import class_names_for
@@ -81,8 +82,8 @@ def _open_model(path: str):
         checkpoint = latest_checkpoint(project)
         if checkpoint is None:
             raise CLIError(f"{p.name} has no trained run yet: train it first (cnnstudio train {p})")
-        return load_model(checkpoint), project.preprocessing, project.classes, project.graph, ""
-    model = load_model(p)
+        return load_model(checkpoint, trust_code), project.preprocessing, project.classes, project.graph, ""
+    model = load_model(p, trust_code)
     settings, why = model_preprocessing(model)
     return model, settings, class_names_for(model), None, why
 
@@ -96,10 +97,11 @@ def run(args) -> int:
         raise CLIError("--top must be at least 1")
     with tensorflow_chatter_hidden():
         from cnnstudio.ml.outputs import Target
+        from cnnstudio.ml.keras_io import UntrustedCodeError
         from cnnstudio.ml.probe_inputs import ProbeInputError, read_rgb
 
         try:
-            model, settings, classes, graph, why = _open_model(args.model)
+            model, settings, classes, graph, why = _open_model(args.model, args.trust_code)
             if args.preprocess:
                 settings, why = settings.replace(scale=args.preprocess), ""
             image = read_rgb(args.image)
@@ -107,6 +109,8 @@ def run(args) -> int:
                 settings = settings.replace(size=_open_size(image.shape))
             report = probe_to_folder(model, image, settings, classes, graph, args.layer, out, args.top,
                                      args.output, Target(args.target_index, args.pixel))
+        except UntrustedCodeError as exc:
+            raise untrusted(exc) from None
         except ProbeInputError as exc:
             raise CLIError(str(exc)) from None
         except OSError as exc:

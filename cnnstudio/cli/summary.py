@@ -14,7 +14,7 @@ from cnnstudio.core.graph import LayerGraph, Node
 from cnnstudio.core.inference import GraphInference, infer
 from cnnstudio.core.project import FORMAT, SUFFIX, Project, ProjectError, load_project
 
-from . import CLIError
+from . import CLIError, add_trust_code, untrusted
 from .quiet import tensorflow_chatter_hidden
 
 
@@ -24,19 +24,23 @@ def register(subparsers) -> None:
                               description=__doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("path", help="project (.cnnproj), .keras, .h5 or Keras JSON file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_trust_code(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Print the summary of ``args.path``."""
-    project = load_any(args.path)
+    project = load_any(args.path, args.trust_code)
     report = summarise(project.graph, project.name)
     print(json.dumps(report, indent=1) if args.json else table(report))
     return 0
 
 
-def load_any(path: str | Path) -> Project:
-    """A project from a project file or a Keras model file; bad input raises :class:`CLIError`."""
+def load_any(path: str | Path, trust_code: bool = False) -> Project:
+    """A project from a project file or a Keras model file; bad input raises :class:`CLIError`.
+
+    ``trust_code`` lets Python code in a model file run (see :func:`~cnnstudio.ml.keras_io.load_model_file`).
+    """
     p = Path(path)
     if not p.is_file():
         raise CLIError(f"{p}: no such file")
@@ -46,10 +50,12 @@ def load_any(path: str | Path) -> Project:
     except ProjectError as exc:
         raise CLIError(str(exc)) from None
     with tensorflow_chatter_hidden():
-        from cnnstudio.ml.keras_io import project_from_file  # loads TensorFlow: only for Keras files
+        from cnnstudio.ml.keras_io import UntrustedCodeError, project_from_file  # loads TensorFlow: only for Keras files
 
         try:
-            return project_from_file(p)
+            return project_from_file(p, trust_code)
+        except UntrustedCodeError as exc:
+            raise untrusted(exc) from None
         except (ValueError, OSError) as exc:  # ModelImportError and the odd Keras error that slips past it
             raise CLIError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 

@@ -15,6 +15,7 @@ import keras
 from cnnstudio.core.catalog import MANY, spec
 from cnnstudio.core.graph import LayerGraph, Node, safe_name
 
+from . import trust
 from .operations import call_ports, fill_call
 
 
@@ -39,7 +40,12 @@ def make_layer(node: Node) -> keras.layers.Layer:
                 raise BuildError(f"{node.name}: layer kind {node.kind!r} is unknown and has no saved Keras config")
             layer_doc = dict(node.extra["layer"])
             layer_doc["config"] = {**layer_doc.get("config", {}), "name": node.name}
-            return keras.saving.deserialize_keras_object(layer_doc)
+            codes = trust.code_in(layer_doc)
+            refused = trust.untrusted(codes)
+            if refused:  # a project file (or a graph) can carry a Lambda's code as well as a model file
+                raise BuildError(f"{node.name} holds Python code ({trust.describe(refused)}) that was not trusted "
+                                 "in this session: import its model file again and agree to run it")
+            return keras.saving.deserialize_keras_object(layer_doc, safe_mode=not codes)
         cls = getattr(keras.layers, node.kind)
         return cls.from_config(layer_config(node))
     except BuildError:

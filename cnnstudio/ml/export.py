@@ -19,7 +19,6 @@ import inspect
 import json
 import keyword
 import math
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -133,7 +132,8 @@ def _constant(doc: dict) -> _Source:
 
 
 def _variable(name: str, taken: set[str]) -> str:
-    var = re.sub(r"\W", "_", name)
+    """A Python name for layer ``name``: only characters a name may hold (a file's layer name can be any text)."""
+    var = "".join(c if f"_{c}".isidentifier() else "_" for c in name)
     if not var or var[0].isdigit():
         var = f"layer_{var}"
     if keyword.iskeyword(var) or var in RESERVED:
@@ -224,9 +224,10 @@ def _object_call(doc: dict) -> str | None:
         return None
     cfg = doc.get("config")
     if doc.get("registered_name") is not None or not isinstance(cfg, dict) or not all(
-            isinstance(k, str) and k.isidentifier() for k in cfg):
+            isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k) for k in cfg):
         return None
-    if not hasattr(importlib.import_module(doc["module"]), str(doc["class_name"])):
+    # the class name is written as code: it must name a class of that module, nothing else a file could put there
+    if not isinstance(getattr(importlib.import_module(doc["module"]), str(doc["class_name"]), None), type):
         return None
     return f"{doc['module']}.{doc['class_name']}({', '.join(f'{k}={_lit(x)}' for k, x in cfg.items())})"
 

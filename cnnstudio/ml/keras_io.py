@@ -29,7 +29,7 @@ from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
 
-from . import pretrained
+from . import pretrained, trust
 from .builder import call_arguments, make_layer
 from .legacy_h5 import readable_copy
 from .operations import merge_kind, operation_kind, read_call
@@ -40,6 +40,14 @@ H5_SUFFIXES = (".h5", ".hdf5")
 
 class ModelImportError(ValueError):
     """A model file or architecture that cannot be imported; the message is one line for a person."""
+
+
+class UntrustedCodeError(ModelImportError):
+    """The file holds Python code (``what``, e.g. ``'a Lambda layer "x"'``) that would run on loading."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"{path} holds Python code ({what}) that runs when the model is loaded: refused")
+        self.path, self.what = path, what
 
 
 def keras_fallback(node: Node, input_shapes: list) -> tuple[tuple, int, int]:
@@ -60,19 +68,23 @@ def weight_counts(layer: keras.layers.Layer | keras.Operation) -> tuple[int, int
 
 # -- files ----------------------------------------------------------------------------
 
-def load_model_file(path: str | Path) -> keras.Model:
+def load_model_file(path: str | Path, trust_code: bool = False) -> keras.Model:
     """A ``keras.Model`` from a ``.keras``, ``.h5`` (full model) or Keras JSON architecture file.
 
-    Models are loaded without their compile state. Raises :class:`ModelImportError`.
+    Models are loaded without their compile state. Python code in the file (a ``Lambda``
+    layer...) is refused with :class:`UntrustedCodeError` unless ``trust_code`` or the user
+    agreed to that same code earlier in this session (:mod:`cnnstudio.ml.trust`). Raises
+    :class:`ModelImportError`.
     """
     p = Path(path)
     kind = _file_kind(p)
     if kind == "h5":
-        return _load_h5(p)
+        return _load_h5(p, trust_code)
     if kind == "keras":
-        return _keras_call(keras.saving.load_model, p, p, compile=False)
+        safe = _code_check(p, _zip_config(p), trust_code)
+        return _trusted(_keras_call(keras.saving.load_model, p, p, compile=False, safe_mode=safe), safe)
     if kind == "json":
-        return _load_json(p)
+        return _load_json(p, trust_code)
     kinds = {".keras": "not a .keras file (not a zip archive)", ".h5": "not an HDF5 file", ".hdf5": "not an HDF5 file"}
     raise ModelImportError(f"{p}: {kinds.get(p.suffix.lower(), 'not a Keras model file (.keras, .h5 or JSON)')}")
 
@@ -92,21 +104,58 @@ def _file_kind(p: Path) -> str | None:
     return None
 
 
-def _load_h5(p: Path) -> keras.Model:
+def _load_h5(p: Path, trust_code: bool) -> keras.Model:
     import h5py
 
     try:
         with h5py.File(p, "r") as f:
-            has_model = "model_config" in f.attrs
+            config = f.attrs.get("model_config")
     except OSError as exc:
         raise ModelImportError(f"{p}: not a readable HDF5 file ({exc})") from None
-    if not has_model:
+    if config is None:
         raise ModelImportError(f"{p} holds only weights, no model architecture: open the full model file instead")
+    safe = _code_check(p, _json_or_none(config), trust_code)
     with readable_copy(p) as readable:  # a Keras 2 config Keras 3 cannot read is rewritten first
-        return _keras_call(keras.saving.load_model, p, readable, compile=False)
+        return _trusted(_keras_call(keras.saving.load_model, p, readable, compile=False, safe_mode=safe), safe)
 
 
-def _load_json(p: Path) -> keras.Model:
+def _zip_config(p: Path) -> Any:
+    """The architecture (``config.json``) of a ``.keras`` archive, or ``None`` (Keras then says what is wrong)."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            return _json_or_none(z.read("config.json"))
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return None
+
+
+def _json_or_none(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _code_check(p: Path, config: Any, trust_code: bool) -> bool:
+    """Keras's ``safe_mode`` for loading ``config``: True when it holds no code; False when its
+    code is trusted (``trust_code`` records that); raises :class:`UntrustedCodeError` otherwise."""
+    codes = trust.code_in(config)
+    if codes and trust_code:
+        trust.allow(codes)
+    refused = trust.untrusted(codes)
+    if refused:
+        raise UntrustedCodeError(p, trust.describe(refused))
+    return not codes
+
+
+def _trusted(model: keras.Model, safe: bool) -> keras.Model:
+    """``model``; once code was let run to build it, its layers' code as Keras writes it again
+    (a checkpoint, a generic node) is the same agreement (bytecode may serialise differently)."""
+    if not safe:
+        trust.allow(trust.code_in([keras.saving.serialize_keras_object(layer) for layer in model.layers]))
+    return model
+
+
+def _load_json(p: Path, trust_code: bool) -> keras.Model:
     try:
         text = p.read_text(encoding="utf-8")
         doc = json.loads(text)
@@ -116,7 +165,9 @@ def _load_json(p: Path) -> keras.Model:
         raise ModelImportError(f"{p} is corrupt or truncated JSON (error at line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(doc, dict) or "class_name" not in doc or "config" not in doc:
         raise ModelImportError(f"{p} is JSON but not a Keras model architecture (model.to_json())")
-    return _keras_call(keras.models.model_from_json, p, text)
+    safe = _code_check(p, doc, trust_code)
+    # what keras.models.model_from_json does, with safe_mode said
+    return _trusted(_keras_call(keras.saving.deserialize_keras_object, p, doc, safe_mode=safe), safe)
 
 
 #: Keras's words for a class it cannot find; the class may carry a module ("keras.layers.Foo") or package ("mine>Foo").
@@ -368,14 +419,15 @@ def project_from_model(model: keras.Model, name: str) -> Project:
     return project
 
 
-def project_from_file(path: str | Path) -> Project:
+def project_from_file(path: str | Path, trust_code: bool = False) -> Project:
     """A new, unsaved project from a ``.keras``, ``.h5`` or Keras JSON file (named after the file).
 
     A ``.keras`` or ``.h5`` file carries weights: the project points at it (``weights_file``)
-    so probing and live views use the trained model, not random weights.
+    so probing and live views use the trained model, not random weights. ``trust_code``: as
+    for :func:`load_model_file`.
     """
     path = Path(path)
-    project = project_from_model(load_model_file(path), path.stem)
+    project = project_from_model(load_model_file(path, trust_code), path.stem)
     if _file_kind(path) in ("h5", "keras"):
         project.weights_file = str(path.resolve())
     return project
@@ -417,5 +469,5 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
     return project
 
 
-__all__ = ["ModelImportError", "application_names", "catalog_parts", "graph_from_model", "keras_fallback",
+__all__ = ["ModelImportError", "UntrustedCodeError", "application_names", "catalog_parts", "graph_from_model", "keras_fallback",
            "load_model_file", "project_from_application", "project_from_file", "project_from_model"]

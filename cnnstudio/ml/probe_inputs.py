@@ -53,15 +53,18 @@ def model_preprocessing(model) -> tuple[Preprocessing, str]:
     return preprocessing_for(tuple(model.inputs[0].shape[1:])).replace(scale=mode), why
 
 
-def load_model(path: str | Path):
-    """A Keras model from a ``.keras``, ``.h5`` or JSON file; raises :class:`ProbeInputError`."""
-    from .keras_io import load_model_file  # imported late: TensorFlow
+def load_model(path: str | Path, trust_code: bool = False):
+    """A Keras model from a ``.keras``, ``.h5`` or JSON file; raises :class:`ProbeInputError`, or
+    :class:`~cnnstudio.ml.keras_io.UntrustedCodeError` for code the user did not trust."""
+    from .keras_io import UntrustedCodeError, load_model_file  # imported late: TensorFlow
 
     p = Path(path)
     if not p.is_file():
         raise ProbeInputError(f"{p}: no such file")
     try:
-        return load_model_file(p)
+        return load_model_file(p, trust_code)
+    except UntrustedCodeError:
+        raise  # the caller says how to trust it
     except (ValueError, OSError) as exc:
         raise ProbeInputError(str(exc).splitlines()[0] if str(exc) else f"{p.name} cannot be loaded") from None
 

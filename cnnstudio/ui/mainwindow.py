@@ -42,6 +42,17 @@ AUTOSAVE_MS = 60_000
 MAX_RECENT = 8
 
 
+def _import_file(path: Path, trust_code: bool):
+    """The project from a model file, or the :class:`UntrustedCodeError` that refused it (returned,
+    not raised, so the window can ask whether to run the code)."""
+    from cnnstudio.ml.keras_io import UntrustedCodeError, project_from_file
+
+    try:
+        return project_from_file(path, trust_code)
+    except UntrustedCodeError as exc:
+        return exc
+
+
 def load_class(path: str):
     """``'pkg.mod:Class'`` -> the class."""
     mod, _, cls = path.partition(":")
@@ -260,19 +271,39 @@ class MainWindow(QMainWindow):
         self._add_recent(path)
         return True
 
-    def import_model(self, path: Path) -> bool:
-        """Open a Keras model file as a new, unsaved project (in the background)."""
+    def import_model(self, path: Path, trust_code: bool = False) -> bool:
+        """Open a Keras model file as a new, unsaved project (in the background). A file with Python
+        code in it (a Lambda layer) is imported only after the user agreed to run that code."""
         from cnnstudio.ml import keras_io  # noqa: F401 - imported here: it loads TensorFlow
         self.statusBar().showMessage(f"Importing {path.name}…")
-        self.tasks.run(keras_io.project_from_file, path, on_done=self._on_import_done,
+        self.tasks.run(_import_file, Path(path), trust_code, on_done=self._on_import_done,
                        on_error=lambda msg, tb: QMessageBox.warning(self, "Cannot import model", msg))
         return True
 
-    def _on_import_done(self, project: Project) -> None:
+    def _on_import_done(self, result) -> None:
+        from cnnstudio.ml.keras_io import UntrustedCodeError
+
+        if isinstance(result, UntrustedCodeError):
+            self.statusBar().clearMessage()
+            if self.confirm_code(result.path, result.what):
+                self.import_model(result.path, trust_code=True)
+            return
+        project: Project = result
         self.studio.set_project(project)
         self.studio.undo_stack.resetClean()
         self.statusBar().showMessage(f"Imported {project.name}; scaling {project.preprocessing.scale}: "
                                      f"{project.import_note}", 15000)
+
+    def confirm_code(self, path: Path, what: str) -> bool:
+        """Ask whether the Python code (``what``) in model file ``path`` may run; No is the default."""
+        answer = QMessageBox.question(
+            self, "Run code from this file?",
+            f"This model contains Python code ({what}) that runs when it is loaded.\n\n"
+            "Code from a file can do anything you can do on this computer: read, change or delete your "
+            "files, or send them elsewhere. Import it only if you trust where "
+            f"{path.name} comes from.\n\nRun the code and import the model?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
 
     def save(self) -> bool:
         """Save to the project's file (asks for one the first time)."""

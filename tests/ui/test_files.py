@@ -272,3 +272,29 @@ def test_export_of_an_imported_trained_model_keeps_its_weights(qtbot, window, di
     qtbot.waitUntil(lambda: (tmp_path / "net.weights.h5").exists() and actions.busy is None, timeout=60_000)
     assert "trained weights" in dialogs.questions[-1] and "net.weights.h5" in messages[-1]
     assert not dialogs.warnings
+
+
+@pytest.mark.parametrize("agree", [False, True])
+def test_a_model_with_code_is_imported_only_after_the_risk_is_named_and_accepted(qtbot, window, dialogs,
+                                                                                 tmp_path, agree):
+    import keras
+
+    marker = tmp_path / "ran"
+    # the Lambda writes the marker when it runs; its path makes its bytecode unlike any other test's
+    inp = keras.Input((4,))
+    fn = eval(f"lambda t: t * float(__import__('pathlib').Path({str(marker)!r}).write_text('ran') > 0)")
+    keras.Model(inp, keras.layers.Lambda(fn, name="scale")(inp)).save(tmp_path / "code.keras")
+    marker.unlink()
+    dialogs.answers = [QMessageBox.Yes if agree else QMessageBox.No]
+    window.open_path(tmp_path / "code.keras", confirmed=True)
+    qtbot.waitUntil(lambda: not dialogs.answers, timeout=60_000)
+    assert dialogs.questions[0].startswith('This model contains Python code (a Lambda layer "scale") that runs when '
+                                           "it is loaded.")
+    assert "read, change or delete your files" in dialogs.questions[0]
+    if agree:
+        qtbot.waitUntil(lambda: window.studio.project.name == "code", timeout=60_000)
+        assert marker.exists()
+    else:
+        qtbot.wait(200)
+        assert window.studio.project.name == "LeNet-5" and not marker.exists()
+    assert not dialogs.warnings
