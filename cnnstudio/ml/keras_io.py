@@ -27,7 +27,7 @@ from cnnstudio.core.graph import LayerGraph, Node
 from cnnstudio.core.inference import NodeInfo, infer_node
 from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
-from cnnstudio.core.project import Project
+from cnnstudio.core.project import Project, user_data_dir
 
 from . import pretrained, trust
 from .builder import call_arguments, make_layer
@@ -462,7 +462,7 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
         raise ModelImportError(f"{name}: {msg or type(exc).__name__}") from None
     project = project_from_model(model, name)
     if weights is not None:  # keep the downloaded weights with the architecture
-        target = Path(keras.config.keras_home()) / "cnnstudio" / f"{name}-{Path(str(weights)).stem}.keras"
+        target = user_data_dir() / "weights" / f"{name}-{Path(str(weights)).stem}.keras"  # keras.config has no home
         target.parent.mkdir(parents=True, exist_ok=True)
         model.save(target)
         project.weights_file = str(target)
