@@ -5,7 +5,7 @@ the same run times
   * one edit (``SetParams`` on a convolution's filters) followed by a full re-inference of
     every node (shapes, parameters, receptive fields, FLOPs) by the core, target < 20 ms;
   * the plain Keras way of learning the same: building the ``keras.Model`` from the graph
-    (``cnnstudio.ml.builder.build_model``); ``"ratio"`` = Keras build time / re-inference time;
+    (``cnnstudio.ml.model.builder.build_model``); ``"ratio"`` = Keras build time / re-inference time;
   * one edit on the ResNet50 canvas end to end (command, re-inference, repaint), target
     < 50 ms, against rebuilding every scene item (``"canvas_ratio"``).
 Ends with one JSON line of figures.
@@ -51,7 +51,7 @@ def resnet50_graph():
     """The graph of ``keras.applications.ResNet50(weights=None)`` and the import time."""
     import keras
 
-    from cnnstudio.ml.keras_io import graph_from_model
+    from cnnstudio.ml.model.keras_io import graph_from_model
 
     t0 = time.perf_counter()
     graph = graph_from_model(keras.applications.ResNet50(weights=None))
@@ -83,7 +83,7 @@ def time_keras_build(graph, repeat: int) -> dict:
     """Building the ``keras.Model`` of ``graph`` (the plain way to get shapes and parameters)."""
     import keras
 
-    from cnnstudio.ml.builder import build_model
+    from cnnstudio.ml.model.builder import build_model
 
     def build():
         build_model(graph, "resnet50")

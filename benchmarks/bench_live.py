@@ -63,7 +63,7 @@ def write_video(path: str, frames: int = 150) -> str:
     """A 640x480 MJPG film of the demo source."""
     import cv2
 
-    from cnnstudio.ml.capture import DemoSource
+    from cnnstudio.ml.live.frame_sources import DemoSource
 
     demo = DemoSource(*FRAME_SIZE)
     out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, FRAME_SIZE)
@@ -77,7 +77,7 @@ def make_model(name: str):
     """(model, graph, preprocessing, classes) for ``lenet`` or ``mobilenetv2``."""
     if name == "lenet":
         from cnnstudio.core.templates import lenet5
-        from cnnstudio.ml.builder import build_model
+        from cnnstudio.ml.model.builder import build_model
 
         project = lenet5()
         return build_model(project.graph, name="lenet5"), project.graph, project.preprocessing, project.classes
@@ -102,7 +102,7 @@ def per_second(fn, seconds: float, at_least: int = 5) -> float:
 def reference_figures(video: str, pipe, model, seconds: float) -> dict:
     """Once per model, for context: ``model.predict`` per frame, and the plain way in one thread
     (read, preprocess, call, tile, one after the other)."""
-    from cnnstudio.ml.capture import Frame, VideoFileSource
+    from cnnstudio.ml.live.frame_sources import Frame, VideoFileSource
 
     x = np.zeros(pipe.prober.input_shape, np.float32)
     batch = x[None]
@@ -124,7 +124,7 @@ def without_gui(video: str, pipe, seconds: float) -> dict:
     and after: what two threads alone reach on this machine."""
     import threading
 
-    from cnnstudio.ml.capture import FrameGrabber, VideoFileSource, preprocess_on_capture
+    from cnnstudio.ml.live.frame_sources import FrameGrabber, VideoFileSource, preprocess_on_capture
 
     src = VideoFileSource(video)
     before = stages_alone(src, pipe, seconds / 3)
@@ -180,7 +180,7 @@ def whole_pipeline(video: str, spec, pipe, frames: int, segment_s: float, alone_
     from PySide6.QtCore import QEventLoop, QTimer
 
     from cnnstudio.core.templates import default_project
-    from cnnstudio.ml.capture import VideoFileSource
+    from cnnstudio.ml.live.frame_sources import VideoFileSource
     from cnnstudio.ui.live.panel import LivePanel
     from cnnstudio.ui.live.requests import LoadModel
     from cnnstudio.ui.studio import Studio
@@ -299,9 +299,9 @@ def main(argv=None) -> int:
     import tensorflow as tf
     from PySide6.QtWidgets import QApplication
 
-    from cnnstudio.ml.device import describe_device
-    from cnnstudio.ml.live import LivePipeline
-    from cnnstudio.ui.live.requests import ModelSpec
+    from cnnstudio.ml.model.device import describe_device
+    from cnnstudio.ml.live.pipeline import LivePipeline
+    from cnnstudio.ui.shared.model_choice import ModelSpec
 
     if args.tf_threads:  # before any op runs; applies to the stages alone and the pipeline alike
         tf.config.threading.set_intra_op_parallelism_threads(args.tf_threads)

@@ -36,7 +36,7 @@ def bench_mosaic(frames: int) -> dict:
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    from cnnstudio.ml.mosaic import tile_mosaic, to_uint8
+    from cnnstudio.ml.probing.mosaic import tile_mosaic, to_uint8
     from cnnstudio.ui.probe.views import MosaicView
 
     app = QApplication.instance() or QApplication([])
@@ -103,7 +103,7 @@ def bench_resnet(repeats: int) -> dict:
     """Seconds of one Prober probe and of the plain Keras sub-model call, median of ``repeats``."""
     import keras
 
-    from cnnstudio.ml.probes import Prober
+    from cnnstudio.ml.probing.prober import Prober
 
     model = keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3))
     x = np.random.default_rng(0).uniform(0, 1, (224, 224, 3)).astype(np.float32)

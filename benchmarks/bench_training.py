@@ -58,9 +58,9 @@ def plain_fit(p) -> tuple[float, float]:
     """Images/s and final validation accuracy of plain ``model.fit`` on NumPy arrays."""
     import keras
 
-    from cnnstudio.ml.builder import build_model
-    from cnnstudio.ml.datasets import load_dataset
-    from cnnstudio.ml.training import compile_model
+    from cnnstudio.ml.model.builder import build_model
+    from cnnstudio.ml.data.datasets import load_dataset
+    from cnnstudio.ml.training.fit import compile_model
 
     ds = load_dataset(p.data, p.preprocessing)
     keras.utils.set_random_seed(p.training.seed)

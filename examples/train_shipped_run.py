@@ -20,10 +20,10 @@ import tensorflow as tf
 
 from cnnstudio import RESOURCES
 from cnnstudio.core.project import SHIPPED_SUFFIX, SUFFIX, load_project
-from cnnstudio.ml.evaluation import FILE as EVALUATION
-from cnnstudio.ml.runner import run_project
-from cnnstudio.ml.runs import BEST, CURVES, FILTERS, METRICS, SETTINGS, Run
-from cnnstudio.ml.training import Reporter
+from cnnstudio.ml.training.evaluation import FILE as EVALUATION
+from cnnstudio.ml.training.runner import run_project
+from cnnstudio.ml.training.runs import BEST, CURVES, FILTERS, METRICS, SETTINGS, Run
+from cnnstudio.ml.training.fit import Reporter
 
 PROJECT = RESOURCES / "projects" / f"default{SUFFIX}"
 TARGET = PROJECT.with_suffix(SHIPPED_SUFFIX)

@@ -91,7 +91,7 @@ def tensorflow() -> list[Finding]:
             import tensorflow as tf
         except ImportError as exc:
             return [Finding("TensorFlow", "does not import", _import_fix(exc, "tensorflow"))]
-        from cnnstudio.ml.device import gpu_names
+        from cnnstudio.ml.model.device import gpu_names
 
         gpus = gpu_names()
         versions = f"{tf.__version__}, Keras {keras.__version__}"
@@ -109,7 +109,7 @@ def opencv() -> list[Finding]:
         import cv2
     except ImportError as exc:
         return [Finding("OpenCV", "does not import", _import_fix(exc, "opencv-python-headless"))]
-    from cnnstudio.ml.capture import list_cameras
+    from cnnstudio.ml.live.frame_sources import list_cameras
 
     cameras = list_cameras()
     nodes = sorted(glob.glob("/dev/video[0-9]*"))

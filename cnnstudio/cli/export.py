@@ -42,9 +42,9 @@ def run(args) -> int:
         raise CLIError("--weights goes with --format python -o FILE.py (a .keras file always holds its weights)")
     project = load_any(args.path, args.trust_code)
     with tensorflow_chatter_hidden():  # stderr is hidden in here: report after the block
-        from cnnstudio.ml.builder import BuildError  # loads TensorFlow
-        from cnnstudio.ml.export import python_code, save_keras, save_python, weights_name
-        from cnnstudio.ml.weights import ARCHITECTURE_ONLY, trained_weights_file
+        from cnnstudio.ml.model.builder import BuildError  # loads TensorFlow
+        from cnnstudio.ml.model.export import python_code, save_keras, save_python, weights_name
+        from cnnstudio.ml.model.weights import ARCHITECTURE_ONLY, trained_weights_file
 
         weights = trained_weights_file(project)
         try:

@@ -70,8 +70,8 @@ def _pixel(text: str) -> tuple[int, int]:
 def _open_model(path: str, trust_code: bool):
     """(keras model, preprocessing settings, class names, graph or None, how the scaling was chosen)
     for MODEL (a bare model's settings have no size where its input leaves it open: see :func:`_open_size`)."""
-    from cnnstudio.ml.pretrained import class_names_for
-    from cnnstudio.ml.probe_inputs import latest_checkpoint, load_model, model_preprocessing
+    from cnnstudio.ml.model.pretrained import class_names_for
+    from cnnstudio.ml.probing.inputs import latest_checkpoint, load_model, model_preprocessing
 
     p = Path(path)
     if p.suffix.lower() == SUFFIX:
@@ -96,9 +96,9 @@ def run(args) -> int:
     if args.top < 1:
         raise CLIError("--top must be at least 1")
     with tensorflow_chatter_hidden():
-        from cnnstudio.ml.outputs import Target
-        from cnnstudio.ml.keras_io import UntrustedCodeError
-        from cnnstudio.ml.probe_inputs import ProbeInputError, read_rgb
+        from cnnstudio.ml.probing.outputs import Target
+        from cnnstudio.ml.model.keras_io import UntrustedCodeError
+        from cnnstudio.ml.probing.inputs import ProbeInputError, read_rgb
 
         try:
             model, settings, classes, graph, why = _open_model(args.model, args.trust_code)
@@ -143,10 +143,10 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
     """
     import numpy as np
 
-    from cnnstudio.ml.mosaic import colorize, enlarge, save_png, tile_mosaic
-    from cnnstudio.ml.preprocess import preprocess
-    from cnnstudio.ml.probe_inputs import ProbeInputError
-    from cnnstudio.ml.probes import Prober
+    from cnnstudio.ml.probing.mosaic import colorize, enlarge, save_png, tile_mosaic
+    from cnnstudio.ml.data.preprocess import preprocess
+    from cnnstudio.ml.probing.inputs import ProbeInputError
+    from cnnstudio.ml.probing.prober import Prober
 
     try:
         prober = Prober(model, graph, classes, output, settings.size)
@@ -181,10 +181,10 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
 
 def _output_report(prober, values, out: Path, top: int) -> dict:
     """The probed output in predictions.json: its kind, then top-k or a summary; ``output.png`` if it is a picture."""
-    from cnnstudio.ml.live import as_probabilities
-    from cnnstudio.ml.mosaic import enlarge, save_png
-    from cnnstudio.ml.outputs import class_shares, output_picture, summary
-    from cnnstudio.ml.probes import top_k
+    from cnnstudio.ml.live.pipeline import as_probabilities
+    from cnnstudio.ml.probing.mosaic import enlarge, save_png
+    from cnnstudio.ml.probing.outputs import class_shares, output_picture, summary
+    from cnnstudio.ml.probing.prober import top_k
 
     o = prober.output
     report = {"output": {"index": o.index, "name": o.name, "kind": o.kind, "shape": list(o.shape), "text": o.text()}}
@@ -205,10 +205,10 @@ def _output_report(prober, values, out: Path, top: int) -> dict:
 
 def _write_attributions(prober, x, settings, target, out: Path) -> dict:
     """Grad-CAM and saliency of ``target`` as PNGs; what they explain, and why any is not defined."""
-    from cnnstudio.ml import attribution
-    from cnnstudio.ml.mosaic import colorize, enlarge, overlay, save_png
-    from cnnstudio.ml.outputs import AttributionUndefined, target_text
-    from cnnstudio.ml.preprocess import display_image
+    from cnnstudio.ml.probing import attribution
+    from cnnstudio.ml.probing.mosaic import colorize, enlarge, overlay, save_png
+    from cnnstudio.ml.probing.outputs import AttributionUndefined, target_text
+    from cnnstudio.ml.data.preprocess import display_image
 
     report = {"explained": target_text(prober.output, target, prober.class_names)}
     undefined = {}

@@ -39,7 +39,7 @@ def run(args) -> int:
 def load_any(path: str | Path, trust_code: bool = False) -> Project:
     """A project from a project file or a Keras model file; bad input raises :class:`CLIError`.
 
-    ``trust_code`` lets Python code in a model file run (see :func:`~cnnstudio.ml.keras_io.load_model_file`).
+    ``trust_code`` lets Python code in a model file run (see :func:`~cnnstudio.ml.model.keras_io.load_model_file`).
     """
     p = Path(path)
     if not p.is_file():
@@ -50,7 +50,7 @@ def load_any(path: str | Path, trust_code: bool = False) -> Project:
     except ProjectError as exc:
         raise CLIError(str(exc)) from None
     with tensorflow_chatter_hidden():
-        from cnnstudio.ml.keras_io import UntrustedCodeError, project_from_file  # loads TensorFlow: only for Keras files
+        from cnnstudio.ml.model.keras_io import UntrustedCodeError, project_from_file  # loads TensorFlow: only for Keras files
 
         try:
             return project_from_file(p, trust_code)

@@ -36,8 +36,8 @@ def register(subparsers) -> None:
 
 def _reporter_class():
     """The terminal reporter (defined late: it subclasses the TensorFlow-side Reporter)."""
-    from cnnstudio.ml.progress import TrainingProgress, format_duration
-    from cnnstudio.ml.training import Reporter
+    from cnnstudio.ml.training.progress import TrainingProgress, format_duration
+    from cnnstudio.ml.training.fit import Reporter
 
     class TerminalReporter(Reporter):
         """A one-line progress bar per epoch, then the epoch's figures."""
@@ -93,7 +93,7 @@ def run(args) -> int:
         raise CLIError(f"--out {out} exists and is not a folder")
     t0 = time.perf_counter()
     with tensorflow_chatter_hidden():
-        from cnnstudio.ml.runner import bad_input_message, run_project
+        from cnnstudio.ml.training.runner import bad_input_message, run_project
 
         try:
             result = run_project(project, _reporter_class()(), epochs=args.epochs,

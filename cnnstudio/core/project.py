@@ -23,7 +23,7 @@ FORMAT = "cnnstudio-project"
 FORMAT_VERSION = 1
 SUFFIX = ".cnnproj"
 #: Beside ``name.cnnproj``: ``name.runs/`` holds the runs it trained, ``name.shipped/`` the
-#: trained run it came with (read-only; see :mod:`cnnstudio.ml.runs`).
+#: trained run it came with (read-only; see :mod:`cnnstudio.ml.training.runs`).
 RUNS_SUFFIX, SHIPPED_SUFFIX = ".runs", ".shipped"
 
 class ProjectError(Exception):

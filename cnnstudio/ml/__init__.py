@@ -1,5 +1,7 @@
-"""TensorFlow/Keras and OpenCV code, no Qt: building and importing models, datasets,
-training, probes and capture sources."""
+"""TensorFlow/Keras and OpenCV code, no Qt, one sub-package per concern: ``model`` (graph <->
+Keras model, import, export), ``data`` (sources, the generated shapes, preprocessing),
+``training`` (fit, runs, losses, evaluation), ``probing`` (prober, attributions, pictures) and
+``live`` (frame sources, the capture thread, the live pipeline)."""
 
 import os
 

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication
 
 from cnnstudio.core.templates import open_default_project
 
-from .mainwindow import MainWindow
-from .studio import Studio
+from cnnstudio.ui.mainwindow import MainWindow
+from cnnstudio.ui.studio import Studio
 
 
 def run(path: str | None = None, t0: float | None = None) -> int:

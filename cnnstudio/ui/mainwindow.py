@@ -20,15 +20,15 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
 
 from cnnstudio.core.project import SUFFIX, Project, ProjectError, load_project, save_project, write_atomic
 
-from .studio import Studio
-from .tasks import TaskRunner
+from cnnstudio.ui.studio import Studio
+from cnnstudio.ui.tasks import TaskRunner
 
 #: Central pages: (title, "module:Class").
 PAGES = [
     ("Editor", "cnnstudio.ui.editor.canvas:CanvasView"),
     ("Training", "cnnstudio.ui.training.panel:TrainingPanel"),
     ("Probe", "cnnstudio.ui.probe.panel:ProbePanel"),
-    ("Convolution explorer", "cnnstudio.ui.explorer:ConvolutionExplorer"),
+    ("Convolution explorer", "cnnstudio.ui.explorer.page:ConvolutionExplorer"),
     ("Live", "cnnstudio.ui.live.panel:LivePanel"),
 ]
 #: Docks: (title, area, "module:Class").
@@ -45,7 +45,7 @@ MAX_RECENT = 8
 def _import_file(path: Path, trust_code: bool):
     """The project from a model file, or the :class:`UntrustedCodeError` that refused it (returned,
     not raised, so the window can ask whether to run the code)."""
-    from cnnstudio.ml.keras_io import UntrustedCodeError, project_from_file
+    from cnnstudio.ml.model.keras_io import UntrustedCodeError, project_from_file
 
     try:
         return project_from_file(path, trust_code)
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         self.templates_menu = bar.addMenu("&Templates")
         self.help_menu = bar.addMenu("&Help")
         self._action(self.help_menu, "&About cnnstudio", self._about)
-        from .editor.actions import install_editor_actions  # templates, applications, import, export
+        from cnnstudio.ui.editor.actions import install_editor_actions  # templates, applications, import, export
         install_editor_actions(self)
 
     def _about(self) -> None:
@@ -274,14 +274,14 @@ class MainWindow(QMainWindow):
     def import_model(self, path: Path, trust_code: bool = False) -> bool:
         """Open a Keras model file as a new, unsaved project (in the background). A file with Python
         code in it (a Lambda layer) is imported only after the user agreed to run that code."""
-        from cnnstudio.ml import keras_io  # noqa: F401 - imported here: it loads TensorFlow
+        from cnnstudio.ml.model import keras_io  # noqa: F401 - imported here: it loads TensorFlow
         self.statusBar().showMessage(f"Importing {path.name}…")
         self.tasks.run(_import_file, Path(path), trust_code, on_done=self._on_import_done,
                        on_error=lambda msg, tb: QMessageBox.warning(self, "Cannot import model", msg))
         return True
 
     def _on_import_done(self, result) -> None:
-        from cnnstudio.ml.keras_io import UntrustedCodeError
+        from cnnstudio.ml.model.keras_io import UntrustedCodeError
 
         if isinstance(result, UntrustedCodeError):
             self.statusBar().clearMessage()

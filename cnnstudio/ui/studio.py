@@ -148,8 +148,8 @@ class Studio(QObject):
 
     def _import_tensorflow(self) -> None:
         try:
-            from cnnstudio.ml.device import describe_device
-            from cnnstudio.ml.keras_io import keras_fallback
+            from cnnstudio.ml.model.device import describe_device
+            from cnnstudio.ml.model.keras_io import keras_fallback
             device = describe_device()
         except Exception:  # a broken install must not take the editor down
             self.tensorflow_failed.emit(traceback.format_exc(limit=3))

@@ -10,11 +10,11 @@ import pytest
 from cnnstudio.cli import main
 from cnnstudio.core.project import save_project
 from cnnstudio.core.templates import simple_cnn
-from cnnstudio.ml.builder import build_model
-from cnnstudio.ml.preprocess import preprocess
-from cnnstudio.ml.probe_inputs import preprocessing_for
-from cnnstudio.ml.probes import Prober
-from cnnstudio.ml.runs import Run
+from cnnstudio.ml.model.builder import build_model
+from cnnstudio.ml.data.preprocess import preprocess
+from cnnstudio.ml.probing.inputs import preprocessing_for
+from cnnstudio.ml.probing.prober import Prober
+from cnnstudio.ml.training.runs import Run
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from cnnstudio.core.catalog import CATALOG
 from cnnstudio.core.graph import Node
 from cnnstudio.core.templates import lenet5
-from cnnstudio.ml.builder import build_model, make_layer
-from cnnstudio.ml.probes import Prober
+from cnnstudio.ml.model.builder import build_model, make_layer
+from cnnstudio.ml.probing.prober import Prober
 
 
 def test_a_project_title_becomes_a_keras_safe_model_name_that_probes_accept():

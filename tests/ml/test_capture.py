@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cnnstudio.ml.capture import (CameraSource, DemoSource, FolderSource, FrameGrabber, FrameSource,
+from cnnstudio.ml.live.frame_sources import (CameraSource, DemoSource, FolderSource, FrameGrabber, FrameSource,
                                   ImageFileSource, SourceError, VideoFileSource, guess_kind, list_cameras,
                                   open_source)
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from cnnstudio.core.graph import LayerGraph, Node
-from cnnstudio.ml.builder import BuildError, build_model
-from cnnstudio.ml.export import _object_call, python_code
-from cnnstudio.ml.keras_io import UntrustedCodeError, load_model_file, project_from_file
-from cnnstudio.ml.trust import code_in
+from cnnstudio.ml.model.builder import BuildError, build_model
+from cnnstudio.ml.model.export import _object_call, python_code
+from cnnstudio.ml.model.keras_io import UntrustedCodeError, load_model_file, project_from_file
+from cnnstudio.ml.model.trust import code_in
 
 SUFFIXES = (".keras", ".h5", ".json")
 

@@ -7,8 +7,8 @@ import pytest
 
 from cnnstudio.core.settings import DataSource, Preprocessing
 from cnnstudio.core.templates import TEMPLATES
-from cnnstudio.ml.datasets import check_fits, load_dataset, stratified_split
-from cnnstudio.ml.sources import DataError
+from cnnstudio.ml.data.datasets import check_fits, load_dataset, stratified_split
+from cnnstudio.ml.data.sources import DataError
 
 GREY32 = Preprocessing.default()  # 32x32 grey, 0..1, stretched
 
@@ -195,7 +195,7 @@ def _gif(path, colours):
 
 
 def test_gif_files_are_read_as_their_first_frame(tmp_path, monkeypatch):
-    from cnnstudio.ml import sources
+    from cnnstudio.ml.data import sources
 
     _gif(tmp_path / "a.gif", [(0, 0, 255), (255, 0, 0)])  # red, then blue
     first = sources.read_image(str(tmp_path / "a.gif"))

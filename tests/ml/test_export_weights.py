@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from cnnstudio.core.project import save_project
-from cnnstudio.ml.builder import BuildError
-from cnnstudio.ml.export import python_code, save_keras, save_python, weights_name
-from cnnstudio.ml.keras_io import graph_from_model, load_model_file, project_from_file, project_from_model
-from cnnstudio.ml.runs import Run
-from cnnstudio.ml.weights import build_trained, trained_weights_file
+from cnnstudio.ml.model.builder import BuildError
+from cnnstudio.ml.model.export import python_code, save_keras, save_python, weights_name
+from cnnstudio.ml.model.keras_io import graph_from_model, load_model_file, project_from_file, project_from_model
+from cnnstudio.ml.training.runs import Run
+from cnnstudio.ml.model.weights import build_trained, trained_weights_file
 
 X = np.random.default_rng(1).random((4, 12, 12, 3), dtype=np.float32)
 

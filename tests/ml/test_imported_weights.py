@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from cnnstudio.core.project import load_project, save_project
-from cnnstudio.ml.keras_io import load_model_file, project_from_file
+from cnnstudio.ml.model.keras_io import load_model_file, project_from_file
 
 
 def _tiny_model():
@@ -37,7 +37,7 @@ def test_json_architecture_has_no_weights(tmp_path):
 def test_downloaded_application_weights_are_kept_in_the_users_folder(monkeypatch):
     """Asking for ImageNet weights keeps the downloaded model beside the project (no download here)."""
     from cnnstudio.core.project import user_data_dir
-    from cnnstudio.ml.keras_io import project_from_application
+    from cnnstudio.ml.model.keras_io import project_from_application
 
     model = _tiny_model()
 

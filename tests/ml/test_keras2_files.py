@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from cnnstudio.cli import main
-from cnnstudio.ml.keras_io import ModelImportError, load_model_file, project_from_file
-from cnnstudio.ml.legacy_h5 import keras3_readable
+from cnnstudio.ml.model.keras_io import ModelImportError, load_model_file, project_from_file
+from cnnstudio.ml.model.legacy_h5 import keras3_readable
 
 RNG = np.random.default_rng(0)
 L2 = {"class_name": "L2", "config": {"l2": 0.01}}

@@ -8,12 +8,12 @@ keras = pytest.importorskip("keras")
 
 from cnnstudio.core.settings import Preprocessing  # noqa: E402
 from cnnstudio.core.templates import default_project  # noqa: E402
-from cnnstudio.ml.builder import build_model  # noqa: E402
-from cnnstudio.ml.capture import DemoSource, Frame  # noqa: E402
-from cnnstudio.ml.live import (GAP_LEVEL, LiveError, LivePipeline, ProbabilitySmoother, as_probabilities,  # noqa: E402
+from cnnstudio.ml.model.builder import build_model  # noqa: E402
+from cnnstudio.ml.live.frame_sources import DemoSource, Frame  # noqa: E402
+from cnnstudio.ml.live.pipeline import (GAP_LEVEL, LiveError, LivePipeline, ProbabilitySmoother, as_probabilities,  # noqa: E402
                                fit_to_model, frame_rect, input_rect)
-from cnnstudio.ml.mosaic import tile_mosaic  # noqa: E402
-from cnnstudio.ml.preprocess import display_rgba, fit_image, preprocess, to_color  # noqa: E402
+from cnnstudio.ml.probing.mosaic import tile_mosaic  # noqa: E402
+from cnnstudio.ml.data.preprocess import display_rgba, fit_image, preprocess, to_color  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_receptive_field_of_a_clicked_unit_and_gradcam(project, model):
 
 
 def test_large_maps_are_shrunk_to_the_view_and_clicks_still_name_map_units(project, model):
-    from cnnstudio.ml.live import shrink_maps
+    from cnnstudio.ml.live.pipeline import shrink_maps
 
     maps = np.arange(8 * 6 * 3, dtype=np.float32).reshape(8, 6, 3)
     small = shrink_maps(maps, pixels=40)  # 144 values -> 2x2 blocks: 4x3 per map, 36 in all
@@ -158,8 +158,8 @@ def test_capture_train_classify_loop_with_a_network_of_ones_own(tmp_path):
     classifies the frames that follow: the loop the Live page's "Train on these" starts."""
     from cnnstudio.core.graph import LayerGraph
     from cnnstudio.core.project import Project
-    from cnnstudio.ml.capture_dataset import DatasetWriter
-    from cnnstudio.ml.runner import run_project
+    from cnnstudio.ml.data.capture_folder import DatasetWriter
+    from cnnstudio.ml.training.runner import run_project
 
     writer = DatasetWriter(tmp_path / "captures")
     camera = DemoSource(64, 64, classes=["circle", "cross"], seconds_per_shape=0.1, seed=1)

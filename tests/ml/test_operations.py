@@ -14,9 +14,9 @@ import pytest
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import infer
 from cnnstudio.core.project import Project, load_project, save_project
-from cnnstudio.ml.builder import BuildError, build_model
-from cnnstudio.ml.export import python_code, save_keras
-from cnnstudio.ml.keras_io import graph_from_model, keras_fallback, load_model_file, project_from_application
+from cnnstudio.ml.model.builder import BuildError, build_model
+from cnnstudio.ml.model.export import python_code, save_keras
+from cnnstudio.ml.model.keras_io import graph_from_model, keras_fallback, load_model_file, project_from_application
 
 
 def ops_model() -> keras.Model:

@@ -17,9 +17,9 @@ import pytest
 
 from cnnstudio.cli import main
 from cnnstudio.core.settings import PREPROCESSING, Preprocessing
-from cnnstudio.ml.keras_io import project_from_file, project_from_model
-from cnnstudio.ml.preprocess import display_image, preprocess, scale_values
-from cnnstudio.ml.pretrained import class_names_for, imagenet_class_names, preprocessing_mode
+from cnnstudio.ml.model.keras_io import project_from_file, project_from_model
+from cnnstudio.ml.data.preprocess import display_image, preprocess, scale_values
+from cnnstudio.ml.model.pretrained import class_names_for, imagenet_class_names, preprocessing_mode
 
 A = keras.applications
 RNG = np.random.default_rng(0)

@@ -8,13 +8,13 @@ import pytest
 
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.settings import Preprocessing
-from cnnstudio.ml import attribution
-from cnnstudio.ml.builder import build_model
-from cnnstudio.ml.filters import arrange_kernel, filter_mosaic, kernel_of
-from cnnstudio.ml.mosaic import histogram, map_stats, tile_mosaic
-from cnnstudio.ml.outputs import AttributionUndefined, Target, output_picture, read_output, target_weights
-from cnnstudio.ml.probe_session import ProbeSession
-from cnnstudio.ml.probes import Prober, top_k, with_input_size
+from cnnstudio.ml.probing import attribution
+from cnnstudio.ml.model.builder import build_model
+from cnnstudio.ml.probing.filters import arrange_kernel, filter_mosaic, kernel_of
+from cnnstudio.ml.probing.mosaic import histogram, map_stats, tile_mosaic
+from cnnstudio.ml.probing.outputs import AttributionUndefined, Target, output_picture, read_output, target_weights
+from cnnstudio.ml.probing.session import ProbeSession
+from cnnstudio.ml.probing.prober import Prober, top_k, with_input_size
 
 
 def _chain(shape, layers):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from cnnstudio.ml.progress import TrainingProgress, format_duration
+from cnnstudio.ml.training.progress import TrainingProgress, format_duration
 
 # 70 images in batches of 16: 5 steps an epoch, the last one holds 6 images
 INFO = {"epochs": 3, "initial_epoch": 0, "steps_per_epoch": 5, "batch_size": 16, "samples": 70, "run": ""}

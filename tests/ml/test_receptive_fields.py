@@ -16,8 +16,8 @@ import numpy as np
 
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import ReceptiveField, infer
-from cnnstudio.ml.builder import build_model
-from cnnstudio.ml.keras_io import graph_from_model
+from cnnstudio.ml.model.builder import build_model
+from cnnstudio.ml.model.keras_io import graph_from_model
 
 layers = keras.layers
 

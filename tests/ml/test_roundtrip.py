@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from cnnstudio.core.inference import infer
-from cnnstudio.ml.builder import build_model
-from cnnstudio.ml.export import python_code, save_keras
-from cnnstudio.ml.keras_io import (ModelImportError, application_names, graph_from_model, keras_fallback,
+from cnnstudio.ml.model.builder import build_model
+from cnnstudio.ml.model.export import python_code, save_keras
+from cnnstudio.ml.model.keras_io import (ModelImportError, application_names, graph_from_model, keras_fallback,
                                    load_model_file, project_from_application, project_from_file)
 
 APPLICATIONS = ["ResNet50", "InceptionV3", "DenseNet121", "MobileNetV2"]

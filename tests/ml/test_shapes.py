@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from cnnstudio.ml.shapes import CHALLENGES, SHAPE_NAMES, ShapesError, ShapesGenerator, generate, shape_options
+from cnnstudio.ml.data.generated_shapes import CHALLENGES, SHAPE_NAMES, ShapesError, ShapesGenerator, generate, shape_options
 
 
 def test_same_seed_gives_the_same_images_and_another_seed_does_not():

@@ -18,8 +18,8 @@ import pytest
 from cnnstudio.core.catalog import CATALOG, spec
 from cnnstudio.core.graph import Node
 from cnnstudio.core.rules import ShapeError
-from cnnstudio.ml.builder import make_layer
-from cnnstudio.ml.keras_io import weight_counts
+from cnnstudio.ml.model.builder import make_layer
+from cnnstudio.ml.model.keras_io import weight_counts
 
 ACTS = ("linear", "relu", "tanh", "sigmoid", "gelu", "softmax")
 

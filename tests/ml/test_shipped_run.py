@@ -12,10 +12,10 @@ import pytest
 from cnnstudio import RESOURCES
 from cnnstudio.core.project import load_project
 from cnnstudio.core.settings import DataSource, Preprocessing
-from cnnstudio.ml.datasets import load_dataset
-from cnnstudio.ml.keras_io import load_model_file
-from cnnstudio.ml.runner import run_project
-from cnnstudio.ml.runs import newest_checkpoint, project_runs
+from cnnstudio.ml.data.datasets import load_dataset
+from cnnstudio.ml.model.keras_io import load_model_file
+from cnnstudio.ml.training.runner import run_project
+from cnnstudio.ml.training.runs import newest_checkpoint, project_runs
 
 PROJECTS = RESOURCES / "projects"
 RERUN = "rerun examples/train_shipped_run.py"
@@ -50,9 +50,9 @@ def test_the_shipped_model_reproduces_its_recorded_validation_accuracy():
 
 def test_the_shipped_model_names_the_live_demo_shapes():
     from cnnstudio.core.graph import LayerGraph
-    from cnnstudio.ml.capture import DemoSource
-    from cnnstudio.ml.capture_thread import Frame
-    from cnnstudio.ml.live import LivePipeline
+    from cnnstudio.ml.live.frame_sources import DemoSource
+    from cnnstudio.ml.live.grabber import Frame
+    from cnnstudio.ml.live.pipeline import LivePipeline
 
     path, run = newest_checkpoint(load_project(PROJECTS / "default.cnnproj"))
     pipe = LivePipeline(load_model_file(path), Preprocessing.from_dict(run.settings["preprocessing"])[0],

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from cnnstudio.core.templates import default_project
-from cnnstudio.ml.evaluation import Evaluation
-from cnnstudio.ml.runner import run_project
-from cnnstudio.ml.runs import Run, list_runs
-from cnnstudio.ml.training import Reporter
+from cnnstudio.ml.training.evaluation import Evaluation
+from cnnstudio.ml.training.runner import run_project
+from cnnstudio.ml.training.runs import Run, list_runs
+from cnnstudio.ml.training.fit import Reporter
 
 
 def tiny_project(**training):
@@ -117,7 +117,7 @@ def test_resume_continues_the_same_curves_from_the_last_checkpoint(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_data():
-    from cnnstudio.ml.datasets import load_dataset
+    from cnnstudio.ml.data.datasets import load_dataset
     p = tiny_project()
     return load_dataset(p.data, p.preprocessing)
 
@@ -130,8 +130,8 @@ def tiny_data():
     {"loss": "mse"}, {"loss": "mae"}, {"loss": "binary_crossentropy"},
 ])
 def test_every_optimizer_schedule_and_loss_trains(tiny_data, settings):
-    from cnnstudio.ml.builder import build_model
-    from cnnstudio.ml.training import compile_model, train
+    from cnnstudio.ml.model.builder import build_model
+    from cnnstudio.ml.training.fit import compile_model, train
 
     p = tiny_project(**settings)
     model = build_model(p.graph)
@@ -144,8 +144,8 @@ def test_every_optimizer_schedule_and_loss_trains(tiny_data, settings):
 def test_bad_input_is_told_in_words_and_anything_else_is_a_bug(tmp_path):
     import tensorflow as tf
 
-    from cnnstudio.ml.runner import OUT_OF_MEMORY, bad_input_message
-    from cnnstudio.ml.sources import DataError
+    from cnnstudio.ml.training.runner import OUT_OF_MEMORY, bad_input_message
+    from cnnstudio.ml.data.sources import DataError
 
     p = tiny_project()
     p.set_settings("data", {"kind": "folder", "path": str(tmp_path / "no-such-folder")})

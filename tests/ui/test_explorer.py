@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from cnnstudio.core import convarith as ca
-from cnnstudio.ui.explorer import (INPUT_PRESETS, LECTURE_IMAGE, LECTURE_POOL, LECTURE_SERIES, SMALL,
+from cnnstudio.ui.explorer.page import (INPUT_PRESETS, LECTURE_IMAGE, LECTURE_POOL, LECTURE_SERIES, SMALL,
                                    ConvolutionExplorer)
 
 

@@ -198,7 +198,7 @@ def test_keras_applications_build_in_the_background(qtbot, window, dialogs, name
     mode = {"MobileNetV2": "tf", "MobileNetV3Small": "raw"}[name]  # what it was trained with, and why:
     assert window.studio.project.preprocessing.scale == mode
     assert f"scaling {mode}: " in window.statusBar().currentMessage()
-    from cnnstudio.ml.keras_io import keras_fallback
+    from cnnstudio.ml.model.keras_io import keras_fallback
 
     window.studio.keras_fallback = keras_fallback  # as once TensorFlow has loaded: Keras infers the generic nodes
     window.studio.reinfer()
@@ -206,7 +206,7 @@ def test_keras_applications_build_in_the_background(qtbot, window, dialogs, name
 
 
 def test_offline_imagenet_weights_get_a_clear_message(qtbot, window, dialogs, monkeypatch):
-    from cnnstudio.ml import keras_io
+    from cnnstudio.ml.model import keras_io
 
     def offline(**_choice):
         raise keras_io.ModelImportError("cannot download the imagenet weights for ResNet50 (offline?): "
@@ -253,7 +253,7 @@ def test_export_of_an_imported_trained_model_keeps_its_weights(qtbot, window, di
     import keras
     import numpy as np
 
-    from cnnstudio.ml.keras_io import project_from_file
+    from cnnstudio.ml.model.keras_io import project_from_file
 
     model = trained_model_factory()
     model.save(tmp_path / "trained.keras")

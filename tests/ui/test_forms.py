@@ -4,7 +4,7 @@ import pytest
 
 from cnnstudio.core.params import Param
 from cnnstudio.core.settings import DATA, TRAINING
-from cnnstudio.ml.shapes import OPTIONS
+from cnnstudio.ml.data.generated_shapes import OPTIONS
 from cnnstudio.ui.forms import (ChoiceField, FieldSet, IntsField, NamesField, PercentField, SliderField, TextField,
                                 make_field)
 

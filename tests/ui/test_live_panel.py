@@ -9,10 +9,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from cnnstudio.core.templates import default_project
-from cnnstudio.ml.capture import DemoSource, FrameGrabber, FrameSource
+from cnnstudio.ml.live.frame_sources import DemoSource, FrameGrabber, FrameSource
 from cnnstudio.ui.live.panel import DrawPacer, LivePanel
 from cnnstudio.ui.live.requests import ShowLayer
-from cnnstudio.ui.live.views import ImageView
+from cnnstudio.ui.shared.pictures import ImageView
 from cnnstudio.ui.live.worker import LiveWorker
 from cnnstudio.ui.studio import Studio
 from cnnstudio.ui.tasks import running_threads
@@ -194,7 +194,7 @@ def test_capture_into_class_folders_then_train_on_them(panel, qtbot, tmp_path):
 def test_a_click_on_shrunk_tiles_names_the_unit_of_the_full_map(panel, qtbot):
     from PySide6.QtCore import QPointF
 
-    from cnnstudio.ml.mosaic import tile_mosaic
+    from cnnstudio.ml.probing.mosaic import tile_mosaic
 
     panel.stop_capture()  # no new frames: the mosaic set here stays
     qtbot.wait(100)
@@ -219,7 +219,7 @@ def test_a_click_on_shrunk_tiles_names_the_unit_of_the_full_map(panel, qtbot):
 
 
 def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_path):
-    from cnnstudio.ml.builder import build_model
+    from cnnstudio.ml.model.builder import build_model
 
     assert panel.model_choice == "graph"  # nothing trained yet: the editor's graph, untrained
     path = tmp_path / "best.keras"
@@ -233,8 +233,8 @@ def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_pa
 
 def test_the_default_project_runs_its_shipped_run_until_one_is_trained(qtbot, tmp_path):
     from cnnstudio.core.templates import open_default_project
-    from cnnstudio.ml.builder import build_model
-    from cnnstudio.ui.live.models import SHIPPED_LABEL, TRAINED_LABEL
+    from cnnstudio.ml.model.builder import build_model
+    from cnnstudio.ui.shared.model_choice import SHIPPED_LABEL, TRAINED_LABEL
 
     panel = _shown_panel(qtbot, tmp_path, open_default_project())
     try:
@@ -300,7 +300,7 @@ def test_the_gui_thread_never_touches_the_pipeline(qtbot, tmp_path, monkeypatch)
     Grad-CAM, top-k) goes as a request, and results are drawn from their own data."""
     import threading
 
-    from cnnstudio.ml.live import LivePipeline
+    from cnnstudio.ml.live.pipeline import LivePipeline
 
     on_gui = []
     for name in ("__init__", "set_layer", "select_unit", "set_scaling", "warm_up", "prepare", "infer", "process"):

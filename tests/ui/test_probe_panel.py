@@ -16,7 +16,7 @@ from cnnstudio.ui.studio import Studio
 @pytest.fixture
 def model_calls_off_gui(monkeypatch):
     """Record the thread of every ProbeSession call."""
-    from cnnstudio.ml.probe_session import ProbeSession
+    from cnnstudio.ml.probing.session import ProbeSession
 
     threads = []
     for name in ("__init__", "set_image", "feature_maps", "filters", "unit", "attribution", "choose_output"):
@@ -119,9 +119,9 @@ def test_attribution_and_filters_views_draw_and_export(qtbot, panel, tmp_path):
 
 
 def test_trained_checkpoint_is_preferred_and_filters_replay_its_snapshots(qtbot, panel):
-    from cnnstudio.ml.builder import build_model
-    from cnnstudio.ml.filters import filter_mosaic
-    from cnnstudio.ml.runs import Run
+    from cnnstudio.ml.model.builder import build_model
+    from cnnstudio.ml.probing.filters import filter_mosaic
+    from cnnstudio.ml.training.runs import Run
 
     project = panel.studio.project
     run = Run.create(project.runs_dir(), {})
@@ -146,7 +146,7 @@ def test_trained_checkpoint_is_preferred_and_filters_replay_its_snapshots(qtbot,
 
 def test_the_default_project_probes_its_shipped_run(qtbot, model_calls_off_gui):
     from cnnstudio.core.templates import open_default_project
-    from cnnstudio.ui.live.models import SHIPPED_LABEL
+    from cnnstudio.ui.shared.model_choice import SHIPPED_LABEL
     from cnnstudio.ui.probe.panel import ProbePanel
 
     panel = ProbePanel(Studio(open_default_project()))
@@ -168,7 +168,7 @@ def test_the_default_project_probes_its_shipped_run(qtbot, model_calls_off_gui):
 def test_image_files_demo_frames_and_handed_in_pictures_are_probed(qtbot, panel, tmp_path):
     import cv2
 
-    from cnnstudio.ui.probe.sources import DEMO_STEP
+    from cnnstudio.ui.probe.background import DEMO_STEP
 
     img = np.zeros((50, 70, 3), np.uint8)
     cv2.rectangle(img, (20, 10), (45, 35), (255, 255, 255), -1)
@@ -240,7 +240,7 @@ def test_a_two_output_model_offers_its_outputs_and_says_where_an_attribution_is_
 
 
 def test_the_page_holds_no_session_and_bad_requests_fail_where_they_are_made(panel):
-    from cnnstudio.ml.probe_session import ProbeSession
+    from cnnstudio.ml.probing.session import ProbeSession
     from cnnstudio.ui.probe.requests import AttributionOf, FeatureMapsOf, FiltersOf, OpenModel, ProbeImage, UnitOf
 
     for owner in (panel, *panel.views()):  # the worker owns the session; the page has its ModelInfo

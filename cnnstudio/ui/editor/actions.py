@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QProgres
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.templates import TEMPLATES
 
-from .applications import ApplicationsDialog
+from cnnstudio.ui.editor.applications import ApplicationsDialog
 
 KERAS_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
 IMAGE_FILTERS = {"PNG image (*.png)": ".png", "SVG image (*.svg)": ".svg"}
@@ -54,13 +54,13 @@ def _snapshot(graph: LayerGraph) -> LayerGraph:
 
 
 def _save_keras(graph: LayerGraph, name: str, path: Path, weights: Path | None) -> str:
-    from cnnstudio.ml.export import save_keras
+    from cnnstudio.ml.model.export import save_keras
     return f"Exported {path}: {save_keras(graph, path, name, weights).describe()}"
 
 
 def _save_python(graph: LayerGraph, name: str, path: Path, weights: Path | None) -> str:
-    from cnnstudio.ml.export import save_python, weights_name
-    from cnnstudio.ml.weights import ARCHITECTURE_ONLY
+    from cnnstudio.ml.model.export import save_python, weights_name
+    from cnnstudio.ml.model.weights import ARCHITECTURE_ONLY
 
     built = save_python(graph, path, name, weights)
     if built is None:
@@ -69,7 +69,7 @@ def _save_python(graph: LayerGraph, name: str, path: Path, weights: Path | None)
 
 
 def _build_application(**choice: Any):
-    from cnnstudio.ml.keras_io import project_from_application
+    from cnnstudio.ml.model.keras_io import project_from_application
     return project_from_application(**choice)
 
 
@@ -148,7 +148,7 @@ class EditorActions(QObject):
         return problem is None
 
     def _trained_weights(self) -> Path | None:
-        from cnnstudio.ml.weights import trained_weights_file  # file look-ups only, no TensorFlow
+        from cnnstudio.ml.model.weights import trained_weights_file  # file look-ups only, no TensorFlow
         return trained_weights_file(self.studio.project)
 
     def export_keras(self) -> None:
@@ -172,7 +172,7 @@ class EditorActions(QObject):
         path = path if path.suffix == ".py" else path.with_name(path.name + ".py")
         weights = self._trained_weights()
         if weights is not None:
-            from cnnstudio.ml.export import weights_name
+            from cnnstudio.ml.model.export import weights_name
 
             answer = QMessageBox.question(
                 self.window, "Export the trained weights too?",

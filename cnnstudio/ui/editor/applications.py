@@ -1,6 +1,6 @@
 """The "Keras Applications…" dialog: pick a ``keras.applications`` architecture and its options.
 
-The list of names comes from :func:`cnnstudio.ml.keras_io.application_names`, fetched on the
+The list of names comes from :func:`cnnstudio.ml.model.keras_io.application_names`, fetched on the
 window's task runner so that opening the dialog never waits for TensorFlow to import.
 """
 
@@ -19,7 +19,7 @@ WEIGHTS_NOTE = ("ImageNet weights are downloaded from the internet the first tim
 
 def application_names() -> list[str]:
     """The architectures Keras offers (imports TensorFlow: call it off the GUI thread)."""
-    from cnnstudio.ml.keras_io import application_names as names
+    from cnnstudio.ml.model.keras_io import application_names as names
     return list(names())
 
 

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
 from cnnstudio.core.commands import AddNode, MoveNodes, Paste, copy_subgraph
 from cnnstudio.core.layout import layered_positions
 
-from .nodes import NodeItem
-from .palette import LAYER_MIME
-from .scene import GraphScene
+from cnnstudio.ui.editor.nodes import NodeItem
+from cnnstudio.ui.editor.palette import LAYER_MIME
+from cnnstudio.ui.editor.scene import GraphScene
 
 #: Clipboard mime type of copied layers (JSON from :func:`copy_subgraph`).
 #: Tag of copied layers on the clipboard. The clipboard holds plain JSON text: PySide6 6.11

@@ -11,8 +11,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyle
 
-from . import formatting as fmt
-from .nodes import HEIGHT, SELECTED_COLOR, NodeItem
+from cnnstudio.ui.editor import formatting as fmt
+from cnnstudio.ui.editor.nodes import HEIGHT, SELECTED_COLOR, NodeItem
 
 EDGE_COLOR = QColor("#8C96A8")
 BROKEN_COLOR = QColor("#D99A9A")

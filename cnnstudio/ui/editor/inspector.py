@@ -22,7 +22,7 @@ from cnnstudio.core.graph import Node
 from cnnstudio.core.params import Param, ParamError
 from cnnstudio.ui.forms import ParamField, make_field
 
-from .inspector_text import multi_html, node_error_html, node_html
+from cnnstudio.ui.editor.inspector_text import multi_html, node_error_html, node_html
 
 ERROR_STYLE = "color: #c62828;"
 

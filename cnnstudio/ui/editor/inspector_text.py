@@ -10,7 +10,7 @@ import html
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import GraphInference, NodeInfo
 
-from . import formatting as fmt
+from cnnstudio.ui.editor import formatting as fmt
 
 _MONO = "font-family: monospace;"
 MUTED = "#6b6b6b"

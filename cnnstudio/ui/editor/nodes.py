@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle
 
 from cnnstudio.core.catalog import MANY, spec
 
-from . import formatting as fmt
+from cnnstudio.ui.editor import formatting as fmt
 
 WIDTH, HEIGHT = 200.0, 80.0
 HEADER = 24.0

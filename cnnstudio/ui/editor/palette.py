@@ -15,7 +15,7 @@ from cnnstudio.core.catalog import by_group, spec
 from cnnstudio.core.commands import AddNode
 from cnnstudio.core.layout import COL, ROW
 
-from .nodes import GROUP_COLORS
+from cnnstudio.ui.editor.nodes import GROUP_COLORS
 
 #: Mime type of a palette drag: the layer kind, UTF-8.
 LAYER_MIME = "application/x-cnnstudio-layer"

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from cnnstudio.core.commands import Connect, Disconnect, Macro, MoveNodes, RemoveNodes
 
-from .edges import EdgeItem
-from .nodes import NodeItem, PortItem
-from .wiring import WireDrag
+from cnnstudio.ui.editor.edges import EdgeItem
+from cnnstudio.ui.editor.nodes import NodeItem, PortItem
+from cnnstudio.ui.editor.wiring import WireDrag
 
 GRAPH_SIGNALS = ("node_added", "node_removed", "node_changed", "node_moved", "edge_added", "edge_removed", "reset")
 

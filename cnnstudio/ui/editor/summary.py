@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import GraphInference
 
-from . import formatting as fmt
+from cnnstudio.ui.editor import formatting as fmt
 
 COLUMNS = ("Layer", "Class", "Output shape", "Params", "Trainable", "Receptive field", "FLOPs", "Memory")
 _NUMERIC = {3, 4, 6, 7}

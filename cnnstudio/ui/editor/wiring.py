@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
-from .nodes import NodeItem, PortItem
+from cnnstudio.ui.editor.nodes import NodeItem, PortItem
 
 ACCEPT_COLOR = QColor("#2E9D48")
 REFUSE_COLOR = QColor("#D32F2F")

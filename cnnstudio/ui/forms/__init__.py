@@ -5,10 +5,10 @@ same editors, made from the same description (type, range, choices and their tit
 doc as the tool tip, optional values behind an 'auto' box).
 """
 
-from .fields import (BoolField, ChoiceField, FloatField, IntField, OptionalField, ParamField, PercentField,
+from cnnstudio.ui.forms.fields import (BoolField, ChoiceField, FloatField, IntField, OptionalField, ParamField, PercentField,
                      SliderField, TextField)
-from .form import FieldSet, make_field
-from .multi import IntsField, NamesField, PairsField
+from cnnstudio.ui.forms.form import FieldSet, make_field
+from cnnstudio.ui.forms.multi import IntsField, NamesField, PairsField
 
 __all__ = ["BoolField", "ChoiceField", "FieldSet", "FloatField", "IntField", "IntsField", "NamesField",
            "OptionalField", "PairsField", "ParamField", "PercentField", "SliderField", "TextField", "make_field"]

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QWidget
 
 from cnnstudio.core.params import Param
 
-from .fields import BoolField, ChoiceField, FloatField, IntField, OptionalField, ParamField, TextField
-from .multi import IntsField, NamesField, PairsField
+from cnnstudio.ui.forms.fields import BoolField, ChoiceField, FloatField, IntField, OptionalField, ParamField, TextField
+from cnnstudio.ui.forms.multi import IntsField, NamesField, PairsField
 
 _FIELDS = {"int": IntField, "float": FloatField, "bool": BoolField, "choice": ChoiceField, "pairs": PairsField}
 

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QToolButton, QWidg
 
 from cnnstudio.core.params import Param
 
-from .fields import ParamField, int_spin, set_silently
+from cnnstudio.ui.forms.fields import ParamField, int_spin, set_silently
 
 
 class IntsField(ParamField):

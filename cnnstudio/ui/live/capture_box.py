@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout)
 
-from cnnstudio.ml.capture_dataset import CaptureError, DatasetWriter
+from cnnstudio.ml.data.capture_folder import CaptureError, DatasetWriter
 
 
 def default_root(project) -> Path:

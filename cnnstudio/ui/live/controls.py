@@ -6,10 +6,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QVBoxLayout)
 
-from cnnstudio.ml.capture import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
+from cnnstudio.ml.live.frame_sources import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
 
-from .models import TRAINED_LABEL
-from .requests import ModelReady, SetProbe, ShowLayer
+from cnnstudio.ui.shared.model_choice import TRAINED_LABEL
+from cnnstudio.ui.live.requests import ModelReady, SetProbe, ShowLayer
 
 FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
 FILE_TITLES = {"video": "Video", "image": "Image", "folder": "Folder"}

@@ -1,10 +1,10 @@
 """The Live page: point a camera (or a video, images, the demo) at things and watch the network think.
 
-Threads: the capture thread (:class:`cnnstudio.ml.capture.FrameGrabber`) keeps only the
+Threads: the capture thread (:class:`cnnstudio.ml.live.frame_sources.FrameGrabber`) keeps only the
 newest frame; one inference worker (:mod:`.worker`, a tracked QThread) runs it through the
 model; the GUI draws only the newest result into items made once. Capture stops (and the
 camera is released) while the page is hidden; :meth:`LivePanel.shutdown` ends both threads.
-``cnnstudio.ml.capture`` loads no TensorFlow, so it is imported here; everything that does
+``cnnstudio.ml.live.frame_sources`` loads no TensorFlow, so it is imported here; everything that does
 is imported by the worker.
 """
 
@@ -18,15 +18,15 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from cnnstudio.core.commands import Macro, SetParams, SetSettings
-from cnnstudio.ml.capture import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, DemoSource, Frame, FrameGrabber,
+from cnnstudio.ml.live.frame_sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, DemoSource, Frame, FrameGrabber,
                                   RateMeter, SourceError, guess_kind, list_cameras, open_source)
 
-from .capture_box import DatasetCaptureBox, default_root
-from .controls import ModelControls, SourceControls
-from .models import file_spec, graph_spec, trained_label, trained_spec
-from .requests import ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic, SetProbe, ShowLayer
-from .views import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
-from .worker import start_worker, stop_worker
+from cnnstudio.ui.live.capture_box import DatasetCaptureBox, default_root
+from cnnstudio.ui.live.controls import ModelControls, SourceControls
+from cnnstudio.ui.shared.model_choice import file_spec, graph_spec, trained_label, trained_spec
+from cnnstudio.ui.live.requests import ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic, SetProbe, ShowLayer
+from cnnstudio.ui.shared.pictures import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
+from cnnstudio.ui.live.worker import start_worker, stop_worker
 
 _STATUS_EVERY_S = 0.25  # the figures line changes at most 4 times a second, so it can be read
 MAX_DRAW_HZ = 60  # no screen shows more; faster results are skipped (the newest is drawn)

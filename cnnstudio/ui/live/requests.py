@@ -11,27 +11,13 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from cnnstudio.core.settings import Preprocessing
-from cnnstudio.ml.mosaic import SCALINGS  # NumPy and OpenCV only
+from cnnstudio.ml.probing.mosaic import SCALINGS  # NumPy and OpenCV only
 
-from ..requests import TypedRequest
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to get the model to run, built in the worker: ``load() -> (keras.Model, LayerGraph | None)``.
-
-    The graph gives the receptive fields; it is None when the model's graph is unknown.
-    """
-
-    title: str                      # shown to the user, e.g. "Trained: 20250101-120000/best.keras"
-    load: Callable[[], tuple[Any, Any]]
-    graph: Any = None               # the graph, when known before loading
-    classes: tuple[str, ...] = ()
-    preprocessing: Preprocessing = field(default_factory=Preprocessing.default)
+from cnnstudio.ui.requests import TypedRequest
+from cnnstudio.ui.shared.model_choice import ModelSpec
 
 
 @dataclass(frozen=True)

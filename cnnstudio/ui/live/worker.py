@@ -1,7 +1,7 @@
 """The live inference worker: one QThread that runs the newest frame through the model.
 
-The capture thread (:class:`cnnstudio.ml.capture.FrameGrabber`) keeps only the latest
-frame; this worker takes it, runs :class:`cnnstudio.ml.live.LivePipeline` (TensorFlow is
+The capture thread (:class:`cnnstudio.ml.live.frame_sources.FrameGrabber`) keeps only the latest
+frame; this worker takes it, runs :class:`cnnstudio.ml.live.pipeline.LivePipeline` (TensorFlow is
 imported and every model is built here, never on the GUI thread) and leaves the result in
 one slot. ``result_ready`` is emitted only when the GUI has taken the previous result, so
 signals never pile up in the event loop: the GUI draws the newest result, whatever it missed.
@@ -20,10 +20,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cnnstudio.ml.capture import Frame, FrameGrabber, preprocess_on_capture
+from cnnstudio.ml.live.frame_sources import Frame, FrameGrabber, preprocess_on_capture
 
-from ..tasks import track
-from .requests import ForgetPast, LoadModel, ModelReady, ModelSpec, ProbeOptions, Request
+from cnnstudio.ui.tasks import track
+from cnnstudio.ui.live.requests import ForgetPast, LoadModel, ModelReady, ProbeOptions, Request
+from cnnstudio.ui.shared.model_choice import ModelSpec
 
 
 class LiveWorker(QObject):
@@ -91,7 +92,7 @@ class LiveWorker(QObject):
 
     def _load(self, spec: ModelSpec) -> None:
         """Build the model and its pipeline here, set as the options say; a failure is a ``failed`` message."""
-        from cnnstudio.ml.live import LivePipeline
+        from cnnstudio.ml.live.pipeline import LivePipeline
 
         self._pipeline = None
         self.grabber.transform = None

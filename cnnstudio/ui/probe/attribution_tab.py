@@ -11,11 +11,11 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
-from cnnstudio.ml.outputs import Target, target_text  # NumPy only: no TensorFlow on the GUI thread
-from cnnstudio.ui.live.views import ImageView, TopKChart, heat_rgba
+from cnnstudio.ml.probing.outputs import Target, target_text  # NumPy only: no TensorFlow on the GUI thread
+from cnnstudio.ui.shared.pictures import ImageView, TopKChart, heat_rgba
 
-from .requests import AttributionOf
-from .tab import ProbeTab, fill_combo
+from cnnstudio.ui.probe.requests import AttributionOf
+from cnnstudio.ui.probe.tab import ProbeTab, fill_combo
 
 METHODS = [("Grad-CAM", "gradcam"), ("Saliency (gradient)", "saliency"), ("SmoothGrad", "smoothgrad"),
            ("Occlusion", "occlusion")]
@@ -120,7 +120,7 @@ class AttributionTab(ProbeTab):
             self.at_pixel.setChecked(True)  # recomputes through toggled
 
     def current_target(self):
-        """What the chosen entries ask to explain, as a :class:`cnnstudio.ml.outputs.Target`."""
+        """What the chosen entries ask to explain, as a :class:`cnnstudio.ml.probing.outputs.Target`."""
         index = self.target.currentData()
         pixel = self.pixel if self.at_pixel.isChecked() and self.at_pixel.isVisible() else None
         return Target(None if index in (None, PREDICTED) else int(index), pixel)

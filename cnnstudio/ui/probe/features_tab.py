@@ -10,11 +10,11 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from cnnstudio.ui.live.views import ImageView
+from cnnstudio.ui.shared.pictures import ImageView
 
-from .requests import FeatureMapsOf
-from .tab import ProbeTab, fill_combo
-from .views import HistogramView, MosaicView
+from cnnstudio.ui.probe.requests import FeatureMapsOf
+from cnnstudio.ui.probe.tab import ProbeTab, fill_combo
+from cnnstudio.ui.probe.views import HistogramView, MosaicView
 
 SCALINGS = [("each map on its own range", "per_map"), ("one range for all maps", "shared")]
 

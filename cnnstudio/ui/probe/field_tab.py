@@ -12,13 +12,13 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
-from cnnstudio.ml.fields import UnitField
-from cnnstudio.ml.mosaic import tile_mosaic, to_uint8
-from cnnstudio.ui.live.views import ImageView
+from cnnstudio.ml.probing.unit_fields import UnitField
+from cnnstudio.ml.probing.mosaic import tile_mosaic, to_uint8
+from cnnstudio.ui.shared.pictures import ImageView
 
-from .requests import FeatureMapsOf, UnitOf
-from .tab import ProbeTab, fill_combo
-from .views import FieldBox, MosaicView
+from cnnstudio.ui.probe.requests import FeatureMapsOf, UnitOf
+from cnnstudio.ui.probe.tab import ProbeTab, fill_combo
+from cnnstudio.ui.probe.views import FieldBox, MosaicView
 
 HINT = "Click a unit of the feature map to see its receptive field."
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
-from .requests import FiltersOf
-from .tab import ProbeTab, fill_combo
-from .views import MosaicView
+from cnnstudio.ui.probe.requests import FiltersOf
+from cnnstudio.ui.probe.tab import ProbeTab, fill_combo
+from cnnstudio.ui.probe.views import MosaicView
 
 COLOUR = -1  # channel chooser entry: RGB filters in colour
 

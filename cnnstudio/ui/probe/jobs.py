@@ -1,6 +1,6 @@
 """The probe panel's worker: typed requests answered one at a time, off the GUI thread, latest wins.
 
-Probes share one model (a :class:`cnnstudio.ml.probe_session.ProbeSession`), which is not
+Probes share one model (a :class:`cnnstudio.ml.probing.session.ProbeSession`), which is not
 thread-safe. The worker owns it: it is made by an :class:`.requests.OpenModel` request and
 used by the others (:mod:`.requests`), one after another on a single pool thread, and never
 leaves it; the GUI gets back only the plain data each request answers with. While one runs,
@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from cnnstudio.ui.tasks import TaskRunner
 
-from .requests import OpenModel, ProbeRequest
+from cnnstudio.ui.probe.requests import OpenModel, ProbeRequest
 
 
 class ProbeJobs(QObject):

@@ -4,7 +4,7 @@ A model (the latest trained one, the editor's graph with random weights, or a ``
 file) and an image (a dataset sample, an image file, or a frame of the demo or a video) feed
 four views: Filters, Feature maps, Receptive field and Attribution. Every model call runs on
 one background worker (:class:`.jobs.ProbeJobs`), which owns the
-:class:`cnnstudio.ml.probe_session.ProbeSession`: the page sends it typed requests
+:class:`cnnstudio.ml.probing.session.ProbeSession`: the page sends it typed requests
 (:mod:`.requests`) and draws the plain data they are answered with. TensorFlow is imported
 by the worker, never here.
 
@@ -25,20 +25,20 @@ from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from cnnstudio.ml.outputs import PALETTE  # NumPy only: no TensorFlow on the GUI thread
-from cnnstudio.ui.live.models import (TRAINED_LABEL, file_spec, graph_spec, latest_checkpoint, trained_label,
+from cnnstudio.ml.probing.outputs import PALETTE  # NumPy only: no TensorFlow on the GUI thread
+from cnnstudio.ui.shared.model_choice import (TRAINED_LABEL, file_spec, graph_spec, latest_checkpoint, trained_label,
                                       trained_spec)
-from cnnstudio.ui.live.views import TITLE, ImageView, TopKChart
+from cnnstudio.ui.shared.pictures import TITLE, ImageView, TopKChart
 
-from . import sources
-from .attribution_tab import AttributionTab
-from .features_tab import FeatureMapsTab
-from .field_tab import ReceptiveFieldTab
-from .filters_tab import FiltersTab
-from .jobs import ProbeJobs
-from .requests import ChooseOutput, OpenModel, ProbeImage
-from .tab import fill_combo
-from .views import OutputView
+from cnnstudio.ui.probe import background
+from cnnstudio.ui.probe.attribution_tab import AttributionTab
+from cnnstudio.ui.probe.features_tab import FeatureMapsTab
+from cnnstudio.ui.probe.field_tab import ReceptiveFieldTab
+from cnnstudio.ui.probe.filters_tab import FiltersTab
+from cnnstudio.ui.probe.jobs import ProbeJobs
+from cnnstudio.ui.probe.requests import ChooseOutput, OpenModel, ProbeImage
+from cnnstudio.ui.probe.tab import fill_combo
+from cnnstudio.ui.probe.views import OutputView
 
 MODELS = [(TRAINED_LABEL, "trained"), ("Editor graph (random weights)", "graph"), ("Model file…", "file")]
 SOURCES = [("Dataset sample", "dataset"), ("Image file…", "file"), ("Demo frame", "demo"), ("Video frame…", "video")]
@@ -54,8 +54,8 @@ class ProbePanel(QWidget):
         self.info = None      # the ModelInfo of the model the worker probes (None: none yet)
         self.image = None     # ImageProbe of the current image
         self.image_name = ""
-        self.frames = sources.FrameReader()
-        self.samples = sources.SampleCache()
+        self.frames = background.FrameReader()
+        self.samples = background.SampleCache()
         self._source_path: str | None = None
         self._model_stale = False
         # a run still training adds filter snapshots: the replay picks them up when they land
@@ -166,7 +166,7 @@ class ProbePanel(QWidget):
                 self.status.setText("No trained model yet (train on the Training page): probing the editor's graph")
                 choice, spec = "graph", graph_spec(self.studio)
             else:
-                from cnnstudio.ml.runs import FILTERS  # JSON and NumPy only
+                from cnnstudio.ml.training.runs import FILTERS  # JSON and NumPy only
                 snapshots = latest_checkpoint(self.studio)[0].parent / FILTERS
         elif choice == "file":
             if not path:
@@ -272,7 +272,7 @@ class ProbePanel(QWidget):
             key = json.dumps(data.to_dict(), sort_keys=True, default=str)
             request = ProbeImage(self.samples.sample, (key, data, self.index.value()))
         elif kind == "file":
-            request = ProbeImage(sources.read_file, (self._source_path,))
+            request = ProbeImage(background.read_file, (self._source_path,))
         else:
             request = ProbeImage(self.frames.read, (kind, self._source_path, advance))
         self.jobs.submit("image", "Preprocessing and predicting…", request, on_done=self._on_image_ready)

@@ -1,10 +1,10 @@
 """What the Probe page asks of its worker: typed requests, each answered with plain data.
 
-The worker (:class:`.jobs.ProbeJobs`) owns the :class:`cnnstudio.ml.probe_session.ProbeSession`
+The worker (:class:`.jobs.ProbeJobs`) owns the :class:`cnnstudio.ml.probing.session.ProbeSession`
 (DESIGN.md, "Views and threads own what they show"): :class:`OpenModel` makes it there, and
 every other request runs against it there (:meth:`ProbeRequest.run`) and returns the
 session's dataclasses (pictures, statistics, fields) for the views to draw. The page only
-ever holds the :class:`~cnnstudio.ml.probe_session.ModelInfo` that comes back. A request
+ever holds the :class:`~cnnstudio.ml.probing.session.ModelInfo` that comes back. A request
 with a field of the wrong type raises ``TypeError`` where it is made. TensorFlow is imported
 by the worker only.
 """
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from cnnstudio.ml.outputs import Target  # NumPy only: no TensorFlow on the GUI thread
-from cnnstudio.ui.live.requests import ModelSpec
+from cnnstudio.ml.probing.outputs import Target  # NumPy only: no TensorFlow on the GUI thread
+from cnnstudio.ui.shared.model_choice import ModelSpec
 
-from ..requests import TypedRequest
+from cnnstudio.ui.requests import TypedRequest
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class OpenModel(TypedRequest):
 
     def open(self):
         """The new session (on the worker)."""
-        from cnnstudio.ml.probe_session import ProbeSession
+        from cnnstudio.ml.probing.session import ProbeSession
 
         spec = self.spec
         model, graph = spec.load()
@@ -113,7 +113,7 @@ class AttributionOf(ProbeRequest):
     layer: str | None = None  # Grad-CAM's layer (None: its default)
 
     def run(self, session):
-        from cnnstudio.ml.outputs import AttributionUndefined
+        from cnnstudio.ml.probing.outputs import AttributionUndefined
 
         try:
             return session.attribution(self.method, self.target, self.layer)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from .views import save_png
+from cnnstudio.ui.probe.views import save_png
 
 
 class ProbeTab(QWidget):
@@ -24,7 +24,7 @@ class ProbeTab(QWidget):
         self.stale = True
 
     def set_model(self, info) -> None:
-        """Fill the choosers for a newly loaded model (a :class:`~cnnstudio.ml.probe_session.ModelInfo`)."""
+        """Fill the choosers for a newly loaded model (a :class:`~cnnstudio.ml.probing.session.ModelInfo`)."""
         self.invalidate()
 
     def invalidate(self) -> None:

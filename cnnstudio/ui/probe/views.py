@@ -2,7 +2,7 @@
 with a pixel to click; a receptive-field box with its padding part hatched; a histogram; PNG
 export of any widget.
 
-They build on the live page's views (:mod:`cnnstudio.ui.live.views`: a titled
+They build on the live page's views (:mod:`cnnstudio.ui.shared.pictures`: a titled
 :class:`ImageView`, :class:`FeatureMapView`, :class:`TopKChart`, :func:`heat_rgba`), so the
 two pages look alike. Every view makes its pyqtgraph items once and updates them in place.
 """
@@ -17,7 +17,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
-from cnnstudio.ui.live.views import BACKGROUND, FIELD, TITLE, FeatureMapView, ImageView
+from cnnstudio.ui.shared.pictures import BACKGROUND, FIELD, TITLE, FeatureMapView, ImageView
 
 DEAD = QColor(255, 70, 70)        # outline of dead (all-zero) maps
 GAP = (58, 63, 75)                # between tiles: no colour map value, so gaps never read as data
@@ -37,7 +37,7 @@ def save_png(widget: QWidget, path: str | Path) -> bool:
 
 
 class MosaicView(FeatureMapView):
-    """A :class:`cnnstudio.ml.mosaic.Mosaic` in one ImageItem, with a colour map and an optional scale.
+    """A :class:`cnnstudio.ml.probing.mosaic.Mosaic` in one ImageItem, with a colour map and an optional scale.
 
     Signals: ``unit_clicked(tile, row, col)`` (inherited) and ``unit_hovered(tile, row, col)``,
     ``(-1, -1, -1)`` when the pointer leaves the tiles. :meth:`outline_tiles` frames tiles

@@ -163,7 +163,7 @@ class CurvesView(QWidget):
             plot.enableAutoRange(x=False)
 
     def set_overlays(self, runs: list) -> None:
-        """Dashed validation curves of ``runs`` (``cnnstudio.ml.runs.Run``) on the epoch plots."""
+        """Dashed validation curves of ``runs`` (``cnnstudio.ml.training.runs.Run``) on the epoch plots."""
         for items in self.overlays.values():
             for plot, item in items:
                 plot.removeItem(item)

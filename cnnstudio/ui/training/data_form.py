@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QWidget)
 
 from cnnstudio.core.settings import DATA, PREPROCESSING
-from cnnstudio.ml.shapes import CHALLENGES, DEFAULT_OPTIONS, OPTIONS
+from cnnstudio.ml.data.generated_shapes import CHALLENGES, DEFAULT_OPTIONS, OPTIONS
 from cnnstudio.ui.forms import FieldSet, PercentField, SliderField
 
 

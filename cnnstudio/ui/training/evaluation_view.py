@@ -11,9 +11,9 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from cnnstudio.ml.evaluation import Evaluation
+from cnnstudio.ml.training.evaluation import Evaluation
 
-from .image_grid import LabelledGrid
+from cnnstudio.ui.training.image_grid import LabelledGrid
 
 
 def _item(text: str, background: QColor | None = None, foreground: str | None = None) -> QTableWidgetItem:
@@ -32,7 +32,7 @@ def _pct(value: float) -> str:
 
 
 class EvaluationView(QWidget):
-    """Shows one :class:`~cnnstudio.ml.evaluation.Evaluation`."""
+    """Shows one :class:`~cnnstudio.ml.training.evaluation.Evaluation`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

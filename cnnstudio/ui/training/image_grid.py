@@ -7,7 +7,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
-from cnnstudio.ml.mosaic import tile_images
+from cnnstudio.ml.probing.mosaic import tile_images
 
 CAPTION_PX = 16
 

@@ -19,18 +19,18 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, Q
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from cnnstudio.core.commands import SetSettings
-from cnnstudio.ml.evaluation import Evaluation
-from cnnstudio.ml.progress import TrainingProgress
-from cnnstudio.ml.runs import Run, project_runs
+from cnnstudio.ml.training.evaluation import Evaluation
+from cnnstudio.ml.training.progress import TrainingProgress
+from cnnstudio.ml.training.runs import Run, project_runs
 from cnnstudio.ui.tasks import TaskRunner
 
-from .curves import CurvesView, TrainingHistory
-from .data_form import DataForm
-from .evaluation_view import EvaluationView
-from .image_grid import LabelledGrid
-from .runs_view import RunsView
-from .settings_form import TrainingForm
-from .worker import TrainingWorker, start_worker
+from cnnstudio.ui.training.curves import CurvesView, TrainingHistory
+from cnnstudio.ui.training.data_form import DataForm
+from cnnstudio.ui.training.evaluation_view import EvaluationView
+from cnnstudio.ui.training.image_grid import LabelledGrid
+from cnnstudio.ui.training.runs_view import RunsView
+from cnnstudio.ui.training.settings_form import TrainingForm
+from cnnstudio.ui.training.worker import TrainingWorker, start_worker
 
 COMMIT_MS = 350      # settings edits are pushed after this pause (one undo step per slider drag)
 PROGRESS_MS = 66     # the progress line is redrawn ~15 times a second
@@ -324,7 +324,7 @@ class TrainingPanel(QWidget):
     # -- samples, runs, evaluation ------------------------------------------------------
     def show_samples(self) -> None:
         """Load the data off the GUI thread and show samples, class balance and skipped files."""
-        from cnnstudio.ml.datasets import preview  # cv2/NumPy only; Keras only for keras.datasets
+        from cnnstudio.ml.data.datasets import preview  # cv2/NumPy only; Keras only for keras.datasets
 
         self.commit_edits()
         project = self.studio.project

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from cnnstudio.core.project import Project
-from cnnstudio.ml.runs import Run, project_runs
+from cnnstudio.ml.training.runs import Run, project_runs
 
 
 def describe(run: Run) -> str:

@@ -1,4 +1,4 @@
-"""The training worker: a QObject moved to a QThread that runs :func:`cnnstudio.ml.runner.run_project`.
+"""The training worker: a QObject moved to a QThread that runs :func:`cnnstudio.ml.training.runner.run_project`.
 
 Everything TensorFlow is imported and built inside :meth:`TrainingWorker.run`, on the
 worker's thread. Progress comes back as queued signals carrying plain Python values.
@@ -44,8 +44,8 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         """Train; ends with ``finished`` or ``failed``."""
         try:
-            from cnnstudio.ml.device import describe_device
-            from cnnstudio.ml.runner import bad_input_message, run_project
+            from cnnstudio.ml.model.device import describe_device
+            from cnnstudio.ml.training.runner import bad_input_message, run_project
         except Exception as exc:  # a broken TensorFlow install: shown, the studio goes on
             self.failed.emit(_describe(exc), traceback.format_exc())
             return
@@ -93,7 +93,7 @@ def _describe(exc: BaseException) -> str:
 
 def _make_reporter(worker: TrainingWorker):
     """A reporter that turns progress into the worker's signals (queued to the GUI thread)."""
-    from cnnstudio.ml.training import Reporter
+    from cnnstudio.ml.training.fit import Reporter
 
     class SignalReporter(Reporter):
         def on_status(self, text: str) -> None:

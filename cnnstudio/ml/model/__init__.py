@@ -1,0 +1,1 @@
+"""Graph -> Keras model and back: building, importing Keras files, raw operations, export, trained weights."""

@@ -1,0 +1,158 @@
+"""The whole training job for a project, shared by the studio's worker and ``cnnstudio train``.
+
+:func:`run_project` loads the data, builds (or, to resume, loads) the model under the
+chosen distribution strategy and precision, compiles it, checks that the data fits it,
+trains with :func:`cnnstudio.ml.training.fit.train`, evaluates on the test split and writes
+everything into a run folder (:mod:`cnnstudio.ml.training.runs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from cnnstudio.core.params import ParamError
+from cnnstudio.core.project import Project, ProjectError
+
+from cnnstudio.ml.model.builder import BuildError, build_model
+from cnnstudio.ml.data.datasets import Dataset, check_fits, load_dataset
+from cnnstudio.ml.training.evaluation import Evaluation, evaluate
+from cnnstudio.ml.training.losses import SettingsError, label_mode
+from cnnstudio.ml.training.runs import Run
+from cnnstudio.ml.data.sources import DataError
+from cnnstudio.ml.training.fit import Reporter, TrainOutcome, compile_model, train
+
+
+#: Errors that mean the project's input is bad (its data, settings, graph, or a resumed run's
+#: settings): their message tells a person what to change, and a traceback would only hide it.
+BAD_INPUT = (DataError, SettingsError, BuildError, ParamError, ProjectError)
+OUT_OF_MEMORY = "Out of memory: lower the batch size, the image size or the network's size, then start again."
+
+
+def bad_input_message(exc: BaseException) -> str | None:
+    """What to tell a person when training stopped on ``exc`` because of what they asked for
+    (bad input, or more than the device's memory holds); None for anything else (a bug: show it whole)."""
+    if isinstance(exc, BAD_INPUT):
+        return str(exc)
+    if type(exc).__name__ == "ResourceExhaustedError":  # TensorFlow's, matched by name: no import here
+        return OUT_OF_MEMORY
+    return None
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) job left: its run folder, model, outcome and evaluation."""
+
+    run: Run
+    model: Any
+    outcome: TrainOutcome
+    evaluation: Evaluation | None
+    dataset: Dataset
+
+
+def gpu_available() -> bool:
+    """TensorFlow sees at least one GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def make_strategy(name: str | None):
+    """``None``/``"default"``: TensorFlow's default; ``"mirrored"``: all local GPUs, or all
+    logical CPUs when there is no GPU (how tests run it)."""
+    import tensorflow as tf
+
+    if name in (None, "", "default"):
+        return tf.distribute.get_strategy()
+    if name != "mirrored":
+        raise SettingsError(f"unknown strategy {name!r}; the only one is 'mirrored'")
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+              [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+@contextlib.contextmanager
+def _precision(mixed: bool):
+    """Layers built inside take the mixed_float16 policy (GPU only); the global policy is restored."""
+    if not mixed:
+        yield
+        return
+    previous = keras.mixed_precision.dtype_policy().name
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def run_settings(project: Project, dataset: Dataset, epochs: int) -> dict[str, Any]:
+    """What ``settings.json`` records about a new run."""
+    return {"project": project.name, "epochs": epochs, "training": project.training.to_dict(),
+            "data": project.data.to_dict(), "preprocessing": project.preprocessing.to_dict(),
+            "classes": list(dataset.classes), "graph": project.graph.to_dict()}
+
+
+def run_project(project: Project, reporter: Reporter | None = None, *, epochs: int | None = None,
+                runs_dir: str | Path | None = None, resume: str | Path | None = None,
+                strategy: str | None = None) -> RunResult:
+    """Train ``project`` (or continue the run folder ``resume``); returns the :class:`RunResult`.
+
+    Raises one of :data:`BAD_INPUT` (with a message for a person) before training starts; a run that fails later is marked ``failed`` in its folder.
+    """
+    reporter = reporter or Reporter()
+    run = Run(Path(resume)) if resume is not None else None
+    if run is not None:
+        if not run.can_resume():
+            raise SettingsError(f"run {run.name} has no last checkpoint to resume from")
+        project = Project.from_dict({**project.to_dict(), **{k: run.settings[k] for k in
+                                     ("training", "data", "preprocessing") if k in run.settings}})
+    training = project.training
+    reporter.on_status("Loading data…")
+    dataset = load_dataset(project.data, project.preprocessing)
+    keras.utils.set_random_seed(training.seed)
+    dist = make_strategy(strategy)
+    replicas = dist.num_replicas_in_sync
+    reporter.on_status("Building the model…" + (f" ({replicas} replicas)" if replicas > 1 else ""))
+    initial_epoch = run.curves.epochs_done if run is not None else 0
+    target = int(epochs if epochs is not None else (run.target_epochs if run else training.epochs))
+    if run is not None and target <= initial_epoch:
+        target = initial_epoch + training.epochs
+    with dist.scope(), _precision(training.mixed_precision and gpu_available()):
+        if run is not None:
+            model = keras.saving.load_model(run.last_checkpoint)
+        else:
+            model = build_model(project.graph, name=project.name)
+        mode = compile_model(model, training, dataset, target) if run is None else None
+    if mode is None:  # resumed: keep the saved optimizer state; only the label form is needed
+        mode = label_mode(training, int(model.output_shape[-1]))
+    check_fits(model, dataset, mode)
+    if run is None:
+        run = Run.create(Path(runs_dir) if runs_dir is not None else project.runs_dir(),
+                         run_settings(project, dataset, target))
+    else:
+        run.settings["epochs"] = target
+        run.save_settings()
+    t0 = time.perf_counter()
+    try:
+        outcome = train(model, dataset, reporter, training, target, initial_epoch, run, mode)
+        evaluation = None
+        if outcome.status not in ("nan", "stopped") and dataset.size("test"):  # a stop means "now"
+            reporter.on_status("Evaluating on the test split…")
+            evaluation = evaluate(model, dataset, "test", label_mode=mode)
+            evaluation.save(run.path)
+    except BaseException as exc:
+        run.save_metrics(status="failed", message=f"{type(exc).__name__}: {exc}")
+        raise
+    final = {k: v[-1] for k, v in run.curves.epoch.items() if v}
+    run.save_metrics(status=outcome.status, message=outcome.message, epochs_done=run.curves.epochs_done,
+                     final=final, test=evaluation.metrics if evaluation else {},
+                     elapsed_s=round(run.metrics.get("elapsed_s", 0.0) + time.perf_counter() - t0, 3),
+                     images_per_s=round(outcome.images_per_s, 1))
+    return RunResult(run, model, outcome, evaluation, dataset)
+
+

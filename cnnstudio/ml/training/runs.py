@@ -1,0 +1,279 @@
+"""Training runs on disk: one folder per run under the project's ``runs_dir()``.
+
+A run folder holds::
+
+    settings.json     what was trained: training / data / preprocessing settings, classes,
+                      the graph, the target epoch count and when it was created
+    curves.json       {"batch": {"step": [...], "epoch": [...], "loss": [...], ...},
+                       "epoch": {"loss": [...], "accuracy": [...], "val_loss": [...], ...,
+                                 "seconds": [...]}}
+                      per-batch values are each batch's own (not running means); the
+                      "epoch" part has Keras's ``history.history`` keys (plus "seconds")
+    last.keras        the model after the latest epoch (with optimizer state: resumable)
+    best.keras        the model at its best validation loss so far
+    metrics.json      {"status": "finished" | "stopped" | "nan" | "failed" | "running",
+                       "message", "epochs_done", "best_epoch", "final": {...}, "test": {...},
+                       "elapsed_s", "images_per_s"}
+    evaluation.npz    see :mod:`cnnstudio.ml.training.evaluation`
+    filters.npz       the first convolution's kernels after every epoch (format below)
+    tensorboard/      Keras's TensorBoard logs (``tensorboard --logdir <run>/tensorboard``)
+
+``filters.npz`` (for the probing panel's filter replay)::
+
+    layer    str scalar: the Keras layer name of the first convolution
+    epochs   int32 (E,): the epoch after which each snapshot was taken; 0 = before training
+    kernels  float32 (E, kh, kw, in_channels, filters): Keras Conv2D kernel layout
+    bias     float32 (E, filters), present when the layer has a bias
+
+Every file is written to a temporary name and renamed, so a reader (the probe panel,
+a crash) never sees half a file.
+
+A project file may come with a trained run (``name.shipped/`` beside ``name.cnnproj``, made
+by ``examples/train_shipped_run.py``): a run folder without ``last.keras`` or TensorBoard logs,
+whose ``best.keras`` has no optimizer state. It counts as the project's oldest run, so its own
+runs take over once there are any, and it is never written to: it cannot be resumed, and new
+runs go to the project's ``runs_dir()``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnstudio.core.params import ParamError
+from cnnstudio.core.project import Project
+from cnnstudio.core.settings import Preprocessing
+
+SETTINGS, CURVES, METRICS, FILTERS = "settings.json", "curves.json", "metrics.json", "filters.npz"
+LAST, BEST, TENSORBOARD = "last.keras", "best.keras", "tensorboard"
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, doc: Any) -> None:
+    """Write ``doc`` atomically as JSON (NaN -> null).
+
+    Temporary file and rename, like project files, but without their fsync: these are
+    rewritten every epoch while training, and after a power cut the previous epoch's
+    version is as good.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_clean(doc), indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """A JSON file, or ``default`` if it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+@dataclass
+class Curves:
+    """Per-batch and per-epoch values of one run."""
+
+    batch: dict[str, list] = field(default_factory=dict)
+    epoch: dict[str, list] = field(default_factory=dict)
+
+    def add_batch(self, step: int, epoch: int, logs: dict[str, float]) -> None:
+        """One batch's values (its global step counts from 1)."""
+        for key, value in (("step", step), ("epoch", epoch), *logs.items()):
+            self.batch.setdefault(key, []).append(value)
+
+    def add_epoch(self, logs: dict[str, float]) -> None:
+        """One epoch's values (Keras log names)."""
+        n = self.epochs_done
+        for key, value in logs.items():
+            column = self.epoch.setdefault(key, [])
+            column.extend([float("nan")] * (n - len(column)))  # a key that appears late
+            column.append(value)
+
+    @property
+    def epochs_done(self) -> int:
+        """Number of epochs recorded."""
+        return max((len(v) for v in self.epoch.values()), default=0)
+
+    @property
+    def steps_done(self) -> int:
+        """Number of batches recorded."""
+        return len(self.batch.get("step", []))
+
+    def history(self) -> dict[str, list[float]]:
+        """Keras's ``history.history``: per-epoch lists by log name."""
+        return {k: list(v) for k, v in self.epoch.items() if k != "seconds"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``curves.json`` document."""
+        return {"batch": self.batch, "epoch": self.epoch}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any] | None) -> "Curves":
+        """Read a ``curves.json`` document (null -> NaN)."""
+        doc = doc or {}
+
+        def nan(values):
+            return [float("nan") if v is None else v for v in values]
+
+        return cls({k: nan(v) for k, v in doc.get("batch", {}).items()},
+                   {k: nan(v) for k, v in doc.get("epoch", {}).items()})
+
+
+class FilterSnapshots:
+    """The first convolution's kernels after every epoch, kept in ``filters.npz``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.layer = ""
+        self.epochs: list[int] = []
+        self.kernels: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        if self.path.exists():
+            with np.load(self.path, allow_pickle=False) as f:
+                self.layer = str(f["layer"])
+                self.epochs = [int(e) for e in f["epochs"]]
+                self.kernels = list(f["kernels"])
+                self.biases = list(f["bias"]) if "bias" in f.files else []
+
+    def add(self, epoch: int, layer: str, kernel: np.ndarray, bias: np.ndarray | None) -> None:
+        """Record the kernels after ``epoch`` (0 = before training) and rewrite the file."""
+        if self.epochs and self.epochs[-1] >= epoch:  # resumed: replace what comes after
+            keep = sum(1 for e in self.epochs if e < epoch)
+            self.epochs, self.kernels, self.biases = self.epochs[:keep], self.kernels[:keep], self.biases[:keep]
+        self.layer = layer
+        self.epochs.append(int(epoch))
+        self.kernels.append(np.asarray(kernel, np.float32))
+        if bias is not None:
+            self.biases.append(np.asarray(bias, np.float32))
+        arrays = {"layer": np.array(layer), "epochs": np.asarray(self.epochs, np.int32),
+                  "kernels": np.stack(self.kernels)}
+        if self.biases and len(self.biases) == len(self.kernels):
+            arrays["bias"] = np.stack(self.biases)
+        tmp = self.path.with_name(f".{self.path.name}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, self.path)
+
+
+class Run:
+    """One run folder; see the module docstring for what it holds."""
+
+    def __init__(self, path: Path, shipped: bool = False) -> None:
+        self.path = Path(path)
+        #: the trained run a project file came with: read-only
+        self.shipped = shipped
+        self.settings: dict[str, Any] = read_json(self.path / SETTINGS, {}) or {}
+        self.curves = Curves.from_dict(read_json(self.path / CURVES))
+        self.metrics: dict[str, Any] = read_json(self.path / METRICS, {}) or {}
+
+    @classmethod
+    def create(cls, runs_dir: Path, settings: dict[str, Any]) -> "Run":
+        """A new, empty run folder named after the time (``20250101-120000``, ``-2``...)."""
+        runs_dir = Path(runs_dir)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        for n in range(1, 1000):
+            path = runs_dir / (stamp if n == 1 else f"{stamp}-{n}")
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        run = cls(path)
+        run.settings = {**settings, "created": _dt.datetime.now().isoformat(timespec="seconds")}
+        write_json(path / SETTINGS, run.settings)
+        return run
+
+    @property
+    def name(self) -> str:
+        """The folder name."""
+        return self.path.name
+
+    @property
+    def last_checkpoint(self) -> Path:
+        """Path of ``last.keras``."""
+        return self.path / LAST
+
+    @property
+    def best_checkpoint(self) -> Path:
+        """Path of ``best.keras``."""
+        return self.path / BEST
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        """The TensorBoard log folder."""
+        return self.path / TENSORBOARD
+
+    @property
+    def target_epochs(self) -> int:
+        """How many epochs the run was asked for."""
+        return int(self.settings.get("epochs", 0) or 0)
+
+    def can_resume(self) -> bool:
+        """It has a last checkpoint to continue from (a shipped run never has: it stays as shipped)."""
+        return not self.shipped and self.last_checkpoint.exists()
+
+    def filters(self) -> FilterSnapshots:
+        """The run's filter snapshots."""
+        return FilterSnapshots(self.path / FILTERS)
+
+    def save_curves(self) -> None:
+        """Write ``curves.json``."""
+        write_json(self.path / CURVES, self.curves.to_dict())
+
+    def save_settings(self) -> None:
+        """Write ``settings.json``."""
+        write_json(self.path / SETTINGS, self.settings)
+
+    def save_metrics(self, **values: Any) -> None:
+        """Update and write ``metrics.json``."""
+        self.metrics.update(values)
+        write_json(self.path / METRICS, self.metrics)
+
+
+def run_preprocessing(settings: dict[str, Any], fallback: Preprocessing) -> Preprocessing:
+    """The preprocessing a run was trained with (from its ``settings.json`` document), else ``fallback``."""
+    try:
+        return Preprocessing.from_dict(settings["preprocessing"])[0]
+    except (KeyError, ParamError):  # a run older than its settings record, or a damaged one
+        return fallback
+
+
+def list_runs(runs_dir: Path) -> list[Run]:
+    """The runs in ``runs_dir``, oldest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    return [Run(p) for p in sorted(runs_dir.iterdir()) if (p / SETTINGS).exists()]
+
+
+def project_runs(project: Project) -> list[Run]:
+    """The project's runs, oldest first: the run it shipped with, then those in its ``runs_dir()``."""
+    shipped = [Run(project.shipped_run, shipped=True)] if project.shipped_run is not None else []
+    return shipped + list_runs(project.runs_dir())
+
+
+def newest_checkpoint(project: Project) -> tuple[Path, Run] | None:
+    """The newest run's best checkpoint (its last one if it has no best) and that run, or ``None``."""
+    for run in reversed(project_runs(project)):
+        for path in (run.best_checkpoint, run.last_checkpoint):
+            if path.is_file():
+                return path, run
+    return None

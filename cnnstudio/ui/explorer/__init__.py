@@ -1,0 +1,1 @@
+"""The convolution explorer page."""

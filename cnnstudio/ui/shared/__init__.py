@@ -1,0 +1,1 @@
+"""Widgets and choices shared by several pages (pictures, the model chooser)."""
