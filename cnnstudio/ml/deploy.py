@@ -64,8 +64,7 @@ class DeployResult:
 
     def describe(self) -> str:
         """A few lines for a person: what was written, from which weights, checked on what."""
-        lines = [f"wrote {', '.join(str(p) for p in self.paths)}", f"{self.weights}",
-                 f"checked in {self.row.runtime} on {self.samples}"]
+        lines = ["wrote:", *(f"  {p}" for p in self.paths), self.weights, f"checked in {self.row.runtime} on {self.samples}"]
         if self.dropped:
             lines.append(f"augmentation layers left out (identity at inference): {', '.join(self.dropped)}")
         return "\n".join(lines)
