@@ -8,6 +8,7 @@ and held against the Keras model on validation images of the project.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,22 @@ def test_a_converter_error_names_the_layers_it_mentions(default):
                        "neither a custom op nor a flex op")
     text = conversion_problem(FORMATS["tflite"], model, exc)
     assert text.startswith("TFLite float32 cannot represent layer(s) conv2 (Conv2D): ") and "tf.Erfinv" in text
+
+
+def test_the_example_classifies_a_picture_as_the_studio_does(exported, default):
+    """examples/classify_tflite.py, from the metadata alone, gives the Keras model's answer on the
+    studio's preprocessing of the same picture."""
+    import runpy
+
+    from cnnstudio.ml.datasets import load_dataset
+    from cnnstudio.ml.preprocess import preprocess
+
+    project, job, _samples = default
+    classify = runpy.run_path(str(Path(__file__).parents[2] / "examples" / "classify_tflite.py"))["classify"]
+    pictures = load_dataset(job.data, job.preprocessing).splits["val"].images[:8]
+    model = build_trained(job.graph, job.name, job.weights).model
+    expected = keras_direct_call(model)(np.stack([preprocess(p, job.preprocessing) for p in pictures]))
+    for picture, want in zip(pictures, expected):
+        ranked = dict(classify(exported["tflite"].paths[0], picture))
+        assert max(abs(ranked[c] - want[i]) for i, c in enumerate(project.classes)) <= 1e-4
+        assert classify(exported["tflite-int8"].paths[0], picture)[0][0] == project.classes[int(want.argmax())]
