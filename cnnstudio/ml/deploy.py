@@ -117,7 +117,10 @@ def export_deployment(job: DeployJob, fmt_name: str, out: str | Path, samples: S
         progress(f"Converting to {fmt.title}…")
         extra = convert(fmt, built.model, staged, signature, samples.calibration)
         progress(f"Checking the export in {fmt.runtime} on {len(samples.check)} inputs…")
-        row = verify(built.model, {fmt: staged}, samples.check)[0]
+        try:
+            row = verify(built.model, {fmt: staged}, samples.check)[0]
+        except Exception as exc:  # tf2onnx writes what it cannot convert as ops no runtime knows: loading fails
+            raise DeployError(conversion_problem(fmt, built.model, exc)) from None
         row.path = str(outputs(fmt, out)[0])
         if not row.passed:
             raise VerificationFailed(f"{fmt.title} export failed its check and was not written: {row.problem}", row)
@@ -182,12 +185,18 @@ def _tflite_bytes(model, signature, calibration: np.ndarray | None) -> bytes:
 
 
 def conversion_problem(fmt: DeployFormat, model, exc: Exception) -> str:
-    """What went wrong, naming the model's layers the converter's message mentions."""
+    """What went wrong, naming the model's layers the converter's (or runtime's) message mentions.
+
+    TensorFlow names ops by scope, ``model_1/warp_1/erfinv/Erfinv``: a layer is mentioned when
+    its name stands between separators there, with or without the ``_1`` scopes get.
+    """
     text = str(exc)
-    named = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers
-             if re.search(rf"(?<![\w]){re.escape(layer.name)}(?![\w])", text) and layer.name != model.inputs[0].name]
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else type(exc).__name__)
+    named = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers[1:]
+             if re.search(rf"(?<![\w]){re.escape(layer.name)}(?:_\d+)?(?![\w])", text)]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()] or [type(exc).__name__]
+    line = next((ln for ln in lines if "error" in ln.lower()), lines[0])
+    detail = re.split(r"error:?\s*", line, flags=re.IGNORECASE)[-1] or line  # the words after the last "error"
+    detail = re.sub(r"^loc\(.*\)\s*:\s*", "", detail) or detail  # MLIR's op location: the layer is named above
     if named:
         return f"{fmt.title} cannot represent layer(s) {', '.join(named)}: {detail[:300]}"
     return f"{fmt.title} conversion failed ({type(exc).__name__}): {detail[:300]}"

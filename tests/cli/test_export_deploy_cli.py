@@ -44,8 +44,11 @@ def test_a_bare_model_file_needs_calibration_for_int8(tmp_path, capsys):
     assert main(["export", SHIPPED_MODEL, "--format", "tflite-int8", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "needs calibration data" in err and "--calibration" in err and "\n" not in err and not out.exists()
-    x = np.random.default_rng(0).integers(0, 256, (40, 32, 32), dtype=np.uint8)
-    np.savez(tmp_path / "calib.npz", x=x)
+    from cnnstudio.core.project import load_project
+    from cnnstudio.ml.datasets import load_dataset
+
+    project = load_project(DEFAULT)  # its pictures, as a dataset .npz holds them (uint8)
+    np.savez(tmp_path / "calib.npz", x=load_dataset(project.data, project.preprocessing).splits["val"].images[:40])
     assert main(["export", SHIPPED_MODEL, "--format", "tflite-int8", "-o", str(out),
                  "--calibration", str(tmp_path / "calib.npz")]) == 0
     meta = json.loads((tmp_path / "net.tflite.metadata.json").read_text(encoding="utf-8"))
