@@ -64,7 +64,8 @@ class DeployResult:
 
     def describe(self) -> str:
         """A few lines for a person: what was written, from which weights, checked on what."""
-        lines = ["wrote:", *(f"  {p}" for p in self.paths), self.weights, f"checked in {self.row.runtime} on {self.samples}"]
+        lines = ["wrote:", *(f"  {p}" for p in self.paths), self.weights,
+                 f"checked in {self.row.runtime} on {self.samples}"]
         if self.dropped:
             lines.append(f"augmentation layers left out (identity at inference): {', '.join(self.dropped)}")
         return "\n".join(lines)
@@ -220,8 +221,8 @@ def _write_sidecars(fmt: DeployFormat, staged: Path, job: DeployJob, built: Trai
     io = LiteRuntime(staged).io() if fmt.name.startswith("tflite") else {
         "input": {"dtype": "float32"}, "output": {"dtype": "float32"}}
     meta = {
-        "format": fmt.name, "title": fmt.title, "file": staged.name, "exported_by": f"cnnstudio {cnnstudio.__version__}",
-        "model": job.name,
+        "format": fmt.name, "title": fmt.title, "file": staged.name,
+        "exported_by": f"cnnstudio {cnnstudio.__version__}", "model": job.name,
         "input": {"name": signature.name, "shape": list(signature.shape), **io["input"]},
         "output": {"shape": list(built.model.outputs[0].shape), **io["output"]},
         "preprocessing": job.preprocessing.to_dict(), "classes": classes, **extra,

@@ -188,7 +188,8 @@ def _check(fmt: DeployFormat, path: Path, reference: np.ndarray, x: np.ndarray, 
     if fmt.quantized and row.agreement is not None:
         row.passed = row.agreement >= INT8_MIN_AGREEMENT
         if not row.passed:
-            row.problem = f"top-1 agrees with Keras on {row.agreement:.1%} of the inputs (needs {INT8_MIN_AGREEMENT:.0%})"
+            row.problem = (f"top-1 agrees with Keras on {row.agreement:.1%} of the inputs "
+                           f"(needs {INT8_MIN_AGREEMENT:.0%})")
         return row
     scale = float(np.ptp(reference)) if fmt.quantized else max(1.0, float(np.max(np.abs(reference))))
     row.tolerance = (INT8_TOLERANCE if fmt.quantized else FLOAT_TOLERANCE) * max(scale, 1e-6)

@@ -153,5 +153,5 @@ def choose_samples(data: DataSource | None, preprocessing: Preprocessing, calibr
         return random_samples(preprocessing, f"the project's data cannot be read: {exc}")
 
 
-__all__ = ["CALIBRATION_SAMPLES", "CHECK_SAMPLES", "DeployJob", "Samples", "choose_samples", "file_samples", "project_samples",
-           "random_samples"]
+__all__ = ["CALIBRATION_SAMPLES", "CHECK_SAMPLES", "DeployJob", "Samples", "choose_samples", "file_samples",
+           "project_samples", "random_samples"]

@@ -125,7 +125,8 @@ class DeployActions(QObject):
             if answer != QMessageBox.Yes:
                 return False
         job = DeployJob.of(self.studio.project, self.editor._trained_weights())
-        self.editor._run_busy(f"Exporting {fmt.title}…", _deploy, job, fmt_name, path, bool(there), self.progress.step.emit,
+        self.editor._run_busy(f"Exporting {fmt.title}…", _deploy, job, fmt_name, path, bool(there),
+                              self.progress.step.emit,
                               on_done=self._on_done, on_error=self.editor._on_export_failed)
         return True
 
