@@ -19,6 +19,7 @@ from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.templates import TEMPLATES
 
 from cnnstudio.ui.editor.applications import ApplicationsDialog
+from cnnstudio.ui.editor.deploy_actions import DeployActions
 
 KERAS_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
 IMAGE_FILTERS = {"PNG image (*.png)": ".png", "SVG image (*.svg)": ".svg"}
@@ -99,6 +100,7 @@ class EditorActions(QObject):
         self.export_keras_action = self.export_menu.addAction("&Keras model (.keras)…", self.export_keras)
         self.export_python_action = self.export_menu.addAction("&Python code (.py)…", self.export_python)
         self.export_image_action = self.export_menu.addAction("Graph &image (PNG, SVG)…", self.export_image)
+        self.deploy = DeployActions(self)  # SavedModel, TFLite, ONNX, after the Keras entries
 
     # -- templates and applications ----------------------------------------------------
     def load_template(self, name: str) -> bool:
