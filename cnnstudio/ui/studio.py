@@ -19,6 +19,7 @@ from cnnstudio.core.graph import GraphError, LayerGraph
 from cnnstudio.core.inference import CachedFallback, GraphInference, infer
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
+from cnnstudio.ui.shared.state import ComputeDevice, TrainedModel
 
 
 def _existing(path: str | None) -> str | None:
@@ -55,7 +56,7 @@ class Studio(QObject):
     status_message = Signal(str)         # a short message for the status bar
     tensorflow_loaded = Signal(str)      # device description, once TF imported in the background
     tensorflow_failed = Signal(str)
-    model_trained = Signal(str)          # path of the newest trained .keras checkpoint (Training page)
+    _tensorflow_imported = Signal(str, object)  # (device, Keras fallback), from the import thread
     settings_changed = Signal(str, dict)  # the open project's settings_changed(section, {name: new value}), as Qt's
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
@@ -64,13 +65,15 @@ class Studio(QObject):
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self.selection: list[str] = []
         self.inference: GraphInference = GraphInference()
-        self.keras_fallback = None  # set by the ml package once TensorFlow is loaded
-        self.device = ""  # "CPU" or the GPU's name, once known
+        self.keras_fallback = None  # set once TensorFlow is loaded (on the GUI thread)
+        #: What TensorFlow computes on, once known (shared by the Training and Live pages).
+        self.compute = ComputeDevice(self)
         self._infer_timer = QTimer(self, singleShot=True, interval=0)
         self._infer_timer.timeout.connect(self.reinfer)
         self.project: Project = project or Project()
-        # newest trained weights of this project (see model_trained); an imported model's to start with
-        self.trained_model_path: str | None = _existing(self.project.weights_file)
+        #: The newest trained model (published by the Training page; an imported model's to start with).
+        self.trained = TrainedModel(_existing(self.project.weights_file), self)
+        self._tensorflow_imported.connect(self._on_tensorflow_imported)
         self._watch(self.project)
         self.reinfer()
 
@@ -84,7 +87,7 @@ class Studio(QObject):
         """Replace the open project (clears undo history and selection)."""
         self.project.settings_changed.disconnect(self.settings_changed.emit)
         self.project = project
-        self.trained_model_path = _existing(project.weights_file)
+        self.trained.reset(_existing(project.weights_file))
         self.undo_stack.clear()
         self.selection = []
         self._watch(project)
@@ -154,7 +157,10 @@ class Studio(QObject):
         except Exception:  # a broken install must not take the editor down
             self.tensorflow_failed.emit(traceback.format_exc(limit=3))
             return
+        self._tensorflow_imported.emit(device, keras_fallback)  # queued: the state is written on the GUI thread
+
+    def _on_tensorflow_imported(self, device: str, keras_fallback) -> None:
         # reinfer runs on the GUI thread: only a configuration not met before builds a Keras layer there
         self.keras_fallback = CachedFallback(keras_fallback)
-        self.device = device
+        self.compute.set(device)
         self.tensorflow_loaded.emit(device)

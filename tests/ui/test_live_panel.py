@@ -224,8 +224,7 @@ def test_a_newly_trained_model_replaces_the_untrained_graph(panel, qtbot, tmp_pa
     assert panel.model_choice == "graph"  # nothing trained yet: the editor's graph, untrained
     path = tmp_path / "best.keras"
     build_model(panel.studio.project.graph, name="trained").save(path)
-    panel.studio.trained_model_path = str(path)
-    panel.studio.model_trained.emit(str(path))  # what the Training page does after an epoch
+    panel.studio.trained.publish(str(path))  # what the Training page does after an epoch
     qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained"), timeout=20000)
     assert panel.model_choice == "trained" and panel.models.combo.currentData() == "trained"
     assert "\ntrained: input" in panel.models.info.text()  # the model's own name, from the worker's ModelReady
@@ -243,8 +242,7 @@ def test_the_default_project_runs_its_shipped_run_until_one_is_trained(qtbot, tm
         path = tmp_path / "run" / "last.keras"
         path.parent.mkdir()
         build_model(panel.studio.project.graph, name="trained").save(path)
-        panel.studio.trained_model_path = str(path)
-        panel.studio.model_trained.emit(str(path))  # what the Training page does after an epoch
+        panel.studio.trained.publish(str(path))  # what the Training page does after an epoch
         qtbot.waitUntil(lambda: panel.models.info.text().startswith("Trained: run/"), timeout=20000)
         assert panel.models.combo.currentText() == TRAINED_LABEL
     finally:

@@ -20,7 +20,7 @@ def test_window_shows_before_tensorflow_and_then_names_the_device(qtbot):
     device = blocker.args[0]
     assert device.startswith(("CPU", "GPU"))
     qtbot.waitUntil(lambda: win.device_label.text() == device)
-    assert studio.keras_fallback is not None
+    assert studio.keras_fallback is not None and studio.compute.description == device  # written on the GUI thread
 
 
 def test_editor_modules_do_not_import_tensorflow_at_startup():
@@ -75,10 +75,10 @@ def test_a_project_with_a_weights_file_offers_it_as_the_trained_model(qtbot, tmp
     project.weights_file = str(weights)
     studio = Studio(project)
     studio.set_project(project)
-    assert studio.trained_model_path == str(weights)
+    assert studio.trained.path == str(weights)
     project.weights_file = str(tmp_path / "gone.keras")
     studio.set_project(project)
-    assert studio.trained_model_path is None
+    assert studio.trained.path is None
 
 
 def test_every_page_and_dock_builds_in_the_window_and_closes_cleanly(qtbot):

@@ -33,7 +33,7 @@ def panel(qtbot, tmp_path):
 
 def test_trains_in_a_worker_with_live_curves_then_shows_the_evaluation(qtbot, panel):
     published = []
-    panel.studio.model_trained.connect(published.append)
+    panel.studio.trained.published.connect(published.append)
     panel.start()
     assert panel.state == "running" and not panel.start_button.isEnabled()
     with qtbot.waitSignal(panel.worker.finished, timeout=TRAIN_TIMEOUT_MS) as done:
@@ -46,7 +46,7 @@ def test_trains_in_a_worker_with_live_curves_then_shows_the_evaluation(qtbot, pa
     assert panel.evaluation.evaluation is not None and panel.evaluation.evaluation.total > 0
     assert panel.runs.list.count() == 1 and panel.resume_button.isEnabled()
     assert published and Path(published[-1]).name == "last.keras"
-    assert panel.studio.trained_model_path == published[-1] and Path(published[-1]).exists()
+    assert panel.studio.trained.path == published[-1] and Path(published[-1]).exists()
     assert panel.device_label.text().startswith("Device: CPU")
     assert not panel.training_form.mixed.isEnabled()  # mixed precision is a GPU option
 

@@ -85,7 +85,7 @@ class LivePanel(QWidget):
         self.setFocusPolicy(Qt.StrongFocus)
         self.setAcceptDrops(True)  # a video, an image or a folder dropped on the page plays
         self._trained_pending = False  # a newer trained model waits to be loaded when the page shows
-        studio.model_trained.connect(self._on_studio_model_trained)
+        studio.trained.published.connect(self._on_studio_trained_published)
         studio.settings_changed.connect(self._on_studio_settings_changed)
         studio.project_replaced.connect(self._on_studio_project_replaced)
 
@@ -278,7 +278,7 @@ class LivePanel(QWidget):
         self.worker.send(LoadModel(spec), self._mosaic_layout(), self.models.settings())
         return True
 
-    def _on_studio_model_trained(self, _path: str) -> None:
+    def _on_studio_trained_published(self, _path: str) -> None:
         # the loop capture -> train -> classify: the next visit to this page runs the new model
         if self.model_choice == "trained" or self._auto_choice:
             self._trained_pending = True

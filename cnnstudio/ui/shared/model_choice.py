@@ -40,12 +40,12 @@ class ModelSpec:
 def latest_checkpoint(studio) -> tuple[Path, Any] | None:
     """The newest trained model of the project and its :class:`~cnnstudio.ml.training.runs.Run`, or None.
 
-    ``studio.trained_model_path`` (set by the Training page) wins; otherwise the newest run
+    ``studio.trained`` (published by the Training page) wins; otherwise the newest run
     of the project with a best or last checkpoint (its shipped run when it has no other).
     """
     from cnnstudio.ml.training.runs import Run, newest_checkpoint  # JSON and NumPy only
 
-    path = getattr(studio, "trained_model_path", None)
+    path = studio.trained.path
     if path and Path(path).is_file():
         return Path(path), Run(Path(path).parent)
     return newest_checkpoint(studio.project)

@@ -5,7 +5,7 @@ QThread and builds every TensorFlow object there; its signals append to a
 :class:`~.curves.TrainingHistory`, and timers (~15 Hz) redraw the curves and the
 progress line. Settings edits become undoable :class:`~cnnstudio.core.commands.SetSettings`
 commands (coalesced: one per pause in typing or dragging). After each epoch the newest
-checkpoint is published as ``studio.trained_model_path`` with ``studio.model_trained``.
+checkpoint is published to ``studio.trained`` (:class:`cnnstudio.ui.shared.state.TrainedModel`).
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class TrainingPanel(QWidget):
         self._progress_timer.start()
         studio.settings_changed.connect(self._on_studio_settings_changed)
         studio.project_replaced.connect(self._on_studio_project_replaced)
-        studio.tensorflow_loaded.connect(self._show_device)
-        self._show_device(studio.device)
+        studio.compute.found.connect(self._show_device)
+        self._show_device(studio.compute.description)
         self._on_studio_project_replaced()
 
     # -- layout ---------------------------------------------------------------------
@@ -246,8 +246,8 @@ class TrainingPanel(QWidget):
         return run if run is not None and run.can_resume() else None
 
     def _on_worker_device_found(self, device: str) -> None:
-        if not self.studio.device:
-            self.studio.device = device
+        if not self.studio.compute.description:
+            self.studio.compute.set(device)
         self._show_device(device)
 
     def _on_worker_status_changed(self, text: str) -> None:
@@ -270,8 +270,7 @@ class TrainingPanel(QWidget):
         self._last_epoch_logs = logs
 
     def _on_worker_weights_ready(self, path: str) -> None:
-        self.studio.trained_model_path = path
-        self.studio.model_trained.emit(path)
+        self.studio.trained.publish(path)
 
     def _draw_progress(self) -> None:
         done, total, text = self._progress
