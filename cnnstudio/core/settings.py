@@ -27,6 +27,8 @@ class Settings:
 
     PARAMS: ClassVar[ParamSet]
     SECTION: ClassVar[str]  # its key in a project file
+    #: ``{setting: {value older files wrote: today's value, or None for "unset: the default"}}``.
+    LEGACY: ClassVar[dict[str, dict[str, Any]]] = {}
 
     @classmethod
     def default(cls: type[S]) -> S:
@@ -39,6 +41,12 @@ class Settings:
         if doc is not None and not isinstance(doc, Mapping):
             raise ParamError(f"{cls.SECTION} must be a JSON object, not {type(doc).__name__}")
         doc = dict(doc or {})
+        for name, renamed in cls.LEGACY.items():
+            if isinstance(doc.get(name), str) and doc[name] in renamed:
+                if renamed[doc[name]] is None:
+                    del doc[name]
+                else:
+                    doc[name] = renamed[doc[name]]
         known = {k: v for k, v in doc.items() if k in cls.PARAMS.names()}
         unknown = {k: v for k, v in doc.items() if k not in known}
         return cls(**_coerce(cls, known, cls.PARAMS.defaults())), unknown
@@ -147,24 +155,13 @@ class Preprocessing(Settings):
     fit: str
     PARAMS: ClassVar[ParamSet] = PREPROCESSING
     SECTION: ClassVar[str] = "preprocessing"
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any] | None) -> tuple["Preprocessing", dict[str, Any]]:
-        """As :meth:`Settings.from_dict`; files before the Keras modes wrote ``-1-1`` for ``tf`` and ``none``
-        for ``raw`` (the same scalings)."""
-        doc = dict(doc) if isinstance(doc, Mapping) else doc
-        if isinstance(doc, dict) and doc.get("scale") in _OLD_SCALES:
-            doc["scale"] = _OLD_SCALES[doc["scale"]]
-        return super().from_dict(doc)
+    #: Files before the Keras modes wrote ``-1-1`` for ``tf`` and ``none`` for ``raw`` (the same scalings).
+    LEGACY: ClassVar[dict] = {"scale": {"-1-1": "tf", "none": "raw"}}
 
     @property
     def channels(self) -> int:
         """1 for grey, 3 for RGB."""
         return 1 if self.color == "grey" else 3
-
-
-#: Scale names of files written before the Keras modes -> the same scaling's name now.
-_OLD_SCALES = {"-1-1": "tf", "none": "raw"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,14 +177,8 @@ class DataSource(Settings):
     seed: int
     PARAMS: ClassVar[ParamSet] = DATA
     SECTION: ClassVar[str] = "data"
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any] | None) -> tuple["DataSource", dict[str, Any]]:
-        """As :meth:`Settings.from_dict`; files before these settings were typed wrote ``"name": ""``."""
-        doc = dict(doc) if isinstance(doc, Mapping) else doc
-        if isinstance(doc, dict) and doc.get("name") == "":
-            del doc["name"]
-        return super().from_dict(doc)
+    #: Files before these settings were typed wrote ``"name": ""`` for no keras.datasets name.
+    LEGACY: ClassVar[dict] = {"name": {"": None}}
 
     def __hash__(self) -> int:  # options is a dict: hash what identifies the source
         return hash((self.kind, self.path, self.name, self.seed))
