@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QStackedLayout, QTabWidget, QWidget)
 
+from cnnstudio.core.doc_schema import DocError, expect
 from cnnstudio.core.project import SUFFIX, Project, ProjectError, load_project, save_project, write_atomic
 
 from cnnstudio.ui.studio import Studio
@@ -381,20 +382,33 @@ class MainWindow(QMainWindow):
         try:  # one read: the autosave is a project document plus where it came from
             doc = json.loads(path.read_text(encoding="utf-8"))
             project = Project.from_dict(doc, source=str(path))
-        except (OSError, ValueError, ProjectError):  # unreadable or corrupt: nothing to recover
-            path.unlink(missing_ok=True)
+            origin = expect(doc.get("autosave_of") or "", str, "autosave_of", "a file path")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ProjectError, DocError) as exc:
+            self._set_aside(path, exc)
             return False
         if ask and QMessageBox.question(
                 self, "Recover unsaved work",
                 "cnnstudio did not close cleanly last time. Restore the unsaved project?") != QMessageBox.Yes:
             path.unlink(missing_ok=True)
             return False
-        origin = doc.get("autosave_of") or None
         project.path = Path(origin) if origin else None
         self.studio.set_project(project)
         self.studio.undo_stack.resetClean()  # recovered work is unsaved
         self._update_title()
         return True
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        """Keep an autosave that cannot be recovered beside it (``.corrupt``: nothing is lost, and
+        the next start does not ask again), and say why in one line."""
+        why = (f"{path} is corrupt or truncated (JSON error at line {exc.lineno})"
+               if isinstance(exc, json.JSONDecodeError) else str(exc) if isinstance(exc, ProjectError)
+               else f"{path}: {exc}")
+        kept = path.with_name(path.name + ".corrupt")
+        try:
+            path.replace(kept)
+        except OSError:
+            kept = path
+        self.statusBar().showMessage(f"Unsaved work not recovered: {why} (kept as {kept.name})", 15000)
 
     # -- close --------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
