@@ -107,3 +107,17 @@ def check_node_doc(nd: Any, where: str) -> None:
     if nd.get("known_inputs") is not None:
         for j, shape in enumerate(expect(nd["known_inputs"], list, f"{where}.known_inputs", "a list of shapes")):
             expect_numbers(shape, f"{where}.known_inputs[{j}]", integers=True)
+
+
+def check_keras_doc(doc: Any) -> None:
+    """Check the form of a Keras architecture (``model.to_json()``, a ``.keras`` file's
+    ``config.json``, an ``.h5`` file's ``model_config``) down to each layer's class and config,
+    so that Keras is never handed a list where it expects an object."""
+    expect(doc, dict, "the architecture", "an object")
+    expect(doc.get("class_name"), str, "class_name", "a string")
+    config = expect(doc.get("config"), dict, "config", "an object")
+    if "layers" in config:
+        for i, layer in enumerate(expect(config["layers"], list, "config.layers", "a list of layers")):
+            expect(layer, dict, f"config.layers[{i}]", "an object (one layer)")
+            expect(layer.get("class_name"), str, f"config.layers[{i}].class_name", "a string")
+            expect(layer.get("config"), dict, f"config.layers[{i}].config", "an object")

@@ -181,6 +181,8 @@ def load_project(path: str | os.PathLike) -> Project:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProjectError(f"{p} is corrupt or truncated (JSON error at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ProjectError(f"{p} is nested too deeply to be a project") from None
     project = Project.from_dict(doc, source=str(p))
     project.path = p
     shipped = p.with_suffix(SHIPPED_SUFFIX)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from cnnstudio.core.catalog import spec
+from cnnstudio.core.doc_schema import DocError, check_keras_doc
 from cnnstudio.core.graph import LayerGraph, Node
 from cnnstudio.core.inference import NodeInfo, infer_node
 from cnnstudio.core.layout import apply_layout
@@ -131,13 +132,18 @@ def _zip_config(p: Path) -> Any:
 def _json_or_none(text: str | bytes) -> Any:
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested deeper than Python recurses
         return None
 
 
 def _code_check(p: Path, config: Any, trust_code: bool) -> bool:
     """Keras's ``safe_mode`` for loading ``config``: True when it holds no code; False when its
     code is trusted (``trust_code`` records that); raises :class:`UntrustedCodeError` otherwise."""
+    if config is not None:
+        try:
+            check_keras_doc(config)
+        except DocError as exc:
+            raise ModelImportError(f"{p}: {exc}") from None
     codes = trust.code_in(config)
     if codes and trust_code:
         trust.allow(codes)
@@ -163,6 +169,8 @@ def _load_json(p: Path, trust_code: bool) -> keras.Model:
         raise ModelImportError(f"{p}: not a text file") from None
     except json.JSONDecodeError as exc:
         raise ModelImportError(f"{p} is corrupt or truncated JSON (error at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ModelImportError(f"{p} is nested too deeply to be a Keras model") from None
     if not isinstance(doc, dict) or "class_name" not in doc or "config" not in doc:
         raise ModelImportError(f"{p} is JSON but not a Keras model architecture (model.to_json())")
     safe = _code_check(p, doc, trust_code)

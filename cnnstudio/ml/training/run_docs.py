@@ -36,6 +36,9 @@ def read_doc(path: Path, problems: list[str]) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         problems.append(f"{path} is corrupt or truncated (JSON error at line {exc.lineno}); ignored")
         return {}
+    except RecursionError:
+        problems.append(f"{path} is nested too deeply; ignored")
+        return {}
     if not isinstance(doc, dict):
         problems.append(f"{path} must hold an object, not {type(doc).__name__}; ignored")
         return {}
