@@ -115,9 +115,13 @@ def check_keras_doc(doc: Any) -> None:
     so that Keras is never handed a list where it expects an object."""
     expect(doc, dict, "the architecture", "an object")
     expect(doc.get("class_name"), str, "class_name", "a string")
-    config = expect(doc.get("config"), dict, "config", "an object")
+    config = expect(doc.get("config"), (dict, list), "config", "an object")
+    if isinstance(config, list):  # a Keras 2.2 Sequential: its config was the list of layers
+        config, where = {"layers": config}, "config"
+    else:
+        where = "config.layers"
     if "layers" in config:
-        for i, layer in enumerate(expect(config["layers"], list, "config.layers", "a list of layers")):
-            expect(layer, dict, f"config.layers[{i}]", "an object (one layer)")
-            expect(layer.get("class_name"), str, f"config.layers[{i}].class_name", "a string")
-            expect(layer.get("config"), dict, f"config.layers[{i}].config", "an object")
+        for i, layer in enumerate(expect(config["layers"], list, where, "a list of layers")):
+            expect(layer, dict, f"{where}[{i}]", "an object (one layer)")
+            expect(layer.get("class_name"), str, f"{where}[{i}].class_name", "a string")
+            expect(layer.get("config"), dict, f"{where}[{i}].config", "an object")

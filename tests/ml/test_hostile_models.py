@@ -12,7 +12,8 @@ SEQ = '{"class_name": "Sequential", "config": %s}'
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("a.json", SEQ % "[]", "config must be an object, not a list"),
+    ("a.json", SEQ % "5", r"config must be an object, not a number \(5\)"),
+    ("a.json", SEQ % "[3]", r"config\[0\] must be an object \(one layer\)"),  # a Keras 2.2 Sequential's list
     ("a.json", SEQ % '{"layers": {"a": 1}}', "config.layers must be a list of layers, not an object"),
     ("a.json", SEQ % '{"layers": [1]}', r"config.layers\[0\] must be an object \(one layer\)"),
     ("a.json", SEQ % '{"layers": [{"config": {}}]}', r"config.layers\[0\].class_name must be a string, not null"),
