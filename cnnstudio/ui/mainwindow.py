@@ -23,6 +23,7 @@ from cnnstudio.core.project import SUFFIX, Project, ProjectError, load_project, 
 
 from cnnstudio.ui.studio import Studio
 from cnnstudio.ui.tasks import TaskRunner
+from cnnstudio.ui.window_memory import WindowMemory
 
 #: Central pages: (title, "module:Class").
 PAGES = [
@@ -125,6 +126,8 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
         self._update_title()
+        self.memory = WindowMemory(self, self.tabs, self.settings)
+        self.memory.restore()
 
     # -- pages --------------------------------------------------------------------
     def page(self, title: str) -> QWidget:
@@ -149,7 +152,7 @@ class MainWindow(QMainWindow):
                 dock.setVisible(self._dock_shown[title])
             self._dock_shown = {}
         elif not editor and not self._dock_shown:
-            self._dock_shown = {title: dock.isVisible() for title, dock in self.docks.items()}
+            self._dock_shown = {title: not dock.isHidden() for title, dock in self.docks.items()}  # also before the window shows
             for dock in self.docks.values():
                 dock.hide()
 
@@ -212,6 +215,8 @@ class MainWindow(QMainWindow):
         self.view_menu = bar.addMenu("&View")
         for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self._action(self.view_menu, "Reset &layout", lambda: self.memory.reset())
         self.templates_menu = bar.addMenu("&Templates")
         self.help_menu = bar.addMenu("&Help")
         self._action(self.help_menu, "&About cnnstudio", self._about)
@@ -383,7 +388,7 @@ class MainWindow(QMainWindow):
             doc = json.loads(path.read_text(encoding="utf-8"))
             project = Project.from_dict(doc, source=str(path))
             origin = expect(doc.get("autosave_of") or "", str, "autosave_of", "a file path")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ProjectError, DocError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, ProjectError, DocError) as exc:
             self._set_aside(path, exc)
             return False
         if ask and QMessageBox.question(
@@ -421,4 +426,5 @@ class MainWindow(QMainWindow):
                 shutdown()  # stop training, capture and probe workers
         self.tasks.shutdown()
         self._autosave_path().unlink(missing_ok=True)
+        self.memory.save()
         event.accept()
