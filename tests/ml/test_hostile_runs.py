@@ -36,3 +36,4 @@ def test_a_healthy_run_has_no_problems_and_keeps_null_as_nan(tmp_path):
     (tmp_path / CURVES).write_text('{"batch": {"step": [1, 2]}, "epoch": {"loss": [0.5, null]}}')
     run = Run(tmp_path)
     assert run.problems == [] and run.curves.epochs_done == 2 and run.curves.epoch["loss"][1] != run.curves.epoch["loss"][1]
+
