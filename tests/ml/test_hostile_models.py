@@ -39,3 +39,19 @@ def test_a_hostile_model_file_is_one_line_naming_the_file_and_field(tmp_path, na
         project_from_file(path)
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("filters", "many", r"config.layers\[1\] \(c\).config: filters: 'many' is not a valid int"),
+    ("kernel_size", [3, "x"], r"config.layers\[1\] \(c\).config: kernel_size"),
+    ("padding", 7, r"config.layers\[1\] \(c\).config: padding must be one of valid, same; got 7"),
+])
+def test_a_layer_value_keras_refuses_is_named_by_the_catalog(tmp_path, key, value, message):
+    import keras
+
+    doc = json.loads(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="c")]).to_json())
+    doc["config"]["layers"][1]["config"][key] = value
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelImportError, match=message):
+        project_from_file(path)

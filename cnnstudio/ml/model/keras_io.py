@@ -82,8 +82,9 @@ def load_model_file(path: str | Path, trust_code: bool = False) -> keras.Model:
     if kind == "h5":
         return _load_h5(p, trust_code)
     if kind == "keras":
-        safe = _code_check(p, _zip_config(p), trust_code)
-        return _trusted(_keras_call(keras.saving.load_model, p, p, compile=False, safe_mode=safe), safe)
+        config = _zip_config(p)
+        safe = _code_check(p, config, trust_code)
+        return _trusted(_keras_call(keras.saving.load_model, p, config, p, compile=False, safe_mode=safe), safe)
     if kind == "json":
         return _load_json(p, trust_code)
     kinds = {".keras": "not a .keras file (not a zip archive)", ".h5": "not an HDF5 file", ".hdf5": "not an HDF5 file"}
@@ -115,9 +116,12 @@ def _load_h5(p: Path, trust_code: bool) -> keras.Model:
         raise ModelImportError(f"{p}: not a readable HDF5 file ({exc})") from None
     if config is None:
         raise ModelImportError(f"{p} holds only weights, no model architecture: open the full model file instead")
-    safe = _code_check(p, _json_or_none(config), trust_code)
+    config = _json_or_none(config)
+    safe = _code_check(p, config, trust_code)
     with readable_copy(p) as readable:  # a Keras 2 config Keras 3 cannot read is rewritten first
-        return _trusted(_keras_call(keras.saving.load_model, p, readable, compile=False, safe_mode=safe), safe)
+        # no config to diagnose with: Keras reads the rewritten one, and a Keras 2 value in the
+        # original could be blamed for what the rewrite fixed
+        return _trusted(_keras_call(keras.saving.load_model, p, None, readable, compile=False, safe_mode=safe), safe)
 
 
 def _zip_config(p: Path) -> Any:
@@ -175,15 +179,16 @@ def _load_json(p: Path, trust_code: bool) -> keras.Model:
         raise ModelImportError(f"{p} is JSON but not a Keras model architecture (model.to_json())")
     safe = _code_check(p, doc, trust_code)
     # what keras.models.model_from_json does, with safe_mode said
-    return _trusted(_keras_call(keras.saving.deserialize_keras_object, p, doc, safe_mode=safe), safe)
+    return _trusted(_keras_call(keras.saving.deserialize_keras_object, p, doc, doc, safe_mode=safe), safe)
 
 
 #: Keras's words for a class it cannot find; the class may carry a module ("keras.layers.Foo") or package ("mine>Foo").
 _UNKNOWN_CLASS = re.compile(r"(?:locate class|deserialize|Unknown layer:?|Unknown object:?)\s*'(?:[\w.>]*[.>])?(\w+)'")
 
 
-def _keras_call(fn, p: Path, *args, **kwargs) -> keras.Model:
-    """Call a Keras loader, turning whatever it raises into one clear line."""
+def _keras_call(fn, p: Path, config: Any, *args, **kwargs) -> keras.Model:
+    """Call a Keras loader of the architecture ``config``, turning whatever it raises into one
+    clear line: the catalog's word on a layer value it refuses too, else Keras's first line."""
     try:
         model = fn(*args, **kwargs)
     except Exception as exc:  # Keras raises ValueError, TypeError, KeyError, OSError...
@@ -191,10 +196,44 @@ def _keras_call(fn, p: Path, *args, **kwargs) -> keras.Model:
         m = _UNKNOWN_CLASS.search(msg)
         if m:
             raise ModelImportError(f"{p}: unknown layer class '{m.group(1)}'") from None
+        culprit = _catalog_culprit(config)
+        if culprit:
+            raise ModelImportError(f"{p}: {culprit}") from None
         raise ModelImportError(f"{p}: cannot load the model: {_first_line(msg) or type(exc).__name__}") from None
     if not isinstance(model, keras.Model):
         raise ModelImportError(f"{p} does not hold a Keras model")
     return model
+
+
+def _catalog_culprit(config: Any) -> str | None:
+    """After Keras refused ``config``: its first layer of a catalog kind that Keras cannot build
+    alone either, with the catalog's word on its value, named by field (Keras only says the
+    model "could not be deserialized").
+
+    A layer Keras builds is never blamed: a valid file may hold values the catalog cannot
+    express (a BatchNormalization ``axis`` list), which the importer keeps as generic layers.
+    """
+    layers = config.get("config") if isinstance(config, dict) else None
+    layers = layers.get("layers") if isinstance(layers, dict) else layers
+    for i, layer in enumerate(layers if isinstance(layers, list) else []):
+        sp = spec(layer.get("class_name")) if isinstance(layer, dict) and isinstance(layer.get("class_name"), str) else None
+        cfg = layer.get("config") if sp else None
+        if isinstance(cfg, dict) and not _builds(layer):
+            names = set(sp.params.names())
+            try:
+                sp.coerce({k: v for k, v in cfg.items() if k in names})
+            except ParamError as exc:
+                return f"config.layers[{i}] ({cfg.get('name', '?')}).config: {exc}"
+    return None
+
+
+def _builds(layer: dict) -> bool:
+    """Keras can make this one layer from its config (code in it never runs: safe mode)."""
+    try:
+        keras.saving.deserialize_keras_object(layer, safe_mode=True)
+    except Exception:  # noqa: BLE001 (whatever Keras raises means "it cannot")
+        return False
+    return True
 
 
 def _first_line(msg: str) -> str:
