@@ -32,6 +32,7 @@ from cnnstudio.core.project import Project, user_data_dir
 
 from cnnstudio.ml.model import pretrained, trust
 from cnnstudio.ml.model.builder import call_arguments, make_layer
+from cnnstudio.ml.model.keras_diagnosis import catalog_culprit
 from cnnstudio.ml.model.legacy_h5 import readable_copy
 from cnnstudio.ml.model.operations import merge_kind, operation_kind, read_call
 
@@ -196,44 +197,13 @@ def _keras_call(fn, p: Path, config: Any, *args, **kwargs) -> keras.Model:
         m = _UNKNOWN_CLASS.search(msg)
         if m:
             raise ModelImportError(f"{p}: unknown layer class '{m.group(1)}'") from None
-        culprit = _catalog_culprit(config)
+        culprit = catalog_culprit(config)
         if culprit:
             raise ModelImportError(f"{p}: {culprit}") from None
         raise ModelImportError(f"{p}: cannot load the model: {_first_line(msg) or type(exc).__name__}") from None
     if not isinstance(model, keras.Model):
         raise ModelImportError(f"{p} does not hold a Keras model")
     return model
-
-
-def _catalog_culprit(config: Any) -> str | None:
-    """After Keras refused ``config``: its first layer of a catalog kind that Keras cannot build
-    alone either, with the catalog's word on its value, named by field (Keras only says the
-    model "could not be deserialized").
-
-    A layer Keras builds is never blamed: a valid file may hold values the catalog cannot
-    express (a BatchNormalization ``axis`` list), which the importer keeps as generic layers.
-    """
-    layers = config.get("config") if isinstance(config, dict) else None
-    layers = layers.get("layers") if isinstance(layers, dict) else layers
-    for i, layer in enumerate(layers if isinstance(layers, list) else []):
-        sp = spec(layer.get("class_name")) if isinstance(layer, dict) and isinstance(layer.get("class_name"), str) else None
-        cfg = layer.get("config") if sp else None
-        if isinstance(cfg, dict) and not _builds(layer):
-            names = set(sp.params.names())
-            try:
-                sp.coerce({k: v for k, v in cfg.items() if k in names})
-            except ParamError as exc:
-                return f"config.layers[{i}] ({cfg.get('name', '?')}).config: {exc}"
-    return None
-
-
-def _builds(layer: dict) -> bool:
-    """Keras can make this one layer from its config (code in it never runs: safe mode)."""
-    try:
-        keras.saving.deserialize_keras_object(layer, safe_mode=True)
-    except Exception:  # noqa: BLE001 (whatever Keras raises means "it cannot")
-        return False
-    return True
 
 
 def _first_line(msg: str) -> str:
