@@ -66,7 +66,7 @@ def _is_project_json(p: Path) -> bool:
         return False
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, OSError):
+    except (UnicodeDecodeError, OSError, RecursionError):  # not a project: the Keras loader says what it is
         return False
     except json.JSONDecodeError as exc:
         raise CLIError(f"{p} is corrupt or truncated JSON (error at line {exc.lineno}, column {exc.colno})") from None

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
 from .catalog import MANY, spec
+from .doc_schema import DocError, check_graph_doc
 from .params import ParamError
 from .signals import Signal
 
@@ -480,14 +481,29 @@ class LayerGraph:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LayerGraph":
-        """Rebuild a graph from :meth:`to_dict` output; raises GraphError / ParamError."""
+        """Rebuild a graph from :meth:`to_dict` output (or a file's): raises :class:`GraphError`
+        naming the field (``graph.nodes[2] (conv1).params.filters: ...``)."""
+        try:
+            check_graph_doc(data)
+        except DocError as exc:
+            raise GraphError(str(exc)) from None
         g = cls()
-        for nd in data.get("nodes", []):
-            g.insert_node(node_from_dict(nd))
-        for src, dst, port in data.get("edges", []):
-            g.add_edge(src, dst, int(port), check=False)
+        for i, nd in enumerate(data.get("nodes", [])):
+            try:
+                g.insert_node(node_from_dict(nd))
+            except ParamError as exc:
+                raise GraphError(f"graph.nodes[{i}] ({nd['name']}) params: {exc}") from None
+            except GraphError as exc:
+                raise GraphError(f"graph.nodes[{i}] ({nd['name']}): {exc}") from None
+        for i, (src, dst, port) in enumerate(data.get("edges", [])):
+            if src not in g._nodes or dst not in g._nodes:
+                raise GraphError(f"graph.edges[{i}] joins a node that does not exist ({src!r} -> {dst!r})")
+            g.add_edge(src, dst, port, check=False)
         outputs = data.get("outputs")
-        g.set_outputs(None if outputs is None else [str(i) for i in outputs])
+        unknown = [i for i in outputs or [] if i not in g._nodes]
+        if unknown:
+            raise GraphError(f"graph.outputs names node(s) that do not exist: {', '.join(unknown)}")
+        g.set_outputs(outputs)
         if len(g.topological_order()) != len(g._nodes):
             raise CycleError("the graph contains a cycle")
         return g

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .doc_schema import DocError, expect, expect_names
 from .graph import GraphError, LayerGraph
 from .params import ParamError
 from .settings import SECTIONS, DataSource, Preprocessing, Settings, Training
@@ -106,8 +107,8 @@ class Project:
                                f"this version reads up to {FORMAT_VERSION}). Update cnnstudio to open it.")
         try:
             graph = LayerGraph.from_dict(doc.get("graph", {}))
-        except (GraphError, ParamError, KeyError, TypeError, ValueError) as exc:
-            raise ProjectError(f"{source} has an invalid graph: {exc}") from None
+        except GraphError as exc:  # its message names the field (graph.nodes[2] (conv1).params.filters)
+            raise ProjectError(f"{source}: {exc}") from None
         sections, unknown = {}, {}
         for name, kind in SECTIONS.items():
             try:
@@ -116,11 +117,13 @@ class Project:
                 raise ProjectError(f"{source}: {exc}") from None
             if extra:
                 unknown[name] = extra
-        classes = doc.get("classes", [])
-        if not isinstance(classes, list):
-            raise ProjectError(f"{source}: classes must be a list of names, not {type(classes).__name__}")
-        return cls(graph=graph, name=str(doc.get("name", "untitled")), **sections,
-                   classes=[str(c) for c in classes], weights_file=doc.get("weights_file") or None,
+        try:
+            classes = expect_names(doc.get("classes", []), "classes")
+            name = expect(doc.get("name", "untitled"), str, "name", "a string")
+            weights_file = expect(doc.get("weights_file"), (str, type(None)), "weights_file", "a file path or null")
+        except DocError as exc:
+            raise ProjectError(f"{source}: {exc}") from None
+        return cls(graph=graph, name=name, **sections, classes=list(classes), weights_file=weights_file or None,
                    unknown_settings=unknown)
 
     def runs_dir(self) -> Path:
@@ -178,6 +181,8 @@ def load_project(path: str | os.PathLike) -> Project:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProjectError(f"{p} is corrupt or truncated (JSON error at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ProjectError(f"{p} is nested too deeply to be a project") from None
     project = Project.from_dict(doc, source=str(p))
     project.path = p
     shipped = p.with_suffix(SHIPPED_SUFFIX)

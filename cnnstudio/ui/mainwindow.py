@@ -18,10 +18,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QStackedLayout, QTabWidget, QWidget)
 
+from cnnstudio.core.doc_schema import DocError, expect
 from cnnstudio.core.project import SUFFIX, Project, ProjectError, load_project, save_project, write_atomic
 
 from cnnstudio.ui.studio import Studio
 from cnnstudio.ui.tasks import TaskRunner
+from cnnstudio.ui.window_memory import WindowMemory
 
 #: Central pages: (title, "module:Class").
 PAGES = [
@@ -124,6 +126,8 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
         self._update_title()
+        self.memory = WindowMemory(self, self.tabs, self.settings)
+        self.memory.restore()
 
     # -- pages --------------------------------------------------------------------
     def page(self, title: str) -> QWidget:
@@ -148,7 +152,7 @@ class MainWindow(QMainWindow):
                 dock.setVisible(self._dock_shown[title])
             self._dock_shown = {}
         elif not editor and not self._dock_shown:
-            self._dock_shown = {title: dock.isVisible() for title, dock in self.docks.items()}
+            self._dock_shown = {title: not dock.isHidden() for title, dock in self.docks.items()}  # also before the window shows
             for dock in self.docks.values():
                 dock.hide()
 
@@ -211,6 +215,8 @@ class MainWindow(QMainWindow):
         self.view_menu = bar.addMenu("&View")
         for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self._action(self.view_menu, "Reset &layout", lambda: self.memory.reset())
         self.templates_menu = bar.addMenu("&Templates")
         self.help_menu = bar.addMenu("&Help")
         self._action(self.help_menu, "&About cnnstudio", self._about)
@@ -381,20 +387,33 @@ class MainWindow(QMainWindow):
         try:  # one read: the autosave is a project document plus where it came from
             doc = json.loads(path.read_text(encoding="utf-8"))
             project = Project.from_dict(doc, source=str(path))
-        except (OSError, ValueError, ProjectError):  # unreadable or corrupt: nothing to recover
-            path.unlink(missing_ok=True)
+            origin = expect(doc.get("autosave_of") or "", str, "autosave_of", "a file path")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, ProjectError, DocError) as exc:
+            self._set_aside(path, exc)
             return False
         if ask and QMessageBox.question(
                 self, "Recover unsaved work",
                 "cnnstudio did not close cleanly last time. Restore the unsaved project?") != QMessageBox.Yes:
             path.unlink(missing_ok=True)
             return False
-        origin = doc.get("autosave_of") or None
         project.path = Path(origin) if origin else None
         self.studio.set_project(project)
         self.studio.undo_stack.resetClean()  # recovered work is unsaved
         self._update_title()
         return True
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        """Keep an autosave that cannot be recovered beside it (``.corrupt``: nothing is lost, and
+        the next start does not ask again), and say why in one line."""
+        why = (f"{path} is corrupt or truncated (JSON error at line {exc.lineno})"
+               if isinstance(exc, json.JSONDecodeError) else str(exc) if isinstance(exc, ProjectError)
+               else f"{path}: {exc}")
+        kept = path.with_name(path.name + ".corrupt")
+        try:
+            path.replace(kept)
+        except OSError:
+            kept = path
+        self.statusBar().showMessage(f"Unsaved work not recovered: {why} (kept as {kept.name})", 15000)
 
     # -- close --------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -407,4 +426,5 @@ class MainWindow(QMainWindow):
                 shutdown()  # stop training, capture and probe workers
         self.tasks.shutdown()
         self._autosave_path().unlink(missing_ok=True)
+        self.memory.save()
         event.accept()

@@ -97,6 +97,9 @@ def _bad_inputs(tmp_path, keras_file):
     files = {
         "garbage.keras": b"\x00\x01 not a zip", "garbage.h5": b"nope", "cut.json": seq.to_json()[:30].encode(),
         "foo.json": seq.to_json().replace('"Flatten"', '"Foo"').encode(), "cut.cnnproj": b'{"format": "cnnst',
+        "nodes.cnnproj": b'{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": {"a": 1}}}',
+        "classes.cnnproj": b'{"format": "cnnstudio-project", "version": 1, "classes": {"a": 1}}',
+        "layers.json": b'{"class_name": "Sequential", "config": {"layers": {"a": 1}}}',
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
@@ -107,6 +110,9 @@ def _bad_inputs(tmp_path, keras_file):
         "cut.json": "corrupt or truncated JSON",
         "foo.json": "unknown layer class 'Foo'",
         "cut.cnnproj": "corrupt or truncated",
+        "nodes.cnnproj": "graph.nodes must be a list of layers, not an object",
+        "classes.cnnproj": "classes must be a list of names, not an object",
+        "layers.json": "config.layers must be a list of layers, not an object",
     }
 
 

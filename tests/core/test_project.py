@@ -48,7 +48,7 @@ def test_save_needs_a_path():
     ('{"format": "cnnstudio-project"}', "has no format version"),
     ('{"format": "cnnstudio-project", "version": 99}', "newer cnnstudio"),
     ('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": [{"id": "a", "kind": "Conv2D", "name": "c",'
-     ' "params": {"kernel_size": -3}}]}}', "invalid graph: kernel_size must be at least 1"),
+     ' "params": {"kernel_size": -3}}]}}', r"p.cnnproj: graph.nodes\[0\] \(c\) params: kernel_size must be at least 1"),
 ])
 def test_bad_files_raise_clear_errors(tmp_path, content, message):
     path = tmp_path / "p.cnnproj"

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cnnstudio.ml.data.capture_folder import TRASH, DatasetWriter
 from cnnstudio.ml.live.frame_sources import (CameraSource, DemoSource, FolderSource, FrameGrabber, FrameSource,
                                   ImageFileSource, SourceError, VideoFileSource, guess_kind, list_cameras,
                                   open_source)
@@ -253,3 +254,14 @@ def test_video_that_ends_reports_ended(video):
         time.sleep(0.005)
     grabber.stop()
     assert [e.kind for e in events] == ["ended"]
+
+
+def test_trash_moves_a_frame_inside_the_root_and_restore_puts_it_back(tmp_path):
+    writer = DatasetWriter(tmp_path)
+    first, second = (writer.save(np.zeros((8, 8, 3), np.uint8), "cup") for _ in range(2))
+    trashed = writer.trash(first)
+    assert trashed.parent == tmp_path / TRASH / "cup" and not first.exists()
+    assert writer.counts() == {"cup": 1} and writer.files("cup") == [second]
+    assert DatasetWriter(tmp_path).counts() == {"cup": 1}  # the trash is no class on a fresh scan either
+    writer.restore(trashed, first)
+    assert first.exists() and writer.counts() == {"cup": 2} and writer.files("cup") == [first, second]

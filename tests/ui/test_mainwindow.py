@@ -2,6 +2,8 @@
 
 import sys
 
+import pytest
+
 from cnnstudio.core.project import save_project
 from cnnstudio.core.templates import lenet5
 from cnnstudio.ui.mainwindow import LazyPage, MainWindow
@@ -99,14 +101,22 @@ def test_every_page_and_dock_builds_in_the_window_and_closes_cleanly(qtbot):
     assert win.close()  # shuts every panel's workers down (the fixture fails on a running QThread)
 
 
-def test_a_corrupt_autosave_is_dropped_and_the_open_project_kept(qtbot):
+@pytest.mark.parametrize("text, why", [
+    ('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": [', "is corrupt or truncated (JSON error"),
+    ('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": {}}}', "graph.nodes must be a list"),
+    ('{"format": "cnnstudio-project", "version": 1, "autosave_of": 5}', "autosave_of must be a file path"),
+])
+def test_a_corrupt_autosave_is_set_aside_named_and_the_open_project_kept(qtbot, text, why):
     win = MainWindow(Studio(lenet5()))
     qtbot.addWidget(win)
     path = win._autosave_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('{"format": "cnnstudio-project", "version": 1, "graph": {"nodes": [', encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     assert win.recover_autosave(ask=False) is False
-    assert not path.exists()
+    kept = path.with_name(path.name + ".corrupt")
+    assert not path.exists() and kept.read_text(encoding="utf-8") == text  # nothing lost
+    kept.unlink()
+    assert why in win.statusBar().currentMessage() and "\n" not in win.statusBar().currentMessage()
     assert win.studio.project.name == "LeNet-5"
 
 

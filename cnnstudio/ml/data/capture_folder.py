@@ -17,6 +17,10 @@ import numpy as np
 
 from cnnstudio.ml.data.sources import IMAGE_SUFFIXES
 
+#: Where deleted frames go, inside the dataset root, so that an undo can bring them back; its
+#: leading dot keeps it out of the classes (``load_folder`` and the counts skip dot folders).
+TRASH = ".trash"
+
 _BAD_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -83,6 +87,37 @@ class DatasetWriter:
             raise CaptureError(f"cannot write {path} (disk full or no permission?)")
         self._counts[name] += 1
         return path
+
+    def files(self, class_name: str) -> list[Path]:
+        """The images of one class, sorted (capture order: the names carry the time and count)."""
+        folder = self.root / class_name
+        return sorted(Path(d) / f for d, _sub, names in os.walk(folder) for f in names
+                      if f.lower().endswith(IMAGE_SUFFIXES))
+
+    def trash(self, path: Path) -> Path:
+        """Move one image of a class into the trash folder (kept for an undo); returns where it went."""
+        path = Path(path)
+        class_name = path.relative_to(self.root).parts[0]
+        target = self.root / TRASH / path.relative_to(self.root)
+        while target.exists():  # deleted, restored and deleted again
+            target = target.with_name(f"{target.stem}x{target.suffix}")
+        self._move(path, target)
+        self._counts[class_name] -= 1
+        return target
+
+    def restore(self, trashed: Path, path: Path) -> None:
+        """Put back an image :meth:`trash` moved away."""
+        self._move(Path(trashed), Path(path))
+        class_name = Path(path).relative_to(self.root).parts[0]
+        self._counts[class_name] = self._counts.get(class_name, 0) + 1
+
+    @staticmethod
+    def _move(src: Path, dst: Path) -> None:
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        except OSError as exc:
+            raise CaptureError(f"cannot move {src} to {dst}: {exc.strerror or exc}") from None
 
     def data_source(self) -> dict:
         """The project ``data`` entries that train on this folder."""

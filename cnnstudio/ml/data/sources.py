@@ -19,6 +19,7 @@ import numpy as np
 from cnnstudio.core.settings import DATA, DataSource
 
 from cnnstudio.ml.data.generated_shapes import ShapesError, ShapesGenerator
+from cnnstudio.ml.data.image_header import decode_scale, declared_size, size_problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 
@@ -151,6 +152,10 @@ def _class_files(folder: Path, classes: list[str], skipped: list[tuple[str, str]
                 if not (cv2.haveImageReader(path) or name.lower().endswith(".gif")):  # GIF: see _first_frame
                     skipped.append((path, "not a readable image"))
                     continue
+                too_large = size_problem(path)
+                if too_large:
+                    skipped.append((path, too_large))
+                    continue
                 paths.append(path)
                 labels.append(classes.index(d.name))
     if not paths:
@@ -159,9 +164,25 @@ def _class_files(folder: Path, classes: list[str], skipped: list[tuple[str, str]
     return Part(np.asarray(labels, np.int64), paths=np.asarray(paths))
 
 
+#: ``cv2.imread`` flags by decoding scale (see ``image_header.decode_scale``).
+_DECODE_FLAGS = {1: cv2.IMREAD_UNCHANGED, 2: cv2.IMREAD_REDUCED_COLOR_2}
+
+
 def read_image(path: str) -> np.ndarray | None:
-    """A file as uint8 RGB (H, W, 3) or grey (H, W); None if it cannot be decoded. A GIF gives its first frame."""
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    """A file as uint8 RGB (H, W, 3) or grey (H, W); None if it cannot be decoded. A GIF gives its first frame.
+
+    Memory stays bounded: a picture whose header declares more than ``MAX_PIXELS`` is never
+    decoded whole: a JPEG is decoded at half scale (libjpeg scales while it decodes),
+    anything else gives None (see :func:`~cnnstudio.ml.data.image_header.size_problem`).
+    """
+    size = declared_size(path)
+    scale = 1 if size is None else decode_scale(*size)
+    if scale is None:
+        return None
+    try:
+        img = cv2.imread(path, _DECODE_FLAGS[scale])
+    except cv2.error:  # OpenCV's own size cap (an image whose header we could not parse) raises
+        return None
     if img is None and path.lower().endswith(".gif"):
         img = _first_frame(path)
     if img is None or img.size == 0:
@@ -202,64 +223,7 @@ def load_keras(data: DataSource) -> RawData:
     return RawData(list(classes), parts, f"{title}: {len(y_train)} training and {len(y_test)} test images")
 
 
-def _as_uint8_images(x: np.ndarray, where: str) -> np.ndarray:
-    """Arrays of images (N, H, W) / (N, H, W, C) of any number type -> uint8 0..255."""
-    x = np.asarray(x)
-    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[3] not in (1, 3, 4)):
-        raise DataError(f"{where} has shape {x.shape}; expected images (N, H, W) or (N, H, W, 1|3)")
-    if x.dtype == np.uint8:
-        return x
-    x = x.astype(np.float32)
-    if x.size and float(np.nanmax(x)) <= 1.0:
-        x = x * 255.0  # float images in 0..1
-    return np.clip(np.nan_to_num(x), 0, 255).round().astype(np.uint8)
-
-
-def _as_labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        y = y.argmax(axis=1)  # one-hot
-    y = y.reshape(-1)
-    if len(y) != n:
-        raise DataError(f"{where}: {len(y)} labels for {n} images")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise DataError(f"{where}: labels must be class numbers (integers) or one-hot rows")
-    y = y.astype(np.int64)
-    if y.size and y.min() < 0:
-        raise DataError(f"{where}: negative label {y.min()}")
-    return y
-
-
-def load_npz(data: DataSource) -> RawData:
-    """A NumPy ``.npz`` with ``x``/``y`` or ``x_train``/``y_train`` (+ ``x_val``, ``x_test``...) and
-    optional ``classes`` (names)."""
-    path = Path(data.path).expanduser()
-    if not path.is_file():
-        raise DataError(f"npz file {path} does not exist" if data.path.strip()
-                        else "npz: choose a .npz file with arrays x and y (or x_train, y_train)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError: all mean "not a usable npz"
-        raise DataError(f"cannot read {path.name}: {exc}") from None
-    parts: dict[str, Part] = {}
-    for part, suffixes in (("all", ("",)), ("train", ("_train",)), ("val", ("_val", "_valid")), ("test", ("_test",))):
-        for sfx in suffixes:
-            if f"x{sfx}" in arrays and f"y{sfx}" in arrays:
-                x = _as_uint8_images(arrays[f"x{sfx}"], f"{path.name}: x{sfx}")
-                parts[part] = Part(_as_labels(arrays[f"y{sfx}"], len(x), f"{path.name}: y{sfx}"), x)
-    if "all" in parts and "train" in parts:
-        del parts["train"]
-    if "all" not in parts and "train" not in parts:
-        raise DataError(f"{path.name} needs arrays x and y, or x_train and y_train (has: {', '.join(arrays)})")
-    n_classes = 1 + max(int(p.labels.max()) for p in parts.values() if len(p))
-    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(n_classes)]
-    if len(classes) < n_classes:
-        raise DataError(f"{path.name}: {len(classes)} class names but labels go up to {n_classes - 1}")
-    total = sum(len(p) for p in parts.values())
-    return RawData(classes, parts, f"{total} images from {path.name}")
-
+from cnnstudio.ml.data.npz_source import load_npz  # noqa: E402 (it needs DataError, RawData and Part above)
 
 LOADERS = {"shapes": load_shapes, "folder": load_folder, "keras": load_keras, "npz": load_npz}
 

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from cnnstudio.core.catalog import spec
+from cnnstudio.core.doc_schema import DocError, check_keras_doc
 from cnnstudio.core.graph import LayerGraph, Node
 from cnnstudio.core.inference import NodeInfo, infer_node
 from cnnstudio.core.layout import apply_layout
@@ -31,6 +32,7 @@ from cnnstudio.core.project import Project, user_data_dir
 
 from cnnstudio.ml.model import pretrained, trust
 from cnnstudio.ml.model.builder import call_arguments, make_layer
+from cnnstudio.ml.model.keras_diagnosis import catalog_culprit
 from cnnstudio.ml.model.legacy_h5 import readable_copy
 from cnnstudio.ml.model.operations import merge_kind, operation_kind, read_call
 
@@ -81,8 +83,9 @@ def load_model_file(path: str | Path, trust_code: bool = False) -> keras.Model:
     if kind == "h5":
         return _load_h5(p, trust_code)
     if kind == "keras":
-        safe = _code_check(p, _zip_config(p), trust_code)
-        return _trusted(_keras_call(keras.saving.load_model, p, p, compile=False, safe_mode=safe), safe)
+        config = _zip_config(p)
+        safe = _code_check(p, config, trust_code)
+        return _trusted(_keras_call(keras.saving.load_model, p, config, p, compile=False, safe_mode=safe), safe)
     if kind == "json":
         return _load_json(p, trust_code)
     kinds = {".keras": "not a .keras file (not a zip archive)", ".h5": "not an HDF5 file", ".hdf5": "not an HDF5 file"}
@@ -114,9 +117,12 @@ def _load_h5(p: Path, trust_code: bool) -> keras.Model:
         raise ModelImportError(f"{p}: not a readable HDF5 file ({exc})") from None
     if config is None:
         raise ModelImportError(f"{p} holds only weights, no model architecture: open the full model file instead")
-    safe = _code_check(p, _json_or_none(config), trust_code)
+    config = _json_or_none(config)
+    safe = _code_check(p, config, trust_code)
     with readable_copy(p) as readable:  # a Keras 2 config Keras 3 cannot read is rewritten first
-        return _trusted(_keras_call(keras.saving.load_model, p, readable, compile=False, safe_mode=safe), safe)
+        # no config to diagnose with: Keras reads the rewritten one, and a Keras 2 value in the
+        # original could be blamed for what the rewrite fixed
+        return _trusted(_keras_call(keras.saving.load_model, p, None, readable, compile=False, safe_mode=safe), safe)
 
 
 def _zip_config(p: Path) -> Any:
@@ -131,13 +137,18 @@ def _zip_config(p: Path) -> Any:
 def _json_or_none(text: str | bytes) -> Any:
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested deeper than Python recurses
         return None
 
 
 def _code_check(p: Path, config: Any, trust_code: bool) -> bool:
     """Keras's ``safe_mode`` for loading ``config``: True when it holds no code; False when its
     code is trusted (``trust_code`` records that); raises :class:`UntrustedCodeError` otherwise."""
+    if config is not None:
+        try:
+            check_keras_doc(config)
+        except DocError as exc:
+            raise ModelImportError(f"{p}: {exc}") from None
     codes = trust.code_in(config)
     if codes and trust_code:
         trust.allow(codes)
@@ -163,19 +174,22 @@ def _load_json(p: Path, trust_code: bool) -> keras.Model:
         raise ModelImportError(f"{p}: not a text file") from None
     except json.JSONDecodeError as exc:
         raise ModelImportError(f"{p} is corrupt or truncated JSON (error at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ModelImportError(f"{p} is nested too deeply to be a Keras model") from None
     if not isinstance(doc, dict) or "class_name" not in doc or "config" not in doc:
         raise ModelImportError(f"{p} is JSON but not a Keras model architecture (model.to_json())")
     safe = _code_check(p, doc, trust_code)
     # what keras.models.model_from_json does, with safe_mode said
-    return _trusted(_keras_call(keras.saving.deserialize_keras_object, p, doc, safe_mode=safe), safe)
+    return _trusted(_keras_call(keras.saving.deserialize_keras_object, p, doc, doc, safe_mode=safe), safe)
 
 
 #: Keras's words for a class it cannot find; the class may carry a module ("keras.layers.Foo") or package ("mine>Foo").
 _UNKNOWN_CLASS = re.compile(r"(?:locate class|deserialize|Unknown layer:?|Unknown object:?)\s*'(?:[\w.>]*[.>])?(\w+)'")
 
 
-def _keras_call(fn, p: Path, *args, **kwargs) -> keras.Model:
-    """Call a Keras loader, turning whatever it raises into one clear line."""
+def _keras_call(fn, p: Path, config: Any, *args, **kwargs) -> keras.Model:
+    """Call a Keras loader of the architecture ``config``, turning whatever it raises into one
+    clear line: the catalog's word on a layer value it refuses too, else Keras's first line."""
     try:
         model = fn(*args, **kwargs)
     except Exception as exc:  # Keras raises ValueError, TypeError, KeyError, OSError...
@@ -183,6 +197,9 @@ def _keras_call(fn, p: Path, *args, **kwargs) -> keras.Model:
         m = _UNKNOWN_CLASS.search(msg)
         if m:
             raise ModelImportError(f"{p}: unknown layer class '{m.group(1)}'") from None
+        culprit = catalog_culprit(config)
+        if culprit:
+            raise ModelImportError(f"{p}: {culprit}") from None
         raise ModelImportError(f"{p}: cannot load the model: {_first_line(msg) or type(exc).__name__}") from None
     if not isinstance(model, keras.Model):
         raise ModelImportError(f"{p} does not hold a Keras model")

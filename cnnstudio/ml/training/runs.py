@@ -50,6 +50,7 @@ import numpy as np
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project
 from cnnstudio.core.settings import Preprocessing
+from cnnstudio.ml.training.run_docs import read_curves, read_metrics, read_settings
 
 SETTINGS, CURVES, METRICS, FILTERS = "settings.json", "curves.json", "metrics.json", "filters.npz"
 LAST, BEST, TENSORBOARD = "last.keras", "best.keras", "tensorboard"
@@ -77,14 +78,6 @@ def write_json(path: Path, doc: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(_clean(doc), indent=1), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    """A JSON file, or ``default`` if it is missing or unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
 
 
 @dataclass
@@ -179,9 +172,11 @@ class Run:
         self.path = Path(path)
         #: the trained run a project file came with: read-only
         self.shipped = shipped
-        self.settings: dict[str, Any] = read_json(self.path / SETTINGS, {}) or {}
-        self.curves = Curves.from_dict(read_json(self.path / CURVES))
-        self.metrics: dict[str, Any] = read_json(self.path / METRICS, {}) or {}
+        #: one line per damaged file or field, each left out (see :mod:`run_docs`)
+        self.problems: list[str] = []
+        self.settings: dict[str, Any] = read_settings(self.path / SETTINGS, self.problems)
+        self.curves = Curves.from_dict(read_curves(self.path / CURVES, self.problems))
+        self.metrics: dict[str, Any] = read_metrics(self.path / METRICS, self.problems)
 
     @classmethod
     def create(cls, runs_dir: Path, settings: dict[str, Any]) -> "Run":

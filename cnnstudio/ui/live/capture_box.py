@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout)
 
 from cnnstudio.ml.data.capture_folder import CaptureError, DatasetWriter
+
+from cnnstudio.ui.live.capture_review import CaptureReview
 
 
 def default_root(project) -> Path:
@@ -45,6 +47,11 @@ class DatasetCaptureBox(QGroupBox):
         folder_button.clicked.connect(self._on_folder_clicked)
         self.class_list = QListWidget(self)
         self.class_list.setMaximumHeight(120)
+        self.class_list.currentItemChanged.connect(self._on_class_list_current_changed)
+        #: the selected class's frames as thumbnails, to delete bad ones (undoably) before training
+        self.review = CaptureReview(self)
+        self.review.changed.connect(self._refresh)
+        self.review.message.connect(self.message)
         self.new_class = QLineEdit(self)
         self.new_class.setPlaceholderText("new class name")
         self.new_class.returnPressed.connect(self._on_add_clicked)
@@ -66,6 +73,7 @@ class DatasetCaptureBox(QGroupBox):
         row.addWidget(folder_button)
         lay.addLayout(row)
         lay.addWidget(self.class_list)
+        lay.addWidget(self.review, 1)
         row = QHBoxLayout()
         row.addWidget(self.new_class, 1)
         row.addWidget(add)
@@ -117,6 +125,9 @@ class DatasetCaptureBox(QGroupBox):
         self._refresh(select=name)
         return True
 
+    def _on_class_list_current_changed(self, *_items) -> None:
+        self.review.show_class(self.writer, self.current_class)
+
     def _on_add_clicked(self) -> None:
         if self.add_class(self.new_class.text()):
             self.new_class.clear()
@@ -127,15 +138,17 @@ class DatasetCaptureBox(QGroupBox):
 
     def _refresh(self, select: str | None = None) -> None:
         select = select or self.current_class
-        self.class_list.clear()
-        for name, n in self.counts().items():
-            item = QListWidgetItem(f"{name}    {n} image{'s' if n != 1 else ''}")
-            item.setData(Qt.UserRole, name)
-            self.class_list.addItem(item)
-            if name == select:
-                self.class_list.setCurrentItem(item)
-        if self.class_list.currentItem() is None and self.class_list.count():
-            self.class_list.setCurrentRow(0)
+        with QSignalBlocker(self.class_list):  # one review update below, not one per rebuilt row
+            self.class_list.clear()
+            for name, n in self.counts().items():
+                item = QListWidgetItem(f"{name}    {n} image{'s' if n != 1 else ''}")
+                item.setData(Qt.UserRole, name)
+                self.class_list.addItem(item)
+                if name == select:
+                    self.class_list.setCurrentItem(item)
+            if self.class_list.currentItem() is None and self.class_list.count():
+                self.class_list.setCurrentRow(0)
+        self.review.show_class(self.writer, self.current_class)
         ready = sum(1 for n in self.counts().values() if n) >= 2
         self.train_button.setEnabled(ready)
         self.train_button.setToolTip("" if ready else "Capture images of at least two classes first")
@@ -160,14 +173,17 @@ class DatasetCaptureBox(QGroupBox):
         grabbed = self.grab_image()
         if grabbed is None or grabbed[0] == self._last_saved:
             return False
+        shown = self.review.writer is self.writer and self.review.class_name == name  # else it reloads below
         try:
-            self.writer.save(grabbed[1], name)
+            path = self.writer.save(grabbed[1], name)
         except CaptureError as exc:
             self.end_capture()
             self.message.emit(str(exc))
             return False
         self._last_saved = grabbed[0]
         self._refresh(select=name)
+        if shown:
+            self.review.add_frame(path)
         return True
 
     def _on_train_clicked(self) -> None:

@@ -11,12 +11,13 @@ from cnnstudio.ml.training.runs import Run, project_runs
 
 
 def describe(run: Run) -> str:
-    """One line: name, epochs, best validation accuracy, status."""
+    """One line: name, epochs, best validation accuracy, status (and "damaged" when files of it were left out)."""
     epochs = run.curves.epochs_done
     acc = [v for v in run.curves.epoch.get("val_accuracy", []) if v == v]
     best = f" · val acc {100 * max(acc):.1f}%" if acc else ""
     name = "shipped (read-only)" if run.shipped else run.name
-    return f"{name} · {epochs}/{run.target_epochs or epochs} ep{best} · {run.metrics.get('status', '?')}"
+    damaged = " · damaged (see tooltip)" if run.problems else ""
+    return f"{name} · {epochs}/{run.target_epochs or epochs} ep{best} · {run.metrics.get('status', '?')}{damaged}"
 
 
 class RunsView(QGroupBox):
@@ -50,7 +51,7 @@ class RunsView(QGroupBox):
             item.setData(Qt.UserRole, run)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if run.name in ticked else Qt.Unchecked)
-            item.setToolTip(str(run.path))
+            item.setToolTip("\n".join([str(run.path), *run.problems]))  # each damaged file or field, named
             self.list.addItem(item)
         self.list.blockSignals(False)
 
