@@ -45,6 +45,8 @@ def register(subparsers) -> None:
                    help="fit: model.fit (the default); custom: the strategy.run loop (always used by multiworker)")
     p.add_argument("--workers", help="HOST:PORT,HOST:PORT,... of every worker (builds TF_CONFIG)")
     p.add_argument("--index", type=int, help="this worker's place in --workers (0 is the chief)")
+    p.add_argument("--join-timeout", type=float, default=60.0, metavar="S",
+                   help="multiworker: seconds to wait for every worker to start (then exit 2); default 60")
     p.add_argument("--resume", help="continue this run folder from its last checkpoint")
     p.set_defaults(run=run)
 
@@ -135,7 +137,7 @@ def run(args) -> int:
         try:
             result = run_project(project, _reporter_class()(), epochs=args.epochs,
                                  runs_dir=out / "runs" if out else None, strategy=args.strategy,
-                                 loop=args.loop, resume=args.resume)
+                                 loop=args.loop, resume=args.resume, join_timeout_s=args.join_timeout)
         except Exception as exc:
             message = bad_input_message(exc)
             if message is None:

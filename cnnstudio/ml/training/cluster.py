@@ -3,10 +3,11 @@
 ``tf.distribute.MultiWorkerMirroredStrategy`` reads its cluster from ``TF_CONFIG`` and, when
 it is created, waits for every worker to come up. It waits forever (TensorFlow's own
 ``_check_health_initial_timeout`` bounds a barrier that is never reached when a peer's
-gRPC server is missing), and a worker blocked in gRPC ignores SIGTERM. So
-:func:`join_cluster` arms a watchdog thread first: if the strategy is not ready by the
-deadline, it prints one line and ends the process with exit code 2 (``os._exit``: nothing
-else can unblock it). Once joined, collectives carry a timeout
+gRPC server is missing), and a worker blocked in gRPC ignores SIGTERM. And a
+watchdog thread cannot help: the constructor holds the GIL while it waits. So
+:func:`join_cluster` first meets the other workers with plain sockets on the cluster's own
+ports (:func:`wait_for_peers`); if they are not all there by the deadline it prints one line
+and exits with code 2, before TensorFlow is even imported. Once joined, collectives carry a timeout
 (``CommunicationOptions(timeout_seconds=...)``) and TensorFlow's coordination service
 notices a worker that stopped sending heartbeats, so a killed peer makes the others
 raise instead of hang; :func:`peer_lost_message` turns that error into a sentence.
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
-import threading
+import time
 
 from cnnstudio.ml.training.losses import SettingsError
 
@@ -62,27 +64,55 @@ def task_from_environment() -> tuple[int, int]:
     return index, len(workers)
 
 
+def wait_for_peers(hosts: list[str], index: int, timeout_s: float) -> bool:
+    """Meet every other worker on the cluster's own ports before TensorFlow takes them.
+
+    Worker ``index`` listens on its port and connects to each peer's until it has reached
+    them all and all have reached it (then none of them needs it to listen any more), or the
+    deadline passes: False. A peer that connects is closed by that peer first, so the port
+    is left with no TIME_WAIT on this side and TensorFlow's server can bind it right after.
+    """
+    deadline = time.monotonic() + timeout_s
+    host, _, port = hosts[index].rpartition(":")
+    peers = {i: h.rpartition(":") for i, h in enumerate(hosts) if i != index}
+    reached: set[int] = set()
+    heard = 0
+    with socket.create_server(("" if host not in ("127.0.0.1", "localhost") else host, int(port))) as server:
+        server.settimeout(0.05)
+        while (len(reached) < len(peers) or heard < len(peers)) and time.monotonic() < deadline:
+            for i, (peer_host, _, peer_port) in peers.items():
+                if i not in reached:
+                    try:
+                        socket.create_connection((peer_host, int(peer_port)), timeout=0.2).close()
+                        reached.add(i)
+                    except OSError:
+                        pass
+            try:
+                conn, _ = server.accept()
+                with conn:
+                    conn.settimeout(2.0)
+                    conn.recv(1)  # until the peer closes
+                heard += 1
+            except OSError:
+                time.sleep(0.05)
+    return len(reached) == len(peers) and heard >= len(peers)
+
+
 def join_cluster(timeout_s: float = JOIN_TIMEOUT_S, collective_timeout_s: float = COLLECTIVE_TIMEOUT_S):
-    """Create the ``MultiWorkerMirroredStrategy`` of ``TF_CONFIG``; exit 2 with a message if the
-    other workers are not all up within ``timeout_s``."""
-    index, count = task_from_environment()
-    joined = threading.Event()
-
-    def give_up() -> None:
-        if not joined.wait(timeout_s):
-            peers = json.loads(os.environ["TF_CONFIG"])["cluster"]
-            print(f"cnnstudio train: worker {index} could not reach the cluster {peers} within "
-                  f"{timeout_s:g} s: start every worker (same --workers, its own --index) and check "
-                  f"that the hosts and ports are reachable", file=sys.stderr, flush=True)
-            os._exit(EXIT_UNREACHABLE)
-
-    threading.Thread(target=give_up, daemon=True, name="cluster-deadline").start()
+    """Create the ``MultiWorkerMirroredStrategy`` of ``TF_CONFIG`` once every worker answered on its
+    port; exit 2 with one line if they are not all up within ``timeout_s``."""
+    index, _ = task_from_environment()
+    hosts = json.loads(os.environ["TF_CONFIG"])["cluster"]
+    hosts = hosts.get("chief", []) + hosts.get("worker", [])
+    if not wait_for_peers(hosts, index, timeout_s):
+        print(f"cnnstudio train: worker {index} could not reach the cluster {','.join(hosts)} within "
+              f"{timeout_s:g} s: start every worker (same --workers, its own --index) and check "
+              f"that the hosts and ports are reachable", file=sys.stderr, flush=True)
+        sys.exit(EXIT_UNREACHABLE)
     import tensorflow as tf
 
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout_s)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    joined.set()
-    return strategy
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
 def is_chief(strategy) -> bool:

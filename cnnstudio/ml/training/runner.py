@@ -26,7 +26,7 @@ from cnnstudio.ml.training.losses import SettingsError, label_mode
 from cnnstudio.ml.training.runs import Run
 from cnnstudio.ml.data.sources import DataError
 from cnnstudio.ml.training.fit import Reporter, TrainOutcome, compile_model, train
-from cnnstudio.ml.training.cluster import ClusterLost, is_chief, join_cluster, peer_lost_message
+from cnnstudio.ml.training.cluster import JOIN_TIMEOUT_S, ClusterLost, is_chief, join_cluster, peer_lost_message
 from cnnstudio.ml.training.distributed import train_custom
 
 
@@ -68,16 +68,17 @@ def gpu_available() -> bool:
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
-def make_strategy(name: str | None):
+def make_strategy(name: str | None, join_timeout_s: float = JOIN_TIMEOUT_S):
     """``None``/``"default"``: TensorFlow's default; ``"mirrored"``: all local GPUs, or all
     logical CPUs when there is no GPU (how tests run it); ``"multiworker"``: the cluster of
-    ``TF_CONFIG`` (:func:`cnnstudio.ml.training.cluster.join_cluster`, which exits 2 when it is unreachable)."""
+    ``TF_CONFIG`` (:func:`cnnstudio.ml.training.cluster.join_cluster`, which exits 2 when the
+    other workers are not all up within ``join_timeout_s``)."""
     import tensorflow as tf
 
     if name in (None, "", "default"):
         return tf.distribute.get_strategy()
     if name == "multiworker":
-        return join_cluster()
+        return join_cluster(join_timeout_s)
     if name != "mirrored":
         raise SettingsError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
@@ -108,7 +109,8 @@ def run_settings(project: Project, dataset: Dataset, epochs: int) -> dict[str, A
 
 def run_project(project: Project, reporter: Reporter | None = None, *, epochs: int | None = None,
                 runs_dir: str | Path | None = None, resume: str | Path | None = None,
-                strategy: str | None = None, loop: str | None = None) -> RunResult:
+                strategy: str | None = None, loop: str | None = None,
+                join_timeout_s: float = JOIN_TIMEOUT_S) -> RunResult:
     """Train ``project`` (or continue the run folder ``resume``); returns the :class:`RunResult`.
 
     ``loop``: ``"fit"`` (``model.fit``, the default where it works) or ``"custom"``
@@ -119,7 +121,7 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     Raises one of :data:`BAD_INPUT` (with a message for a person) before training starts; a run that fails later is marked ``failed`` in its folder.
     """
     reporter = reporter or Reporter()
-    dist = make_strategy(strategy)  # first: a multi-worker strategy must come before any other TensorFlow op
+    dist = make_strategy(strategy, join_timeout_s)  # first: a multi-worker strategy must come before any other TensorFlow op
     chief = is_chief(dist)
     custom = loop == "custom" or strategy == "multiworker"
     if loop not in (None, "fit", "custom"):
