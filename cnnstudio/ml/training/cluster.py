@@ -124,7 +124,7 @@ def is_chief(strategy) -> bool:
 def peer_lost_message(exc: BaseException) -> str | None:
     """A sentence for a collective that failed because another worker went away, else None."""
     if type(exc).__name__ in ("UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError"):
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return (f"another worker stopped or cannot be reached ({type(exc).__name__}: {first[:160]}); "
                 f"training stopped. The chief's last checkpoint can be resumed with --resume RUN")
     return None
