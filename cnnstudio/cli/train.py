@@ -8,15 +8,14 @@ into ``DIR/runs`` (without ``--out``: the run folder beside the project holds ev
 Several machines: start the same command on every worker with ``--strategy multiworker``
 and either ``TF_CONFIG`` or ``--workers HOST:PORT,HOST:PORT --index I`` (I = this worker's
 place in the list). Worker 0 (the chief) writes the run folder; the others write only
-``model.keras`` and ``history.json`` into their own ``--out``. :func:`worker_command` is the
-line the Training page shows.
+``model.keras`` and ``history.json`` into their own ``--out``.
+:func:`cnnstudio.ml.training.cluster.worker_command` is the line the Training page shows.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import sys
 import time
@@ -49,12 +48,6 @@ def register(subparsers) -> None:
                    help="multiworker: seconds to wait for every worker to start (then exit 2); default 60")
     p.add_argument("--resume", help="continue this run folder from its last checkpoint")
     p.set_defaults(run=run)
-
-
-def worker_command(project: str, workers: str, index: int) -> str:
-    """The command that starts worker ``index`` of ``workers`` on ``project`` (pasted on that machine)."""
-    return (f"cnnstudio train {shlex.quote(project)} --strategy multiworker "
-            f"--workers {workers} --index {index} --out worker{index}")
 
 
 def _cluster(args) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import sys
 import time
@@ -49,6 +50,12 @@ def cluster_config(workers: str, index: int) -> dict:
     if not 0 <= index < len(hosts):
         raise ClusterError(f"--index {index} is not one of the {len(hosts)} workers (0..{len(hosts) - 1})")
     return {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+
+
+def worker_command(project: str, workers: str, index: int) -> str:
+    """The command that starts worker ``index`` of ``workers`` on ``project`` (to paste on that machine)."""
+    return (f"cnnstudio train {shlex.quote(project)} --strategy multiworker "
+            f"--workers {workers} --index {index} --out worker{index}")
 
 
 def task_from_environment() -> tuple[int, int]:

@@ -180,6 +180,11 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
         raise
     if run is None:
         return RunResult(None, model, outcome, None, dataset)
+    final = {k: v[-1] for k, v in run.curves.epoch.items() if v}
+    run.save_metrics(status=outcome.status, message=outcome.message, epochs_done=run.curves.epochs_done,
+                     final=final, test=evaluation.metrics if evaluation else {},
+                     elapsed_s=round(run.metrics.get("elapsed_s", 0.0) + time.perf_counter() - t0, 3),
+                     images_per_s=round(outcome.images_per_s, 1))
     return RunResult(run, model, outcome, evaluation, dataset)
 
 
