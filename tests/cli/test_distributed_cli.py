@@ -82,6 +82,25 @@ def test_two_workers_end_identical_and_match_one_process(tmp_path):
     assert not (tmp_path / "w1" / "runs").exists()              # the other worker writes its model only
 
 
+@pytest.mark.timeout(90)
+def test_the_custom_loop_serves_mirrored_with_the_same_loss(tmp_path):
+    project = tiny_project(tmp_path)
+    code = ("import sys, tensorflow as tf\n"
+            "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+            "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+            "from cnnstudio.cli import main\n"
+            f"sys.exit(main(['train', {str(project)!r}, '--strategy', 'mirrored', '--loop', 'custom', "
+            f"'--out', {str(tmp_path / 'mirrored')!r}]))\n")
+    single = train(project, "--loop", "custom", "--out", tmp_path / "single")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=80)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(2 replicas)" in done.stdout
+    assert finish(single)[0] == 0
+    hm, hs = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("mirrored", "single"))
+    np.testing.assert_allclose(hm["loss"], hs["loss"], rtol=1e-5)
+
+
 @pytest.mark.timeout(60)
 def test_unreachable_cluster_exits_2_with_one_line(tmp_path):
     project = tiny_project(tmp_path)

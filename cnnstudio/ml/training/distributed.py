@@ -59,6 +59,9 @@ class StepFunctions:
         metrics = list(metric_functions(settings, mode).values())
         loss = model.loss
         table = tf.constant([weights[i] for i in range(len(weights))], tf.float32) if weights else None
+        if not model.optimizer.built:  # its slots now, not lazily in the traced step (MirroredStrategy fails there)
+            with strategy.scope():
+                model.optimizer.build(model.trainable_variables)
 
         def per_sample(x, y, training):
             p = tf.cast(model(x, training=training), tf.float32)
