@@ -46,7 +46,8 @@ class Reporter:
         """A phase of the job: loading data, building the model, evaluating..."""
 
     def on_start(self, info: dict[str, Any]) -> None:
-        """Training begins: ``epochs``, ``initial_epoch``, ``steps_per_epoch``, ``samples``, ``batch_size``, ``run``."""
+        """Training begins: ``epochs``, ``initial_epoch``, ``steps_per_epoch``, ``samples``, ``batch_size``, ``run``,
+        ``strategy`` (the tf.distribute class name) and ``replicas`` (in sync)."""
 
     def on_batch(self, step: int, epoch: int, logs: dict[str, float]) -> None:
         """Batch ``step`` (global, from 1) of ``epoch`` (from 1) ended; ``logs`` are this batch's values."""
@@ -254,9 +255,11 @@ def train(model, dataset: Dataset, reporter: Reporter, settings: Training, epoch
         early = keras.callbacks.EarlyStopping(monitor="val_loss" if val_ds is not None else "loss",
                                               patience=patience)
         callbacks.append(early)
+    strategy = model.distribute_strategy  # the one the model was built under
     reporter.on_start({"epochs": epochs, "initial_epoch": initial_epoch, "batch_size": batch_size,
                        "samples": dataset.size("train"), "run": str(run.path) if run else "",
-                       "steps_per_epoch": math.ceil(dataset.size("train") / batch_size)})
+                       "steps_per_epoch": math.ceil(dataset.size("train") / batch_size),
+                       "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync})
     t0 = time.perf_counter()
     fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                     callbacks=callbacks, verbose=0, shuffle=False,  # tf.data shuffles

@@ -26,11 +26,14 @@ from cnnstudio.ml.training.losses import SettingsError, label_mode
 from cnnstudio.ml.training.runs import Run
 from cnnstudio.ml.data.sources import DataError
 from cnnstudio.ml.training.fit import Reporter, TrainOutcome, compile_model, train
+from cnnstudio.ml.training.cluster import JOIN_TIMEOUT_S, ClusterLost, is_chief, join_cluster, peer_lost_message
+from cnnstudio.ml.training.distributed import train_custom
 
 
 #: Errors that mean the project's input is bad (its data, settings, graph, or a resumed run's
-#: settings): their message tells a person what to change, and a traceback would only hide it.
-BAD_INPUT = (DataError, SettingsError, BuildError, ParamError, ProjectError)
+#: settings, or a cluster that fell apart): their message tells a person what to change, and a
+#: traceback would only hide it.
+BAD_INPUT = (DataError, SettingsError, BuildError, ParamError, ProjectError, ClusterLost)
 OUT_OF_MEMORY = "Out of memory: lower the batch size, the image size or the network's size, then start again."
 
 
@@ -48,7 +51,7 @@ def bad_input_message(exc: BaseException) -> str | None:
 class RunResult:
     """What a finished (or stopped) job left: its run folder, model, outcome and evaluation."""
 
-    run: Run
+    run: Run | None  # None on a worker other than the chief: it writes no run folder
     model: Any
     outcome: TrainOutcome
     evaluation: Evaluation | None
@@ -62,15 +65,22 @@ def gpu_available() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def make_strategy(name: str | None):
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def make_strategy(name: str | None, join_timeout_s: float = JOIN_TIMEOUT_S):
     """``None``/``"default"``: TensorFlow's default; ``"mirrored"``: all local GPUs, or all
-    logical CPUs when there is no GPU (how tests run it)."""
+    logical CPUs when there is no GPU (how tests run it); ``"multiworker"``: the cluster of
+    ``TF_CONFIG`` (:func:`cnnstudio.ml.training.cluster.join_cluster`, which exits 2 when the
+    other workers are not all up within ``join_timeout_s``)."""
     import tensorflow as tf
 
     if name in (None, "", "default"):
         return tf.distribute.get_strategy()
+    if name == "multiworker":
+        return join_cluster(join_timeout_s)
     if name != "mirrored":
-        raise SettingsError(f"unknown strategy {name!r}; the only one is 'mirrored'")
+        raise SettingsError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
               [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices=devices)
@@ -99,12 +109,23 @@ def run_settings(project: Project, dataset: Dataset, epochs: int) -> dict[str, A
 
 def run_project(project: Project, reporter: Reporter | None = None, *, epochs: int | None = None,
                 runs_dir: str | Path | None = None, resume: str | Path | None = None,
-                strategy: str | None = None) -> RunResult:
+                strategy: str | None = None, loop: str | None = None,
+                join_timeout_s: float = JOIN_TIMEOUT_S) -> RunResult:
     """Train ``project`` (or continue the run folder ``resume``); returns the :class:`RunResult`.
+
+    ``loop``: ``"fit"`` (``model.fit``, the default where it works) or ``"custom"``
+    (:func:`~cnnstudio.ml.training.distributed.train_custom`, always used for ``multiworker``:
+    fit fails there). Under ``multiworker`` only the chief (task 0) writes the run folder and
+    evaluates; a lost peer ends the job with status ``failed`` and a message, its last checkpoint kept.
 
     Raises one of :data:`BAD_INPUT` (with a message for a person) before training starts; a run that fails later is marked ``failed`` in its folder.
     """
     reporter = reporter or Reporter()
+    dist = make_strategy(strategy, join_timeout_s)  # first: a multi-worker strategy must come before any other TensorFlow op
+    chief = is_chief(dist)
+    custom = loop == "custom" or strategy == "multiworker"
+    if loop not in (None, "fit", "custom"):
+        raise SettingsError(f"unknown training loop {loop!r}; choose fit or custom")
     run = Run(Path(resume)) if resume is not None else None
     if run is not None:
         if not run.can_resume():
@@ -115,7 +136,6 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     reporter.on_status("Loading data…")
     dataset = load_dataset(project.data, project.preprocessing)
     keras.utils.set_random_seed(training.seed)
-    dist = make_strategy(strategy)
     replicas = dist.num_replicas_in_sync
     reporter.on_status("Building the model…" + (f" ({replicas} replicas)" if replicas > 1 else ""))
     initial_epoch = run.curves.epochs_done if run is not None else 0
@@ -131,7 +151,9 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     if mode is None:  # resumed: keep the saved optimizer state; only the label form is needed
         mode = label_mode(training, int(model.output_shape[-1]))
     check_fits(model, dataset, mode)
-    if run is None:
+    if not chief:
+        run = None  # the chief writes the run; this worker reads a resumed one only
+    elif run is None:
         run = Run.create(Path(runs_dir) if runs_dir is not None else project.runs_dir(),
                          run_settings(project, dataset, target))
     else:
@@ -139,15 +161,25 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
         run.save_settings()
     t0 = time.perf_counter()
     try:
-        outcome = train(model, dataset, reporter, training, target, initial_epoch, run, mode)
+        if custom:
+            outcome = train_custom(dist, model, dataset, reporter, training, target, initial_epoch, run, mode)
+        else:
+            outcome = train(model, dataset, reporter, training, target, initial_epoch, run, mode)
         evaluation = None
-        if outcome.status not in ("nan", "stopped") and dataset.size("test"):  # a stop means "now"
+        # a stop means "now"; model.evaluate / predict under a multi-worker strategy would need every worker
+        if outcome.status not in ("nan", "stopped") and dataset.size("test") and strategy != "multiworker":
             reporter.on_status("Evaluating on the test split…")
             evaluation = evaluate(model, dataset, "test", label_mode=mode)
             evaluation.save(run.path)
     except BaseException as exc:
-        run.save_metrics(status="failed", message=f"{type(exc).__name__}: {exc}")
+        lost = peer_lost_message(exc) if strategy == "multiworker" else None
+        if run is not None:
+            run.save_metrics(status="failed", message=lost or f"{type(exc).__name__}: {exc}")
+        if lost:
+            raise ClusterLost(lost) from None
         raise
+    if run is None:
+        return RunResult(None, model, outcome, None, dataset)
     final = {k: v[-1] for k, v in run.curves.epoch.items() if v}
     run.save_metrics(status=outcome.status, message=outcome.message, epochs_done=run.curves.epochs_done,
                      final=final, test=evaluation.metrics if evaluation else {},

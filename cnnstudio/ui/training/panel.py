@@ -26,6 +26,7 @@ from cnnstudio.ui.tasks import TaskRunner
 
 from cnnstudio.ui.training.curves import CurvesView, TrainingHistory
 from cnnstudio.ui.training.data_form import DataForm
+from cnnstudio.ui.training.distributed_box import DistributedBox
 from cnnstudio.ui.training.evaluation_view import EvaluationView
 from cnnstudio.ui.training.image_grid import LabelledGrid
 from cnnstudio.ui.training.runs_view import RunsView
@@ -104,6 +105,8 @@ class TrainingPanel(QWidget):
         left_layout.addWidget(self.data_form)
         left_layout.addWidget(self.training_form)
         left_layout.addWidget(self.runs)
+        self.distributed = DistributedBox()
+        left_layout.addWidget(self.distributed)
         left_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(left)
@@ -175,6 +178,7 @@ class TrainingPanel(QWidget):
 
     def _on_studio_project_replaced(self) -> None:
         self._load_forms()
+        self.distributed.set_project(self.studio.project.path)
         self.runs.refresh(self.studio.project)
         if self.state == "idle":
             self.history.clear()
@@ -255,6 +259,7 @@ class TrainingPanel(QWidget):
 
     def _on_worker_training_started(self, info: dict) -> None:
         self.run_progress.start(info)
+        self.distributed.show_run(info)
         self.curves.set_epochs(info["epochs"])
         self.status.setText(f"{info['samples']} images, batch {info['batch_size']}")
         self.studio.status_message.emit(f"Training into {info['run']}")
