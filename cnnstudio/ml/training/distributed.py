@@ -13,7 +13,7 @@ The data is sharded per worker with ``AutoShardPolicy.DATA``: every worker reads
 seeded, shuffled pipeline, which the strategy cuts into per-replica batches and deals out in
 turn, so one global batch holds exactly the images of a single-process batch.
 
-Progress goes through the very :class:`~cnnstudio.ml.training.fit._ReportingCallback` that
+Progress goes through the very :class:`~cnnstudio.ml.training.fit.ReportingCallback` that
 ``model.fit`` uses, called by hand (the same curves, checkpoints, filter snapshots, NaN rule
 and pause/stop), and Keras's ``EarlyStopping`` the same way. Decisions that end the loop are
 taken on all-reduced values, so all workers stop at the same step: the loss (NaN), the
@@ -31,7 +31,7 @@ import keras
 from cnnstudio.core.settings import Training
 
 from cnnstudio.ml.data.datasets import Dataset, check_fits
-from cnnstudio.ml.training.fit import Reporter, TrainOutcome, _ReportingCallback
+from cnnstudio.ml.training.fit import Reporter, TrainOutcome, ReportingCallback
 from cnnstudio.ml.training.losses import class_weights
 from cnnstudio.ml.training.runs import Run
 
@@ -127,7 +127,7 @@ def distribute(strategy, ds):
     return strategy.experimental_distribute_dataset(ds.with_options(options))
 
 
-def _epochs(steps: StepFunctions, train_ds, val_ds, callbacks: list, reporting: _ReportingCallback, model,
+def _epochs(steps: StepFunctions, train_ds, val_ds, callbacks: list, reporting: ReportingCallback, model,
             initial_epoch: int, epochs: int, history: dict[str, list[float]]) -> bool:
     """The epoch loop of :func:`train_custom`; True when a worker asked to stop."""
     for epoch in range(initial_epoch, epochs):
@@ -165,7 +165,7 @@ def train_custom(strategy, model, dataset: Dataset, reporter: Reporter, settings
     train_ds = distribute(strategy, dataset.tf_dataset("train", batch_size, shuffle=True, seed=settings.seed,
                                                        label_mode=mode))
     val_ds = distribute(strategy, dataset.tf_dataset("val", batch_size, label_mode=mode)) if dataset.size("val") else None
-    reporting = _ReportingCallback(reporter, run, dataset.size("train"), batch_size)
+    reporting = ReportingCallback(reporter, run, dataset.size("train"), batch_size)
     callbacks = [reporting]
     if settings.early_stopping > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss" if val_ds is not None else "loss",

@@ -120,7 +120,7 @@ def save_model_atomic(model, path: Path) -> None:
 CHECKPOINT_EVERY_S = 10.0
 
 
-class _ReportingCallback(keras.callbacks.Callback):
+class ReportingCallback(keras.callbacks.Callback):
     """Forwards logs as plain floats, honours pause / stop / NaN, and keeps the run folder.
 
     The best weights are kept in memory when validation improves and written with the
@@ -247,7 +247,7 @@ def train(model, dataset: Dataset, reporter: Reporter, settings: Training, epoch
     batch_size = settings.batch_size
     train_ds = dataset.tf_dataset("train", batch_size, shuffle=True, seed=settings.seed, label_mode=mode)
     val_ds = (dataset.tf_dataset("val", batch_size, label_mode=mode) if dataset.size("val") else None)
-    reporting = _ReportingCallback(reporter, run, dataset.size("train"), batch_size)
+    reporting = ReportingCallback(reporter, run, dataset.size("train"), batch_size)
     callbacks: list = [reporting]
     patience = settings.early_stopping
     early = None
