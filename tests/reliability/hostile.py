@@ -20,8 +20,6 @@ from hypothesis import strategies as st
 LONG = os.environ.get("CNNSTUDIO_RELIABILITY", "") == "long"
 #: The repository root: kill-test children import cnnstudio from it.
 ROOT = Path(__file__).resolve().parents[2]
-#: Examples per fuzz test of a slow loader (Keras files load in ~50 ms, JSON in ~1 ms).
-SLOW_EXAMPLES = 200 if LONG else 15
 #: Kills per case (the issue asks for at least 20).
 KILLS = 200 if LONG else 20
 
