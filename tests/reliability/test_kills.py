@@ -1,0 +1,66 @@
+"""kill -9 at random moments while a project is saved or a run folder written: each file is
+always a complete old or new version (temporary files renamed over it), and the run folder opens."""
+
+from __future__ import annotations
+
+import textwrap
+
+from cnnstudio.core.project import load_project
+from cnnstudio.core.templates import default_project, resnet_style
+
+#: The child alternates two projects in the file, forever, and says when it has started.
+SAVE_LOOP = textwrap.dedent("""
+    from cnnstudio.core.project import save_project
+    from cnnstudio.core.templates import default_project, resnet_style
+    versions = [default_project(), resnet_style()]
+    save_project(versions[0], "p.cnnproj")
+    print("ready", flush=True)
+    i = 0
+    while True:
+        i += 1
+        save_project(versions[i % 2], "p.cnnproj")
+""")
+
+
+def test_a_killed_project_save_leaves_the_old_or_the_new_file(tmp_path, kill_at_random):
+    versions = [default_project().to_dict(), resnet_style().to_dict()]
+
+    def check(_i):
+        assert load_project(tmp_path / "p.cnnproj").to_dict() in versions
+
+    kill_at_random("project save", SAVE_LOOP, tmp_path, check, 0.0, 0.1)
+
+
+#: The child writes a run folder as training does (settings, then curves, metrics and filter
+#: snapshots after every epoch), forever.
+RUN_LOOP = textwrap.dedent("""
+    import numpy as np
+    from cnnstudio.ml.training.runs import Run
+    run = Run.create("runs", {"epochs": 1000})
+    print("ready", flush=True)
+    epoch = 0
+    while True:
+        epoch += 1
+        run.curves.add_epoch({"loss": 1.0 / epoch, "seconds": 0.01})
+        run.save_curves()
+        run.save_metrics(epochs_done=epoch, status="running")
+        run.filters().add(epoch, "conv", np.full((3, 3, 1, 8), epoch, np.float32), np.zeros(8, np.float32))
+""")
+
+
+def test_a_killed_run_folder_write_leaves_a_run_that_opens(tmp_path, kill_at_random):
+    import json
+
+    from cnnstudio.ml.training.runs import CURVES, METRICS, SETTINGS, Run
+
+    def check(_i):
+        for folder in (tmp_path / "runs").iterdir():
+            run = Run(folder)
+            for name in (SETTINGS, CURVES, METRICS):  # each file complete: valid JSON, not the default
+                if (folder / name).exists():
+                    json.loads((folder / name).read_text())
+            snaps = run.filters()
+            assert len(snaps.epochs) == len(snaps.kernels)
+            assert run.curves.epochs_done >= run.metrics.get("epochs_done", 0)  # curves are written first
+
+    kill_at_random("run folder write", RUN_LOOP, tmp_path, check, 0.0, 0.15)
