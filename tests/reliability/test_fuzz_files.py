@@ -49,8 +49,6 @@ def test_any_json_as_a_project_file_is_refused_in_one_line(tmp_path_factory, doc
     check_loader("project file (any JSON)", lambda: load_project(path), (ProjectError,))
 
 
-@pytest.mark.xfail(strict=True, reason="graph null / a list: AttributeError from LayerGraph.from_dict, "
-                   "not wrapped by Project.from_dict (issue 16 item 2)")
 @given(graph=st.sampled_from([d["graph"] for d in PROJECTS]).flatmap(mutated_json))
 def test_mutated_graph_json_is_refused_as_a_project_error(graph):
     doc = {**PROJECTS[0], "graph": json.loads(json_text(graph, depth=50))}
@@ -65,14 +63,8 @@ def test_unicode_file_names_load(tmp_path_factory, name):
     assert project is not None and project.path == path
 
 
-#: ``json.loads`` raises RecursionError (no ValueError) past Python's recursion limit.
-TOO_DEEP_XFAIL = pytest.mark.xfail(strict=True, reason="json.loads' RecursionError escapes the loader "
-                                   "(issue 16 item 2: the loaders' hardening)")
-
-
-@pytest.mark.parametrize("text", [pytest.param("[" * TOO_DEEP, id="document", marks=TOO_DEEP_XFAIL),
-                                  pytest.param(json_text({**PROJECTS[0], "graph": DEEP}, TOO_DEEP), id="graph",
-                                               marks=TOO_DEEP_XFAIL)])
+@pytest.mark.parametrize("text", [pytest.param("[" * TOO_DEEP, id="document"),
+                                  pytest.param(json_text({**PROJECTS[0], "graph": DEEP}, TOO_DEEP), id="graph")])
 def test_deeply_nested_json_is_refused_in_one_line(tmp_path, text):
     path = _write(tmp_path, "deep.cnnproj", text)
     check_loader("project file (deep nesting)", lambda: load_project(path), (ProjectError,))
@@ -101,8 +93,6 @@ def _open_run(folder) -> None:
     run_preprocessing(run.settings, Preprocessing.default())
 
 
-@pytest.mark.xfail(strict=True, reason="curves.json with a list or null where a mapping or list is expected: "
-                   "AttributeError / TypeError from Curves.from_dict (issue 16 item 2)")
 @given(name=st.sampled_from(sorted(_run_files())), data=st.data())
 def test_a_damaged_run_folder_opens(tmp_path_factory, name, data):
     folder = tmp_path_factory.mktemp("run")
@@ -122,8 +112,6 @@ def _filters_npz(arrays: dict) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason="a damaged filters.npz: zipfile.BadZipFile, KeyError, EOFError from "
-                   "FilterSnapshots (issue 16 item 2)")
 @given(data=mutated_bytes(_filters_npz({"layer": np.array("conv1"), "epochs": np.arange(3, dtype=np.int32),
                                         "kernels": np.zeros((3, 3, 3, 1, 4), np.float32),
                                         "bias": np.zeros((3, 4), np.float32)})))
@@ -133,4 +121,6 @@ def test_damaged_filter_snapshots_open_or_say_why(tmp_path_factory, data):
 
     folder = tmp_path_factory.mktemp("run")
     _write(folder, "filters.npz", data)
-    check_loader("run folder (filters.npz)", lambda: Run(folder).filters(), (ValueError, OSError))
+    snapshots = check_loader("run folder (filters.npz)", lambda: Run(folder).filters(), ())
+    assert len(snapshots.kernels) == len(snapshots.epochs)  # read whole, or not at all (and said why)
+    assert snapshots.problem or len(snapshots.epochs) == 3

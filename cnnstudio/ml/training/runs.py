@@ -41,6 +41,7 @@ import datetime as _dt
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,26 @@ class FilterSnapshots:
         self.epochs: list[int] = []
         self.kernels: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
+        #: Why a damaged file was not read (it is then as if none was written yet), else "".
+        self.problem = ""
         if self.path.exists():
-            with np.load(self.path, allow_pickle=False) as f:
-                self.layer = str(f["layer"])
-                self.epochs = [int(e) for e in f["epochs"]]
-                self.kernels = list(f["kernels"])
-                self.biases = list(f["bias"]) if "bias" in f.files else []
+            try:
+                self._read()
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                self.layer, self.epochs, self.kernels, self.biases = "", [], [], []
+                self.problem = f"{self.path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); ignored"
+
+    def _read(self) -> None:
+        with np.load(self.path, allow_pickle=False) as f:
+            layer, epochs, kernels = f["layer"], f["epochs"], f["kernels"]
+            bias = f["bias"] if "bias" in f.files else None
+            if layer.ndim != 0 or epochs.ndim != 1 or kernels.ndim != 5 or len(kernels) != len(epochs) or (
+                    bias is not None and (bias.ndim != 2 or len(bias) != len(epochs))):
+                raise ValueError("its arrays do not fit together (layer, epochs, kernels (E, kh, kw, in, out), bias)")
+            self.layer = str(layer)
+            self.epochs = [int(e) for e in epochs]
+            self.kernels = list(kernels.astype(np.float32))
+            self.biases = list(bias.astype(np.float32)) if bias is not None else []
 
     def add(self, epoch: int, layer: str, kernel: np.ndarray, bias: np.ndarray | None) -> None:
         """Record the kernels after ``epoch`` (0 = before training) and rewrite the file."""
