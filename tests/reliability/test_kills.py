@@ -64,3 +64,36 @@ def test_a_killed_run_folder_write_leaves_a_run_that_opens(tmp_path, kill_at_ran
             assert run.curves.epochs_done >= run.metrics.get("epochs_done", 0)  # curves are written first
 
     kill_at_random("run folder write", RUN_LOOP, tmp_path, check, 0.0, 0.15)
+
+
+#: The child writes the autosave as the main window does (``write_autosave``), alternating two
+#: projects with different origins, forever; no Qt.
+AUTOSAVE_LOOP = textwrap.dedent("""
+    from pathlib import Path
+    from cnnstudio.core.autosave import write_autosave
+    from cnnstudio.core.templates import default_project, resnet_style
+    versions = [default_project(), resnet_style()]
+    for n, project in enumerate(versions):
+        project.path = Path(f"origin{n}.cnnproj")
+    write_autosave(versions[0], Path("autosave.cnnproj"))
+    print("ready", flush=True)
+    i = 0
+    while True:
+        i += 1
+        write_autosave(versions[i % 2], Path("autosave.cnnproj"))
+""")
+
+
+def test_a_killed_autosave_is_recovered_whole(tmp_path, kill_at_random):
+    from pathlib import Path
+
+    from cnnstudio.core.autosave import read_autosave
+
+    versions = [default_project().to_dict(), resnet_style().to_dict()]
+
+    def check(_i):
+        project = read_autosave(tmp_path / "autosave.cnnproj")  # what recover_autosave restores
+        n = versions.index(project.to_dict())
+        assert project.path == Path(f"origin{n}.cnnproj")
+
+    kill_at_random("autosave write", AUTOSAVE_LOOP, tmp_path, check, 0.0, 0.1)
