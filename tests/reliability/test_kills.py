@@ -1,5 +1,6 @@
-"""kill -9 at random moments while a project is saved or a run folder written: each file is
-always a complete old or new version (temporary files renamed over it), and the run folder opens."""
+"""kill -9 at random moments while a project, an autosave or a checkpoint is saved or a run
+folder written: each file is always a complete old or new version (temporary files renamed over
+it), and the run folder opens. SIGINT during ``cnnstudio train`` leaves a usable checkpoint."""
 
 from __future__ import annotations
 
@@ -97,3 +98,77 @@ def test_a_killed_autosave_is_recovered_whole(tmp_path, kill_at_random):
         assert project.path == Path(f"origin{n}.cnnproj")
 
     kill_at_random("autosave write", AUTOSAVE_LOOP, tmp_path, check, 0.0, 0.1)
+
+
+#: The child imports Keras once and builds a tiny model; for each line on its stdin it forks a
+#: saver that writes best.keras and last.keras forever through the trainer's own
+#: ``ReportingCallback._write_checkpoints`` (two weight versions, all ones and all twos,
+#: swapped each time), prints the saver's pid, and reaps it once the test has killed it.
+CHECKPOINT_LOOP = textwrap.dedent("""
+    import os, sys
+    import keras, numpy as np
+    from cnnstudio.ml.training.fit import Reporter, ReportingCallback
+    from cnnstudio.ml.training.runs import Run
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    versions = [[np.full(w.shape, v, w.dtype) for w in model.get_weights()] for v in (1.0, 2.0)]
+    callback = ReportingCallback(Reporter(), Run.create("runs", {"epochs": 1}), 1, 1)
+    callback.set_model(model)
+
+    def write(i):
+        model.set_weights(versions[(i + 1) % 2])  # last.keras: what training holds now
+        callback._best_weights = versions[i % 2]  # best.keras: the best epoch's, kept in memory
+        callback._unsaved_epochs = True
+        callback._write_checkpoints()
+
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            i = 0
+            while True:
+                i += 1
+                write(i)
+        print(pid, flush=True)
+        os.waitpid(pid, 0)
+        print("reaped", flush=True)
+""")
+
+
+def test_a_killed_checkpoint_write_leaves_a_whole_model(tmp_path):
+    import os
+    import random
+    import signal
+    import time
+
+    import keras
+
+    from hostile import KILLED, KILLS, Child
+
+    child = Child(CHECKPOINT_LOOP, tmp_path)
+    rng = random.Random(16)
+    whole = mid_write = 0
+    try:
+        child.wait_ready(timeout=120)
+        (run,) = (tmp_path / "runs").iterdir()
+        for _ in range(KILLS):
+            child.proc.stdin.write("go\n")
+            child.proc.stdin.flush()
+            saver = int(child.proc.stdout.readline())
+            time.sleep(rng.uniform(0.02, 0.3))  # the saver only saves: most kills land mid-write
+            os.kill(saver, signal.SIGKILL)
+            assert child.proc.stdout.readline().strip() == "reaped"  # the saver is gone
+            partial = list(run.glob(".*.partial.keras"))
+            mid_write += bool(partial)
+            for path in partial:  # so the next kill's are its own
+                path.unlink()
+            for name in ("best.keras", "last.keras"):
+                if (run / name).exists():  # absent only before the first save finished
+                    model = keras.saving.load_model(run / name)
+                    kernel = model.get_weights()[0]
+                    assert kernel.min() == kernel.max() and kernel.flat[0] in (1.0, 2.0), name
+                    whole += 1
+            KILLED["checkpoint write"] += 1
+        assert whole > 0 and mid_write > 0  # the check ran on real files, and kills hit saves
+    finally:
+        child.kill()
