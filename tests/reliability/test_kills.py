@@ -172,3 +172,45 @@ def test_a_killed_checkpoint_write_leaves_a_whole_model(tmp_path):
         assert whole > 0 and mid_write > 0  # the check ran on real files, and kills hit saves
     finally:
         child.kill()
+
+
+def test_ctrl_c_during_cnnstudio_train_keeps_a_usable_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import keras
+
+    from cnnstudio.core.project import save_project
+    from cnnstudio.ml.training.runs import Run
+    from hostile import KILLED, child_env
+
+    project = default_project()
+    project.set_settings("data", {"options": {**project.data.options, "count": 120}})
+    project.set_settings("training", {"batch_size": 16, "epochs": 3})
+    path = save_project(project, tmp_path / "tiny.cnnproj")
+    # more epochs than it will train: the SIGINT must land while training, not after it
+    proc = subprocess.Popen([sys.executable, "-m", "cnnstudio", "train", str(path), "--epochs", "50",
+                             "--out", str(tmp_path / "out")], cwd=tmp_path, env=child_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = []
+        for line in proc.stdout:  # progress: status lines, then one line per epoch
+            seen.append(line)
+            if line.startswith("epoch 1/"):
+                break
+        assert seen and seen[-1].startswith("epoch 1/"), "".join(seen) + proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err, err
+    (folder,) = (tmp_path / "out" / "runs").iterdir()
+    run = Run(folder)
+    assert not run.problems and run.curves.epochs_done >= 1
+    assert run.metrics["status"] == "stopped" and run.metrics["message"] == "interrupted", run.metrics
+    assert run.can_resume()  # last.keras: the run can go on from where Ctrl+C stopped it
+    for checkpoint in (run.last_checkpoint, run.best_checkpoint):
+        keras.saving.load_model(checkpoint)
+    KILLED["SIGINT during cnnstudio train"] += 1
