@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
@@ -18,8 +17,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QStackedLayout, QTabWidget, QWidget)
 
-from cnnstudio.core.doc_schema import DocError, expect
-from cnnstudio.core.project import SUFFIX, Project, ProjectError, load_project, save_project, write_atomic
+from cnnstudio.core.autosave import AUTOSAVE_ERRORS, read_autosave, write_autosave
+from cnnstudio.core.project import SUFFIX, Project, ProjectError, load_project, save_project
 
 from cnnstudio.ui.studio import Studio
 from cnnstudio.ui.tasks import TaskRunner
@@ -371,32 +370,26 @@ class MainWindow(QMainWindow):
         """Write unsaved edits to the autosave file (removed after a clean save or close)."""
         if not self.studio.dirty:
             return
-        doc = self.studio.project.to_dict()
-        doc["autosave_of"] = str(self.studio.project.path or "")
-        doc["autosaved_at"] = time.time()
         try:
-            write_atomic(self._autosave_path(), json.dumps(doc))
+            write_autosave(self.studio.project, self._autosave_path())
         except ProjectError as exc:
             self.statusBar().showMessage(f"Autosave failed: {exc}", 6000)
 
     def recover_autosave(self, ask: bool = True) -> bool:
         """If a previous session left an autosave (it crashed), offer to restore it."""
         path = self._autosave_path()
-        if not path.exists():
-            return False
-        try:  # one read: the autosave is a project document plus where it came from
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            project = Project.from_dict(doc, source=str(path))
-            origin = expect(doc.get("autosave_of") or "", str, "autosave_of", "a file path")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, ProjectError, DocError) as exc:
+        try:
+            project = read_autosave(path)
+        except AUTOSAVE_ERRORS as exc:
             self._set_aside(path, exc)
+            return False
+        if project is None:
             return False
         if ask and QMessageBox.question(
                 self, "Recover unsaved work",
                 "cnnstudio did not close cleanly last time. Restore the unsaved project?") != QMessageBox.Yes:
             path.unlink(missing_ok=True)
             return False
-        project.path = Path(origin) if origin else None
         self.studio.set_project(project)
         self.studio.undo_stack.resetClean()  # recovered work is unsaved
         self._update_title()

@@ -78,6 +78,18 @@ def test_stop_between_batches(tmp_path):
     assert Run(result.run.path).metrics["status"] == "stopped"
 
 
+def test_ctrl_c_writes_the_checkpoints_marks_the_run_stopped_and_reraises(tmp_path):
+    def ctrl_c(rec, _step):
+        if rec.epochs:  # in epoch 2: epoch 1 finished, its checkpoint not yet written (every 10 s)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_project(tiny_project(epochs=3), Recorder(on_step=ctrl_c), runs_dir=tmp_path)
+    (run,) = list_runs(tmp_path)
+    assert run.metrics["status"] == "stopped" and run.metrics["message"] == "interrupted"
+    assert run.metrics["epochs_done"] == 1 and run.can_resume() and run.best_checkpoint.exists()
+
+
 def test_pause_holds_training_until_resumed(tmp_path):
     def pause_once(r, step):
         if step == 2:

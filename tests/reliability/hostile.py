@@ -154,7 +154,7 @@ class Child:
 
     def __init__(self, code: str, cwd: Path) -> None:
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=child_env(), text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait for the child's first line (it has set up and entered its loop)."""
@@ -165,5 +165,6 @@ class Child:
         """SIGKILL, and reap it."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+        self.proc.stdin.close()
         self.proc.stdout.close()
         self.proc.stderr.close()

@@ -210,14 +210,21 @@ class ReportingCallback(keras.callbacks.Callback):
         if self._best_weights is not None:
             current = self.model.get_weights()
             self.model.set_weights(self._best_weights)
-            save_model_atomic(self.model, self.run.best_checkpoint)
-            self.model.set_weights(current)
+            try:
+                save_model_atomic(self.model, self.run.best_checkpoint)
+            finally:  # a Ctrl+C mid-save must not leave the best weights in the model
+                self.model.set_weights(current)
             self._best_weights = None
         if self._unsaved_epochs and not self.nan_message:
             save_model_atomic(self.model, self.run.last_checkpoint)
             self._unsaved_epochs = False
             self.reporter.on_checkpoint(str(self.run.last_checkpoint))
         self._written_at = time.perf_counter()
+
+    def on_interrupt(self) -> None:
+        """Ctrl+C (a KeyboardInterrupt out of ``fit``, which then skips ``on_train_end``): write
+        the checkpoints the finished epochs earned, as a stop would."""
+        self.on_train_end()
 
     def on_train_begin(self, logs=None):
         if self.run is not None and not self.run.filters().epochs:
@@ -261,9 +268,13 @@ def train(model, dataset: Dataset, reporter: Reporter, settings: Training, epoch
                        "steps_per_epoch": math.ceil(dataset.size("train") / batch_size),
                        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync})
     t0 = time.perf_counter()
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                    callbacks=callbacks, verbose=0, shuffle=False,  # tf.data shuffles
-                    class_weight=class_weights(settings, dataset.class_counts()["train"]))
+    try:
+        fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                        callbacks=callbacks, verbose=0, shuffle=False,  # tf.data shuffles
+                        class_weight=class_weights(settings, dataset.class_counts()["train"]))
+    except KeyboardInterrupt:
+        reporting.on_interrupt()
+        raise  # the caller marks the run stopped; the CLI exits 130
     seconds = time.perf_counter() - t0
     history = run.curves.history() if run is not None else {k: list(v) for k, v in fit.history.items()}
     rate = reporting.images / reporting.train_seconds if reporting.train_seconds else 0.0

@@ -171,6 +171,11 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
             reporter.on_status("Evaluating on the test split…")
             evaluation = evaluate(model, dataset, "test", label_mode=mode)
             evaluation.save(run.path)
+    except KeyboardInterrupt:  # Ctrl+C: a stop, not a failure (train wrote the checkpoints)
+        if run is not None:
+            run.save_metrics(status="stopped", message="interrupted", epochs_done=run.curves.epochs_done,
+                             elapsed_s=round(run.metrics.get("elapsed_s", 0.0) + time.perf_counter() - t0, 3))
+        raise
     except BaseException as exc:
         lost = peer_lost_message(exc) if strategy == "multiworker" else None
         if run is not None:
