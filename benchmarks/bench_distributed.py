@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,19 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from machine import describe, print_machine  # noqa: E402
 
+from cnnstudio.ml.training.cluster import free_ports  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 ALLREDUCE_STEPS = 30
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` ports free on 127.0.0.1 right now."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def make_project(count: int, epochs: int, batch: int) -> Path:

@@ -3,7 +3,6 @@ the strategy must come before any other TensorFlow op), against one process runn
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from cnnstudio.core.project import save_project
 from cnnstudio.core.templates import default_project
+from cnnstudio.ml.training.cluster import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,16 +28,6 @@ def tiny_project(tmp_path) -> Path:
         if node.kind == "Dropout":
             p.graph.set_params(node_id, {"rate": 0.0})
     return save_project(p, tmp_path / "tiny.cnnproj")
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def train(*args) -> subprocess.Popen:

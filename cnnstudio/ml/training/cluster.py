@@ -52,6 +52,17 @@ def cluster_config(workers: str, index: int) -> dict:
     return {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` ports free on 127.0.0.1 right now: a cluster of local workers, for trying it out."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 def worker_command(project: str, workers: str, index: int) -> str:
     """The command that starts worker ``index`` of ``workers`` on ``project`` (to paste on that machine)."""
     return (f"cnnstudio train {shlex.quote(project)} --strategy multiworker "
