@@ -200,13 +200,14 @@ def _keras_call(fn, p: Path, config: Any, *args, **kwargs) -> keras.Model:
         culprit = catalog_culprit(config)
         if culprit:
             raise ModelImportError(f"{p}: {culprit}") from None
-        raise ModelImportError(f"{p}: cannot load the model: {_first_line(msg) or type(exc).__name__}") from None
+        raise ModelImportError(f"{p}: cannot load the model: {first_line(msg) or type(exc).__name__}") from None
     if not isinstance(model, keras.Model):
         raise ModelImportError(f"{p} does not hold a Keras model")
     return model
 
 
-def _first_line(msg: str) -> str:
+def first_line(msg: str) -> str:
+    """The first non-blank line of an error message (at most 300 characters), or ``""``."""
     return next((line.strip() for line in msg.splitlines() if line.strip()), "")[:300]
 
 
@@ -473,7 +474,7 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
     try:
         model = getattr(keras.applications, name)(**kwargs)
     except Exception as exc:  # a failed download, a bad input_shape / classes combination...
-        msg = _first_line(str(exc))
+        msg = first_line(str(exc))
         if weights is not None and ("URL fetch failure" in msg or "http" in msg.lower() or isinstance(exc, OSError)):
             raise ModelImportError(f"cannot download the {weights} weights for {name} (offline?): {msg}") from None
         raise ModelImportError(f"{name}: {msg or type(exc).__name__}") from None
@@ -486,5 +487,5 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
     return project
 
 
-__all__ = ["ModelImportError", "UntrustedCodeError", "application_names", "catalog_parts", "graph_from_model", "keras_fallback",
+__all__ = ["ModelImportError", "first_line", "UntrustedCodeError", "application_names", "catalog_parts", "graph_from_model", "keras_fallback",
            "load_model_file", "project_from_application", "project_from_file", "project_from_model"]

@@ -91,7 +91,7 @@ def build_trained(graph: LayerGraph, name: str, weights: str | Path | None) -> T
     Raises :class:`BuildError` when the graph cannot be built or the weights file cannot be
     read, or when not one layer of the graph is found in it (the file is another network).
     """
-    from cnnstudio.ml.model.keras_io import load_model_file
+    from cnnstudio.ml.model.keras_io import first_line, load_model_file
 
     model = build_model(graph, name=name)
     if weights is None:
@@ -99,7 +99,7 @@ def build_trained(graph: LayerGraph, name: str, weights: str | Path | None) -> T
     try:
         source = load_model_file(weights)
     except (ValueError, OSError) as exc:
-        raise BuildError(f"cannot read the trained weights: {str(exc).splitlines()[0]}") from None
+        raise BuildError(f"cannot read the trained weights: {first_line(str(exc)) or type(exc).__name__}") from None
     missing = copy_weights(source, model)
     with_weights = [layer.name for layer in model.layers if layer.weights]
     if with_weights and len(missing) == len(with_weights):
