@@ -55,7 +55,7 @@ class Project:
     #: Keys of each section this version does not know (from a newer file): written back as they were.
     unknown_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: What an import decided that the model file does not say (the input scaling, and why), for a
-    #: person; not saved.
+    #: person: the data form shows it beside the scaling.
     import_note: str = ""
 
     def __post_init__(self) -> None:
@@ -92,6 +92,7 @@ class Project:
             **sections,
             "classes": self.classes,
             "weights_file": self.weights_file,
+            "import_note": self.import_note,
         }
 
     @classmethod
@@ -121,10 +122,11 @@ class Project:
             classes = expect_names(doc.get("classes", []), "classes")
             name = expect(doc.get("name", "untitled"), str, "name", "a string")
             weights_file = expect(doc.get("weights_file"), (str, type(None)), "weights_file", "a file path or null")
+            import_note = expect(doc.get("import_note", ""), str, "import_note", "a string")
         except DocError as exc:
             raise ProjectError(f"{source}: {exc}") from None
         return cls(graph=graph, name=name, **sections, classes=list(classes), weights_file=weights_file or None,
-                   unknown_settings=unknown)
+                   unknown_settings=unknown, import_note=import_note)
 
     def runs_dir(self) -> Path:
         """Folder where this project's new training runs go (see :meth:`runs_place`)."""

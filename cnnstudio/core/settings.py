@@ -208,7 +208,10 @@ class Training(Settings):
     SECTION: ClassVar[str] = "training"
 
 
+#: How an import's note ends when the model's input scaling could not be told (the form flags it).
+GUESSED_SCALE = "0-1 is assumed (change the scaling if it was trained otherwise)"
+
 #: The sections by their key in a project file.
 SECTIONS: dict[str, type[Settings]] = {c.SECTION: c for c in (Training, DataSource, Preprocessing)}
 
-__all__ = ["DataSource", "Preprocessing", "SECTIONS", "Settings", "Training"]
+__all__ = ["GUESSED_SCALE", "DataSource", "Preprocessing", "SECTIONS", "Settings", "Training"]

@@ -16,6 +16,7 @@ def test_round_trip_keeps_graph_settings_and_classes(tmp_path):
     project.set_settings("training", {"epochs": 3})
     project.set_settings("data", {"kind": "folder", "path": "/data/cats"})
     project.classes = ["cat", "dog"]
+    project.import_note = "resnet50 is Keras's ResNet: it expects keras.applications' 'caffe' preprocessing"
     path = save_project(project, tmp_path / "net.cnnproj")
     again = load_project(path)
     assert again.to_dict() == project.to_dict()

@@ -136,3 +136,18 @@ def test_the_shipped_run_is_listed_read_only(qtbot):
     widget.runs.list.setCurrentRow(0)
     assert not widget.resume_button.isEnabled()  # a shipped run is never written to
     widget.shutdown()
+
+
+def test_the_data_form_shows_why_an_import_got_its_scaling(qtbot, panel):
+    from cnnstudio.core.settings import GUESSED_SCALE
+
+    form = panel.data_form
+    assert form.scale_note.isHidden()  # the studio's own project: nothing was guessed
+    guessed = tiny_project(panel.studio.project.path.parent)
+    guessed.import_note = f"'mine' is not a keras.applications network the studio knows, so how it scales its input is unknown: {GUESSED_SCALE}"
+    panel.studio.set_project(guessed)
+    assert not form.scale_note.isHidden() and form.scale_note.text().startswith("⚠ At import: 'mine'")
+    known = tiny_project(panel.studio.project.path.parent)
+    known.import_note = "resnet50 is Keras's ResNet: it expects keras.applications' 'caffe' preprocessing"
+    panel.studio.set_project(known)
+    assert form.scale_note.text() == f"At import: {known.import_note}" and "⚠" not in form.scale_note.text()

@@ -25,6 +25,7 @@ import keras
 
 from cnnstudio import RESOURCES
 from cnnstudio.core.project import Project
+from cnnstudio.core.settings import GUESSED_SCALE
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,7 @@ def preprocessing_mode(model: keras.Model) -> tuple[str, str]:
     found = _recognised(model)
     if found is None:
         return UNKNOWN_MODE, (f"{model.name!r} is not a keras.applications network the studio knows, so how it "
-                              f"scales its input is unknown: 0-1 is assumed (change the scaling if it was trained "
-                              f"otherwise)")
+                              f"scales its input is unknown: {GUESSED_SCALE}")
     net, family = found
     own = own_preprocessing(net)
     mode = family.mode if family.without_own is None or own else family.without_own

@@ -8,11 +8,11 @@ files that were skipped.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
 
-from cnnstudio.core.settings import DATA, PREPROCESSING
+from cnnstudio.core.settings import DATA, GUESSED_SCALE, PREPROCESSING
 from cnnstudio.ml.data.generated_shapes import CHALLENGES, DEFAULT_OPTIONS, OPTIONS
 from cnnstudio.ui.forms import FieldSet, PercentField, SliderField
 
@@ -65,8 +65,13 @@ class DataForm(QWidget):
         sform.addRow("Test", f.field("data", DATA.get("test_split"), PercentField))
         sform.addRow("Seed", f.field("data", DATA.get("seed")))
         sform.addRow("Input size", f.field("preprocessing", PREPROCESSING.get("size"), suffix=" px", link=False))
+        #: why an imported model got its scaling (or that nobody could tell), as the import decided it
+        self.scale_note = QLabel(wordWrap=True)
+        self.scale_note.setTextInteractionFlags(Qt.TextSelectableByMouse)
         for key, title in (("color", "Colour"), ("scale", "Scaling"), ("fit", "Fit")):
             sform.addRow(title, f.field("preprocessing", PREPROCESSING.get(key)))
+            if key == "scale":
+                sform.addRow("", self.scale_note)
         self.samples_button = QPushButton("Show samples")
         self.samples_button.setToolTip("Load the data and show a grid of what the model will see, and the class balance")
         self.samples_button.clicked.connect(self.show_samples_requested)
@@ -80,7 +85,17 @@ class DataForm(QWidget):
         self.fields.load("data", vars(project.data))
         self.fields.load("preprocessing", vars(project.preprocessing))
         self.fields.load("shapes", {**DEFAULT_OPTIONS, **project.data.options})
+        self._show_scale_note(project)
         self._update_visibility()
+
+    def _show_scale_note(self, project) -> None:
+        note = project.import_note
+        self.scale_note.setVisible(bool(note))
+        if not note:
+            return
+        unknown = note.endswith(GUESSED_SCALE)
+        self.scale_note.setText(f"{'⚠ ' if unknown else ''}At import: {note}")
+        self.scale_note.setStyleSheet(f"color: {'#b36b00' if unknown else 'palette(mid)'}; font-size: small")
 
     def changes(self, project) -> dict[str, dict]:
         """The user's edits since the last call that differ from ``project``, by settings section."""
