@@ -37,7 +37,7 @@ TSNE_PCA_DIMS = 50  # t-SNE on the leading principal components: faster, less no
 #: Layers that pass values through unchanged at inference: the default layer looks past them.
 PASS_THROUGH = ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Flatten")
 
-Report = Callable[[int, int, str], None]  # (done, total, what): may raise Cancelled
+Report = Callable[[int, int, str], None]  # (done, total (0: unknown), what): may raise Cancelled
 
 
 class Cancelled(Exception):
@@ -286,14 +286,14 @@ def reduce(acts: Activations, method: str, classes: Sequence[str], previous: Pro
     seconds = {"activations": acts.seconds}
     t0 = time.perf_counter()
     if report is not None:
-        report(0, 1, "PCA")
+        report(0, 0, "PCA")
     points, explained, axes = pca(acts.features)
     points, axes = align_signs(points, axes, previous.components if same else None)
     seconds["pca"] = time.perf_counter() - t0
     xy = points
     if method == "tsne":
         if report is not None:
-            report(0, 1, f"t-SNE of {len(points)} points")
+            report(0, 0, f"t-SNE of {len(points)} points")
         t0 = time.perf_counter()
         k = min(TSNE_PCA_DIMS, acts.features.shape[1])
         reduced = pca(acts.features, k)[0] if acts.features.shape[1] > k else acts.features
