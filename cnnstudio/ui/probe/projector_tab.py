@@ -197,6 +197,7 @@ class ProjectorTab(ProbeTab):
         self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.canvas.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         panel.studio.trained.published.connect(self._on_trained_published)
+        panel.jobs.busy_changed.connect(self._on_jobs_busy_changed)
 
     # -- model and layers ------------------------------------------------------------
     def set_model(self, info) -> None:
@@ -268,6 +269,11 @@ class ProjectorTab(ProbeTab):
         self.result = result
         self._draw()
         self._done(self._summary())
+
+    def _on_jobs_busy_changed(self, busy: bool) -> None:
+        if not busy and self._progress is not None:  # the worker is idle, the projection never came: it failed
+            self._progress = None  # (the panel's status line says why)
+            self._done("")
 
     def _done(self, text: str) -> None:
         self.progress.hide()
