@@ -190,6 +190,8 @@ class ProjectorTab(ProbeTab):
         lay.addWidget(split, 1)
 
         self.compute_button.clicked.connect(self.compute)
+        self.layer.activated.connect(lambda _i: self.invalidate())
+        self.method.activated.connect(lambda _i: self.invalidate())
         self.cancel_button.clicked.connect(self.cancel)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.compute, context=Qt.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence(Qt.Key_Escape), self, self.cancel, context=Qt.WidgetWithChildrenShortcut)
@@ -205,8 +207,13 @@ class ProjectorTab(ProbeTab):
         super().set_model(info)
 
     def refresh(self) -> None:
-        """A new model: ask for its layers, then project (PCA by itself; t-SNE when following training)."""
+        """Ask a new model for its layers, then project: PCA by itself (a new model, layer or method),
+        t-SNE when following training or asked to (Compute)."""
         if not self.ready(needs_image=False):
+            return
+        if self.panel.info.output.kind != "classes":
+            self.stale = False
+            self._say("The projector colours the images by class: this output is not a classifier's.")
             return
         if self.layers is None:
             self.submit("Finding the layers to project…", ProjectorLayers(), self._on_layers, key="layers")
