@@ -87,8 +87,10 @@ def test_hover_shows_the_image_and_click_makes_it_the_probe_image(qtbot, tab):
     assert r.describe(i) in panel.image_name
 
 
-def test_tsne_computes_cancel_stops_and_a_missing_library_says_how_to_install_it(qtbot, tab, monkeypatch):
+def test_tsne_computes_cancel_stops_and_a_missing_library_says_how_to_install_it(qtbot, tab, monkeypatch,
+                                                                                 projections_off_gui):
     panel, first = tab.panel, tab.result
+    collected = len(projections_off_gui)
     tab.method.setCurrentIndex(tab.method.findData("tsne"))
     tab.compute()
     assert tab.cancel_button.isEnabled() and tab.progress.isVisible()
@@ -98,6 +100,7 @@ def test_tsne_computes_cancel_stops_and_a_missing_library_says_how_to_install_it
     qtbot.keyClick(tab.layer, Qt.Key_Return, Qt.ControlModifier)  # Ctrl+Return computes
     qtbot.waitUntil(lambda: tab.result.method == "tsne", timeout=60000)
     assert tab.result.xy.shape == (18, 2) and "t-SNE" in tab.info.text()
+    assert len(projections_off_gui) == collected  # another method: the same activations, not collected again
     monkeypatch.setitem(sys.modules, "sklearn.manifold", None)
     tab.compute()
     _idle(qtbot, panel)

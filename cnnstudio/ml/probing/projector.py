@@ -277,7 +277,7 @@ def tsne(x: np.ndarray, seed: int = 0, init: np.ndarray | None = None) -> np.nda
 
 
 def reduce(acts: Activations, method: str, classes: Sequence[str], previous: Projection | None = None,
-           report: Report | None = None, seed: int = 0) -> Projection:
+           report: Report | None = None, seed: int = 0, title: str = "") -> Projection:
     """Project ``acts`` by ``method`` ("pca" or "tsne"), kept in line with ``previous`` (the same
     layer's last projection) where it can be; ``report`` is told before each stage."""
     if method not in dict((m, t) for t, m in METHODS):
@@ -301,15 +301,18 @@ def reduce(acts: Activations, method: str, classes: Sequence[str], previous: Pro
         xy = tsne(reduced, seed, init)
         seconds["tsne"] = time.perf_counter() - t0
     return Projection(acts.layer, method, xy, acts.labels, acts.predicted, acts.images, list(classes), acts.indices,
-                      acts.split, int(acts.features.shape[1]), len(acts.shape) > 1, explained, axes, seconds)
+                      acts.split, int(acts.features.shape[1]), len(acts.shape) > 1, explained, axes, seconds, title)
+
+
+def class_names(prober, dataset) -> list[str]:
+    """The probed classifier's class names (the dataset's where the model names none; indices past both)."""
+    names = prober.class_names or dataset.classes
+    return [names[i] if i < len(names) else str(i) for i in range(max(prober.output.channels, 2))]
 
 
 def project(prober, dataset, layer: str | None = None, method: str = "pca", cap: int = DEFAULT_POINTS,
             previous: Projection | None = None, report: Report | None = None, title: str = "") -> Projection:
     """The projection of ``layer`` (None: :func:`default_layer`) for ``dataset``'s validation images."""
     layer = layer or default_layer(prober)
-    acts = collect(prober, dataset, layer, cap, report)
-    names = prober.class_names or dataset.classes
-    classes = [names[i] if i < len(names) else str(i) for i in range(max(prober.output.channels, 2))]
-    result = reduce(acts, method, classes, previous, report)
-    return Projection(**{**result.__dict__, "title": title})
+    return reduce(collect(prober, dataset, layer, cap, report), method, class_names(prober, dataset), previous,
+                  report, title=title)

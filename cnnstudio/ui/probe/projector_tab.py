@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,19 +38,35 @@ MISCLASSIFIED = "#ffffff"  # a white ring: unlike any class colour on the dark b
 
 
 class ValidationSets:
-    """The project's dataset, split, for the model's preprocessing: loaded once per setting (on the worker)."""
+    """On the worker: the project's dataset, split, for the model's preprocessing (loaded once per
+    setting), and the last activations collected from it (another method reuses them)."""
 
     def __init__(self) -> None:
         self._key: str | None = None
         self._dataset = None
+        self._acts: tuple | None = None  # (session weakref, layer, points, Activations)
 
     def get(self, data: DataSource, settings):
+        """The dataset of ``data`` preprocessed by ``settings``."""
         from cnnstudio.ml.data.datasets import load_dataset
 
         key = json.dumps([data.to_dict(), settings.to_dict()], sort_keys=True, default=str)
         if key != self._key:
-            self._dataset, self._key = load_dataset(data, settings), key
+            self._dataset, self._key, self._acts = load_dataset(data, settings), key, None
         return self._dataset
+
+    def activations(self, session, data: DataSource, layer: str, points: int, report):
+        """``layer``'s activations for ``points`` validation images of ``data``, by ``session``'s model;
+        the last ones again when only the method changed."""
+        from cnnstudio.ml.probing.projector import collect
+
+        dataset = self.get(data, session.settings)
+        cached = self._acts
+        if cached is not None and cached[0]() is session and cached[1:3] == (layer, points):
+            return dataset, cached[3]
+        acts = collect(session.prober, dataset, layer, points, report)
+        self._acts = (weakref.ref(session), layer, points, acts)
+        return dataset, acts
 
 
 class Progress(QObject):
@@ -98,12 +115,12 @@ class ProjectionOf(ProbeRequest):
     previous: Any = None
 
     def run(self, session):
-        from cnnstudio.ml.probing.projector import project
+        from cnnstudio.ml.probing.projector import class_names, reduce
 
         try:
-            dataset = self.sets.get(self.data, session.settings)
-            return project(session.prober, dataset, self.layer, self.method, self.points, self.previous,
-                           self.report, session.name)
+            dataset, acts = self.sets.activations(session, self.data, self.layer, self.points, self.report)
+            return reduce(acts, self.method, class_names(session.prober, dataset), self.previous, self.report,
+                          title=session.name)
         except Cancelled:
             return None
 
