@@ -62,7 +62,7 @@ def test_the_tab_projects_the_penultimate_layer_with_a_legend_and_misclassified_
     r = tab.result
     assert tab.layer.currentData() == "fc" and r.layer == "fc"  # the input of the softmax layer (past no dropout)
     assert r.method == "pca" and len(r.xy) == 18 and r.split == "val"
-    assert sum(len(d.data) for d in tab.dots) == 18
+    assert sum(len(d.data) for d in tab.dots.values()) == 18
     assert len(tab.rings.data) == int(r.misclassified.sum())
     rx, ry = tab.rings.getData()
     np.testing.assert_allclose(np.c_[rx, ry], r.xy[r.misclassified])  # the rings sit on the misclassified dots

@@ -172,10 +172,12 @@ class ProjectorTab(ProbeTab):
         self.canvas.addLabel("", row=1, col=1)  # takes the height the legend does not need
         self.canvas.ci.layout.setColumnStretchFactor(0, 1)
         self.canvas.ci.layout.setRowStretchFactor(1, 1)
-        self.dots: list[pg.ScatterPlotItem] = []
+        self.dots: dict[int, pg.ScatterPlotItem] = {}  # class -> its dots
         self.rings = pg.ScatterPlotItem(size=RING, symbol="o", pen=pg.mkPen(MISCLASSIFIED, width=2),
                                         brush=None)
         self.mark = pg.ScatterPlotItem(size=RING + 6, symbol="o", pen=pg.mkPen("#ffd60a", width=3), brush=None)
+        self.rings.setZValue(10)
+        self.plot.addItem(self.rings)
         self.mark.setZValue(20)
         self.plot.addItem(self.mark)
         self.preview = ImageView("Point under the pointer")
@@ -324,24 +326,26 @@ class ProjectorTab(ProbeTab):
 
     # -- drawing ------------------------------------------------------------------------
     def _draw(self) -> None:
+        """Draw :attr:`result`: each class's dots and the rings moved in place, the legend rebuilt
+        only when its lines change (a projection after the next epoch redraws in a few ms)."""
         r = self.result
-        for item in self.dots:
-            self.plot.removeItem(item)
-        self.plot.removeItem(self.rings)
-        self.legend.clear()
-        self.dots = []
-        for c in np.unique(r.labels):
-            colour = tuple(int(v) for v in PALETTE[int(c) % len(PALETTE)])
+        classes = [int(c) for c in np.unique(r.labels)]
+        for c in classes:
+            if c not in self.dots:
+                colour = tuple(int(v) for v in PALETTE[c % len(PALETTE)])
+                self.dots[c] = pg.ScatterPlotItem(size=DOT, pen=None, brush=pg.mkBrush(*colour, 220))
+                self.plot.addItem(self.dots[c])
+        for c, dots in self.dots.items():
             pts = r.xy[r.labels == c]
-            dots = pg.ScatterPlotItem(pts[:, 0], pts[:, 1], size=DOT, pen=None, brush=pg.mkBrush(*colour, 220))
-            self.plot.addItem(dots)
-            self.legend.addItem(dots, f"{r.class_name(int(c))} ({len(pts)})")
-            self.dots.append(dots)
+            dots.setData(pts[:, 0], pts[:, 1])
         wrong = r.xy[r.misclassified]
         self.rings.setData(wrong[:, 0], wrong[:, 1])
-        self.plot.addItem(self.rings)
-        self.legend.addItem(self.rings, f"misclassified ({len(wrong)})")
-        self.rings.setZValue(10)
+        lines = [(self.dots[c], f"{r.class_name(c)} ({int((r.labels == c).sum())})") for c in classes]
+        lines.append((self.rings, f"misclassified ({len(wrong)})"))
+        if [text for _, text in lines] != [label.text for _, label in self.legend.items]:
+            self.legend.clear()
+            for item, text in lines:
+                self.legend.addItem(item, text)
         method = dict((m, t) for t, m in METHODS)[r.method]
         if r.method == "pca":
             self.plot.setLabel("bottom", f"PC 1 ({100 * r.explained[0]:.1f}% of variance)", color=TITLE)
