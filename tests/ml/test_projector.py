@@ -1,6 +1,8 @@
 """The embedding projector: PCA against NumPy's SVD, activations against a Keras sub-model,
 misclassified points, even sampling, stable axes between epochs, t-SNE on a small set."""
 
+import time
+
 import keras
 import numpy as np
 import pytest
@@ -88,19 +90,28 @@ def test_pca_axes_keep_their_orientation_when_recomputed(model, dataset):
     np.testing.assert_allclose(again.xy, -first.xy, atol=1e-5)  # turned to agree with the previous axes
 
 
-def test_tsne_runs_on_a_small_set_and_starts_from_the_previous_layout(model, dataset):
-    prober = Prober(model, class_names=["a", "b", "c"])
-    result = projector.project(prober, dataset, method="tsne", cap=45)
-    assert result.method == "tsne" and result.xy.shape == (45, 2) and np.isfinite(result.xy).all()
-    assert "tsne" in result.seconds
+def test_tsne_runs_on_a_small_set_and_starts_from_the_previous_layout():
     rng = np.random.default_rng(0)  # three clusters: a layout worth keeping
     labels = np.repeat(np.arange(3), 15)
     acts = projector.Activations("gap", "val", np.arange(45), (rng.normal(size=(45, 6)) + 3 * labels[:, None]),
                                  (6,), labels, labels, np.zeros((45, 2, 2, 3), np.uint8), 0.0)
     first = projector.reduce(acts, "tsne", ["a", "b", "c"])
+    assert first.method == "tsne" and first.xy.shape == (45, 2) and np.isfinite(first.xy).all()
+    assert set(first.seconds) == {"activations", "pca", "tsne"}
     again = projector.reduce(acts, "tsne", ["a", "b", "c"], previous=first)
     for k in range(2):
         assert np.corrcoef(again.xy[:, k], first.xy[:, k])[0, 1] > 0.9  # same points: the same layout, not a new one
+
+
+def test_cancelling_tsne_ends_its_process_at_once():
+    def report(done, total, what):
+        raise projector.Cancelled
+
+    x = np.random.default_rng(0).normal(size=(400, 20))
+    t0 = time.perf_counter()
+    with pytest.raises(projector.Cancelled):
+        projector.tsne(x, report=report)
+    assert time.perf_counter() - t0 < 1 + projector.POLL_S  # cancelled at the first poll, the child killed
 
 
 def test_cancelling_stops_between_batches_and_bad_input_says_why(model, dataset):

@@ -11,7 +11,9 @@ activations with each image's true and predicted class, and reduces them to two 
   points do not flip from one epoch to the next.
 * **t-SNE**: scikit-learn's ``TSNE`` (the ``projector`` extra) on the first
   :data:`TSNE_PCA_DIMS` principal components, started from the previous layout when the
-  points are the same ones (stable between epochs), else from PCA.
+  points are the same ones (stable between epochs), else from PCA. It runs in a child Python
+  (:func:`tsne`): scikit-learn holds the GIL in parts of it, which would stall the GUI, and a
+  child can be ended the moment the user cancels.
 
 The default layer is the penultimate one: the input of the final classifier layer
 (:func:`default_layer`). Spatial maps are **global-average pooled** to one value per channel
@@ -249,31 +251,74 @@ def align_signs(points: np.ndarray, axes: np.ndarray, previous: np.ndarray | Non
     return (points * flip).astype(np.float32), axes * flip[:, None]
 
 
-def tsne(x: np.ndarray, seed: int = 0, init: np.ndarray | None = None) -> np.ndarray:
-    """scikit-learn's t-SNE of (N, D) ``x`` to (N, 2), from ``init`` (N, 2) if given, else from PCA.
+#: The t-SNE child process: scikit-learn holds Python's GIL in parts of t-SNE (stalls of 300 ms
+#: on the GUI thread were measured with it on a worker thread), so it runs in a Python of its own,
+#: which Cancel can also end at once. Arguments: the input .npz, the output .npy, threads.
+_TSNE_CHILD = """
+import sys
+import numpy as np
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
+job = np.load(sys.argv[1])
+init = job["init"] if job["init"].size else "pca"
+model = TSNE(2, perplexity=float(job["perplexity"]), init=init, random_state=int(job["seed"]), learning_rate="auto")
+with threadpool_limits(int(sys.argv[3])):
+    np.save(sys.argv[2], model.fit_transform(job["x"]).astype(np.float32))
+"""
+POLL_S = 0.2  # how often a running t-SNE asks ``report`` whether to go on
 
-    Raises :class:`ProjectorUnavailable` when scikit-learn is not installed.
+
+def tsne(x: np.ndarray, seed: int = 0, init: np.ndarray | None = None, report: Report | None = None) -> np.ndarray:
+    """scikit-learn's t-SNE of (N, D) ``x`` to (N, 2), from ``init`` (N, 2) if given, else from PCA,
+    in a child process; ``report(0, 0, what)`` is called while it runs and may raise
+    :class:`Cancelled`, which ends the child. Raises :class:`ProjectorUnavailable` when
+    scikit-learn is not installed.
     """
+    import importlib.util
+    import subprocess
+    import sys
+    import tempfile
+
     try:
-        from sklearn.manifold import TSNE
-    except ImportError:
+        found = importlib.util.find_spec("sklearn.manifold") is not None
+    except ImportError:  # no sklearn package at all
+        found = False
+    if not found:
         raise ProjectorUnavailable("t-SNE needs scikit-learn: pip install 'cnnstudio[projector]' "
-                                   "(PCA works without it)") from None
+                                   "(PCA works without it)")
     x = np.asarray(x, np.float32)
     n = len(x)
     if n < 5:
         raise ValueError(f"t-SNE needs at least 5 points; the sample has {n}")
-    start = "pca" if init is None or init.shape != (n, 2) else np.asarray(init, np.float32)
-    if not isinstance(start, str):  # a previous layout: t-SNE's own scale for a start, as "pca" uses
+    start = np.zeros((0, 2), np.float32)
+    if init is not None and init.shape == (n, 2):  # a previous layout, at the scale t-SNE's "pca" start has
+        start = np.asarray(init, np.float32)
         start = (start - start.mean(axis=0)) / (start[:, 0].std() or 1.0) * 1e-4
-    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-
-    model = TSNE(2, perplexity=float(min(30.0, (n - 1) / 3)), init=start, random_state=seed,
-                 learning_rate="auto")
-    # OpenMP threads spin while they wait: on a busy machine (TensorFlow, the GUI) all cores
-    # made t-SNE several times slower than half of them (45 points: 4.7 s against 0.8 s on 2 cores)
-    with threadpool_limits(max(1, (os.cpu_count() or 2) // 2)):
-        return model.fit_transform(x).astype(np.float32)
+    # OpenMP threads spin while they wait: on a busy machine (TensorFlow, the GUI) all cores made
+    # t-SNE several times slower than half of them (45 points: 4.7 s against 0.8 s on 2 cores)
+    threads = max(1, (os.cpu_count() or 2) // 2)
+    with tempfile.TemporaryDirectory(prefix="cnnstudio-tsne-") as tmp:
+        job, out, log = (os.path.join(tmp, name) for name in ("job.npz", "xy.npy", "log.txt"))
+        np.savez(job, x=x, init=start, perplexity=min(30.0, (n - 1) / 3), seed=seed)
+        with open(log, "wb") as err:
+            child = subprocess.Popen([sys.executable, "-c", _TSNE_CHILD, job, out, str(threads)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                while True:
+                    try:
+                        child.wait(POLL_S)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if report is not None:
+                            report(0, 0, f"t-SNE of {n} points")
+            finally:
+                if child.poll() is None:  # cancelled (or interrupted): end it now
+                    child.kill()
+                    child.wait()
+        if child.returncode != 0:
+            lines = [ln for ln in open(log, encoding="utf-8", errors="replace").read().splitlines() if ln.strip()]
+            raise ValueError(f"t-SNE failed: {lines[-1] if lines else f'exit status {child.returncode}'}")
+        return np.load(out)
 
 
 def reduce(acts: Activations, method: str, classes: Sequence[str], previous: Projection | None = None,
@@ -298,7 +343,7 @@ def reduce(acts: Activations, method: str, classes: Sequence[str], previous: Pro
         k = min(TSNE_PCA_DIMS, acts.features.shape[1])
         reduced = pca(acts.features, k)[0] if acts.features.shape[1] > k else acts.features
         init = previous.xy if same and previous.method == "tsne" and np.array_equal(previous.indices, acts.indices) else None
-        xy = tsne(reduced, seed, init)
+        xy = tsne(reduced, seed, init, report)
         seconds["tsne"] = time.perf_counter() - t0
     return Projection(acts.layer, method, xy, acts.labels, acts.predicted, acts.images, list(classes), acts.indices,
                       acts.split, int(acts.features.shape[1]), len(acts.shape) > 1, explained, axes, seconds, title)
