@@ -89,7 +89,6 @@ class HistogramView(QWidget):
             axis.setPen(GRID_PEN)
             axis.setTextPen(AXIS_TEXT)
             axis.enableAutoSIPrefix(False)  # the values as they are, not "(x0.001)"
-        self.plot.getAxis("bottom").setGrid(255)
         self.plot.setLabel("left", "epoch", color=AXIS_TEXT)
         self.stats = QLabel("")
         self.stats.setTextInteractionFlags(Qt.TextSelectableByMouse)
