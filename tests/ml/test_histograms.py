@@ -145,3 +145,13 @@ def test_dead_relu_growth_is_flagged():
     assert np.isnan(dead_relu_report(history, 0)[0][2])
     high = [_epoch(5, {"a": [True] * 6 + [False] * 4})]
     assert "60% of its ReLUs are dead" in dead_relu_report(high, 0)[0][3]
+
+
+def test_a_histogram_of_hostile_values_counts_the_finite_ones():
+    from cnnstudio.ml.training.histograms import histogram
+
+    h = histogram(np.full(10, 1e38, np.float32))  # float32 alone cannot cut 64 bins around 1e38
+    assert h.num == 10 and h.edges[0] < 1e38 < h.edges[-1]
+    h = histogram(np.array([np.nan, np.inf, 1.0, 2.0], np.float32))
+    assert h.num == 2 and h.total == 3.0 and h.squares == 5.0
+    assert histogram(np.zeros(0, np.float32)).num == 0

@@ -104,3 +104,14 @@ def test_a_run_without_histograms_says_how_to_get_them(qtbot, view, tmp_path):
     view.set_run(run.path)
     qtbot.wait(100)
     assert "Record histograms every epoch" in view.note.text() and not curves(view)
+
+
+def test_closing_the_page_while_files_are_read_is_safe(qtbot, tmp_path):
+    tasks = TaskRunner()
+    widget = HistogramView(tasks)
+    run, _ = run_folder(tmp_path, [0, 1])
+    widget.set_run(run.path)
+    widget.deleteLater()
+    qtbot.wait(20)   # deleted before the read reports back
+    tasks.shutdown()
+    qtbot.wait(100)  # the queued result arrives: nothing to show it in, no error

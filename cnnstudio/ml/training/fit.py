@@ -237,7 +237,11 @@ class ReportingCallback(keras.callbacks.Callback):
         if self.run is not None and not self.run.filters().epochs:
             self._snapshot_filters(0)  # the random initial filters, for the replay's first frame
         if self._probe is not None:
-            self._histograms = HistogramRecorder(self.model, self._probe)
+            try:
+                self._histograms = HistogramRecorder(self.model, self._probe)
+            except ValueError as exc:  # a model the prober cannot take apart: train without histograms
+                self.reporter.on_status(f"Histograms are not recorded: {exc}")
+                return
             done = self.run.curves.epochs_done
             self.run.histograms().drop_after(done)  # a resumed run records those epochs again
             if done == 0:

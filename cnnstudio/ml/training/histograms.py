@@ -43,7 +43,9 @@ def probe_batch(dataset: Dataset, n: int = PROBE_IMAGES) -> np.ndarray:
     preprocessed as the model sees them: float32 (n, H, W, C). The split is shuffled once when
     the data is split, so these are a fixed mix of classes."""
     split = "val" if dataset.size("val") else "train"
-    for images, _ in dataset.tf_dataset(split, n).take(1):
+    if not dataset.streamed:
+        return dataset.arrays(split)[0][:n]
+    for images, _ in dataset.tf_dataset(split, n).take(1):  # an image folder: read just these files
         return np.asarray(images, np.float32)
     return np.zeros((0, *dataset.input_shape), np.float32)
 
@@ -64,8 +66,12 @@ def histogram(values: np.ndarray, bins: int = BINS) -> Histogram:
     """``np.histogram`` of the finite ``values`` over their range, with their sum and sum of squares."""
     v = np.asarray(values, np.float32).ravel()
     v = v[np.isfinite(v)]
-    counts, edges = np.histogram(v, bins=bins)
     v64 = v.astype(np.float64)
+    try:
+        counts, edges = np.histogram(v, bins=bins)
+    except ValueError:  # one huge value everywhere (1e38): float32 has no room for the bins around it
+        pad = max(0.5, abs(float(v64[0])) * 1e-6)
+        counts, edges = np.histogram(v64, bins=bins, range=(v64.min() - pad, v64.max() + pad))
     return Histogram(edges.astype(np.float64), counts.astype(np.int64), float(v64.sum()), float(v64 @ v64))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider,
@@ -179,6 +180,8 @@ class HistogramView(QWidget):
                        on_error=lambda message, _tb: self._on_read_failed(folder, message))
 
     def _on_read(self, folder: Path, result) -> None:
+        if not shiboken6.isValid(self):  # the page closed while the files were read
+            return
         self._reading = False
         if folder == self.folder:
             at_end = not self.history or self.slider.value() >= len(self.history) - 1
@@ -189,6 +192,8 @@ class HistogramView(QWidget):
             self.refresh()
 
     def _on_read_failed(self, folder: Path, message: str) -> None:
+        if not shiboken6.isValid(self):
+            return
         self._reading = False
         if folder == self.folder:
             self.note.setText(f"The histograms could not be read: {message}")
