@@ -65,20 +65,26 @@ def is_relu(layer) -> bool:
 def histogram(values: np.ndarray, bins: int = BINS) -> Histogram:
     """``np.histogram`` of the finite ``values`` over their range, with their sum and sum of squares."""
     v = np.asarray(values, np.float32).ravel()
-    v = v[np.isfinite(v)]
-    v64 = v.astype(np.float64)
-    try:
+    if not v.size:
         counts, edges = np.histogram(v, bins=bins)
+        return Histogram(edges.astype(np.float64), counts.astype(np.int64))
+    lo, hi = v.min(), v.max()  # NaN or inf anywhere shows here: only then filter (a copy)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        v = v[np.isfinite(v)]
+        lo, hi = (v.min(), v.max()) if v.size else (0.0, 0.0)
+    try:  # the range np.histogram would take itself, without scanning the values again
+        counts, edges = np.histogram(v, bins=bins, range=(lo, hi) if v.size else None)
     except ValueError:  # one huge value everywhere (1e38): float32 has no room for the bins around it
-        pad = max(0.5, abs(float(v64[0])) * 1e-6)
-        counts, edges = np.histogram(v64, bins=bins, range=(v64.min() - pad, v64.max() + pad))
-    return Histogram(edges.astype(np.float64), counts.astype(np.int64), float(v64.sum()), float(v64 @ v64))
+        pad = max(0.5, abs(float(lo)) * 1e-6)
+        counts, edges = np.histogram(v.astype(np.float64), bins=bins, range=(float(lo) - pad, float(hi) + pad))
+    return Histogram(edges.astype(np.float64), counts.astype(np.int64), float(v.sum(dtype=np.float64)),
+                     float(np.dot(v, v)))
 
 
 def dead_units(activations: np.ndarray) -> np.ndarray:
     """Per unit (last axis), zero (or below) on every image at every position: bool (units,)."""
     a = np.asarray(activations)
-    return np.all(a.reshape(-1, a.shape[-1]) <= 0, axis=0)
+    return a.reshape(-1, a.shape[-1]).max(axis=0) <= 0
 
 
 class HistogramRecorder:
