@@ -15,6 +15,10 @@ target: under 50 ms.
 
 Run: ``.venv/bin/python benchmarks/bench_training.py [--count N] [--epochs N]``. The last
 line is JSON with the figures.
+
+``bench_training.py histograms [--count N] [--epochs N] [--project default|resnet] [--repeat N]``: the per-epoch
+overhead of recording histograms over training, against the same training without it (a ratio),
+and the recording time as a share of an epoch (target < 5%).
 """
 
 from __future__ import annotations
@@ -141,5 +145,77 @@ def main() -> None:
                       "plain_val_accuracy": round(plain_acc, 4), "studio_val_accuracy": round(studio_acc, 4)}))
 
 
+def histogram_run(p, record: bool) -> tuple[float, float, float]:
+    """Images/s over epochs 2..N of the real trainer (``run_project``) on project ``p``, with the
+    Training setting ``histograms`` ``record``; then the mean seconds per epoch spent recording
+    (from the run's histogram files, epochs 1..N) and the mean epoch time."""
+    from cnnstudio.core.project import Project
+    from cnnstudio.ml.training.fit import Reporter
+    from cnnstudio.ml.training.runner import run_project
+
+    class Timer(Reporter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends: list[float] = []
+
+        def on_epoch(self, epoch, logs):  # called after the epoch's histograms are written
+            self.ends.append(time.perf_counter())
+
+    q = Project.from_dict(p.to_dict())
+    q.set_settings("training", {"histograms": record})
+    timer = Timer()
+    result = run_project(q, timer, runs_dir=Path(tempfile.mkdtemp(prefix="bench-histograms-")))
+    recorded = [h.seconds for h in result.run.histograms().read_all() if h.epoch > 0]
+    epoch_s = (timer.ends[-1] - timer.ends[0]) / max(1, len(timer.ends) - 1)
+    return rate(timer.ends, result.dataset.size("train")), (sum(recorded) / len(recorded) if recorded else 0.0), epoch_s
+
+
+def histogram_overhead() -> None:
+    """``bench_training.py histograms [--count N] [--epochs N] [--project default|resnet] [--repeat N]``: the per-epoch
+    cost of recording histograms (weights, activations on 64 validation images, dead ReLUs, files and
+    TensorBoard) against the same training without it, in one process, same seed and data."""
+    from cnnstudio.core.templates import resnet_style
+
+    parser = argparse.ArgumentParser(description=histogram_overhead.__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["histograms"])
+    parser.add_argument("--count", type=int, default=6000, help="images in the shapes dataset (default 6000)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs (default 4)")
+    parser.add_argument("--project", choices=["default", "resnet"], default="default")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each, alternated; the best counts (default 2)")
+    args = parser.parse_args()
+    info = describe()
+    print_machine(info)
+    p = project(args.count, args.epochs)
+    if args.project == "resnet":
+        r = resnet_style()
+        r.set_settings("data", {"options": {**r.data.options, "count": args.count}})
+        r.set_settings("training", {"epochs": args.epochs})
+        r.path = p.path
+        p = r
+    print(f"{p.name}: {args.count} shapes, {args.epochs} epochs, batch {p.training.batch_size}, "
+          f"best of {args.repeat} alternated runs each")
+    offs, ons = [], []
+    for _ in range(args.repeat):  # alternated, best of each: other work on the machine slows one run, not both
+        offs.append(histogram_run(p, False))
+        ons.append(histogram_run(p, True))
+    off_rate, _, off_epoch = max(offs)
+    on_rate, _, on_epoch = max(ons)
+    recording_s = min(r for _, r, _ in ons)
+    ratio = on_rate / off_rate
+    share = recording_s / off_epoch
+    print(f"without histograms: {off_rate:8.0f} images/s   {off_epoch:.2f} s an epoch")
+    print(f"with histograms:    {on_rate:8.0f} images/s   {on_epoch:.2f} s an epoch, "
+          f"{1000 * recording_s:.0f} ms of it recording")
+    print(f"ratio (with / without): {ratio:.3f}   recording = {100 * share:.1f}% of an epoch (target < 5%)")
+    print(json.dumps({"benchmark": "training_histograms", **info, "project": p.name, "count": args.count,
+                      "epochs": args.epochs, "repeat": args.repeat, "images_per_s_without": round(off_rate, 1),
+                      "images_per_s_with": round(on_rate, 1), "ratio": round(ratio, 3),
+                      "recording_ms_per_epoch": round(1000 * recording_s, 1),
+                      "recording_share_of_epoch": round(share, 4)}))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["histograms"]:
+        histogram_overhead()
+    else:
+        main()

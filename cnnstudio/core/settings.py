@@ -142,6 +142,8 @@ TRAINING = ParamSet((
           "(0: off)", min=0, max=1000),
     Param("seed", "int", 0, "same seed, same initial weights", min=0, max=2**31 - 1),
     Param("mixed_precision", "bool", False, "float16 compute with float32 weights: faster on a GPU"),
+    Param("histograms", "bool", True, "after every epoch, record each layer's weight and activation histograms "
+          "(on 64 validation images) and its dead ReLUs: the Histograms tab and TensorBoard show them"),
 ))
 
 
@@ -204,6 +206,7 @@ class Training(Settings):
     early_stopping: int
     seed: int
     mixed_precision: bool
+    histograms: bool
     PARAMS: ClassVar[ParamSet] = TRAINING
     SECTION: ClassVar[str] = "training"
 

@@ -68,7 +68,8 @@ def test_two_workers_end_identical_and_match_one_process(tmp_path):
     assert h0 == h1 and set(h0) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     np.testing.assert_allclose(h0["loss"], hs["loss"], rtol=1e-5)
     np.testing.assert_allclose(h0["val_loss"], hs["val_loss"], rtol=1e-5)
-    assert len(list((tmp_path / "w0" / "runs").iterdir())) == 1  # the chief's run folder
+    (run,) = (tmp_path / "w0" / "runs").iterdir()                # the chief's run folder, with its histograms
+    assert sorted(f.name for f in (run / "histograms").iterdir()) == ["epoch-0000.npz", "epoch-0001.npz"]
     assert not (tmp_path / "w1" / "runs").exists()              # the other worker writes its model only
 
 

@@ -124,6 +124,7 @@ def test_resume_continues_the_same_curves_from_the_last_checkpoint(tmp_path):
     run = Run(first.run.path)
     assert run.curves.epochs_done == 2 and run.curves.batch["step"] == list(range(1, 13))
     assert run.settings["epochs"] == 2 and run.filters().epochs == [0, 1, 2]
+    assert run.histograms().epochs() == [0, 1, 2]
     assert json.loads((run.path / "metrics.json").read_text())["epochs_done"] == 2
 
 

@@ -49,6 +49,9 @@ def test_trains_in_a_worker_with_live_curves_then_shows_the_evaluation(qtbot, pa
     assert panel.studio.trained.path == published[-1] and Path(published[-1]).exists()
     assert panel.device_label.text().startswith("Device: CPU")
     assert not panel.training_form.mixed.isEnabled()  # mixed precision is a GPU option
+    # the Histograms tab followed the run live: before training and after each of the 2 epochs
+    qtbot.waitUntil(lambda: [h.epoch for h in panel.histograms.history] == [0, 1, 2])
+    assert panel.histograms.layer.count() > 0 and panel.histograms.slider.value() == 2
 
 
 def test_pause_resume_and_stop_between_batches(qtbot, panel):

@@ -14,7 +14,7 @@ seeded, shuffled pipeline, which the strategy cuts into per-replica batches and 
 turn, so one global batch holds exactly the images of a single-process batch.
 
 Progress goes through the very :class:`~cnnstudio.ml.training.fit.ReportingCallback` that
-``model.fit`` uses, called by hand (the same curves, checkpoints, filter snapshots, NaN rule
+``model.fit`` uses, called by hand (the same curves, checkpoints, filter snapshots, histograms, NaN rule
 and pause/stop), and Keras's ``EarlyStopping`` the same way. Decisions that end the loop are
 taken on all-reduced values, so all workers stop at the same step: the loss (NaN), the
 validation loss (early stopping) and a stop flag summed across workers (a stop asked on any
@@ -32,6 +32,7 @@ from cnnstudio.core.settings import Training
 
 from cnnstudio.ml.data.datasets import Dataset, check_fits
 from cnnstudio.ml.training.fit import Reporter, TrainOutcome, ReportingCallback
+from cnnstudio.ml.training.histograms import histogram_probe
 from cnnstudio.ml.training.losses import class_weights
 from cnnstudio.ml.training.runs import Run
 
@@ -165,7 +166,8 @@ def train_custom(strategy, model, dataset: Dataset, reporter: Reporter, settings
     train_ds = distribute(strategy, dataset.tf_dataset("train", batch_size, shuffle=True, seed=settings.seed,
                                                        label_mode=mode))
     val_ds = distribute(strategy, dataset.tf_dataset("val", batch_size, label_mode=mode)) if dataset.size("val") else None
-    reporting = ReportingCallback(reporter, run, dataset.size("train"), batch_size)
+    reporting = ReportingCallback(reporter, run, dataset.size("train"), batch_size,
+                                  histogram_probe(dataset, settings, run))  # run is None off the chief: no histograms
     callbacks = [reporting]
     if settings.early_stopping > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss" if val_ds is not None else "loss",

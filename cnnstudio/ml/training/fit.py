@@ -4,7 +4,7 @@
 hands every batch's and epoch's values to the :class:`Reporter` as plain floats, stops
 when the reporter asks (``model.stop_training``) or the loss turns NaN, waits between
 batches while paused, and keeps the run folder up to date (curves, filter snapshots,
-last/best checkpoints, TensorBoard; see :mod:`cnnstudio.ml.training.runs`).
+last/best checkpoints, histograms, TensorBoard; see :mod:`cnnstudio.ml.training.runs`).
 
 :func:`run_project` is the whole job for a project: data, model, compile, shape check,
 train, evaluate on the test split, write the run. Nothing here imports Qt; a reporter
@@ -27,10 +27,11 @@ import numpy as np
 from cnnstudio.core.settings import Training
 
 from cnnstudio.ml.data.datasets import Dataset, check_fits
+from cnnstudio.ml.training.histograms import HistogramRecorder, histogram_probe
 from cnnstudio.ml.training.losses import class_weights, label_mode, make_loss, make_metrics
 from cnnstudio.ml.training.optimizers import make_optimizer
 from cnnstudio.ml.training.runs import Run
-from cnnstudio.ml.training.tblog import ScalarLog
+from cnnstudio.ml.training.tblog import SummaryLog
 
 
 class Reporter:
@@ -127,7 +128,10 @@ class ReportingCallback(keras.callbacks.Callback):
     last ones by :meth:`_write_checkpoints`, at most every :data:`CHECKPOINT_EVERY_S`.
     """
 
-    def __init__(self, reporter: Reporter, run: Run | None, samples: int, batch_size: int) -> None:
+    def __init__(self, reporter: Reporter, run: Run | None, samples: int, batch_size: int,
+                 probe: np.ndarray | None = None) -> None:
+        """``probe``: the images to record activation histograms on after every epoch (None: no
+        histograms; see :func:`cnnstudio.ml.training.histograms.histogram_probe`)."""
         super().__init__()
         self.reporter, self.run = reporter, run
         self.samples, self.batch_size = max(1, samples), max(1, batch_size)
@@ -137,11 +141,13 @@ class ReportingCallback(keras.callbacks.Callback):
         past = (run.curves.epoch.get("val_loss") or run.curves.epoch.get("loss") or []) if run else []
         self._monitor_best = min((v for v in past if math.isfinite(v)), default=math.inf)  # resumed runs
         self._epoch = 0
-        self.scalar_log = ScalarLog(run.tensorboard_dir) if run is not None else None
+        self.summary_log = SummaryLog(run.tensorboard_dir) if run is not None else None
         self._step = run.curves.steps_done if run else 0
         self._best_weights: list | None = None  # improved since the last write
         self._unsaved_epochs = False
         self._written_at = time.perf_counter()
+        self._probe = probe if run is not None else None
+        self._histograms: HistogramRecorder | None = None  # made with the model, in on_train_begin
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._seen, self._sums, self._t0 = epoch, 0, {}, time.perf_counter()
@@ -184,8 +190,9 @@ class ReportingCallback(keras.callbacks.Callback):
         values["seconds"] = seconds
         if self.run is not None and not self.nan_message:
             self.run.curves.add_epoch(values)
-            self.scalar_log.scalars(epoch + 1, {k: v for k, v in values.items() if k != "seconds"})
+            self.summary_log.scalars(epoch + 1, {k: v for k, v in values.items() if k != "seconds"})
             self._snapshot_filters(epoch + 1)
+            self._record_histograms(epoch + 1)
             self._unsaved_epochs = True
             monitor = values.get("val_loss", values.get("loss", math.inf))
             if math.isfinite(monitor) and monitor < self._monitor_best:
@@ -200,8 +207,8 @@ class ReportingCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._write_checkpoints()  # finished, stopped, early-stopped or NaN: keep what is good
-        if self.scalar_log is not None:
-            self.scalar_log.close()
+        if self.summary_log is not None:
+            self.summary_log.close()
 
     def _write_checkpoints(self) -> None:
         """Write ``last.keras`` (not after a NaN) and a pending ``best.keras``; tell the reporter."""
@@ -229,6 +236,23 @@ class ReportingCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.run is not None and not self.run.filters().epochs:
             self._snapshot_filters(0)  # the random initial filters, for the replay's first frame
+        if self._probe is not None:
+            try:
+                self._histograms = HistogramRecorder(self.model, self._probe)
+            except ValueError as exc:  # a model the prober cannot take apart: train without histograms
+                self.reporter.on_status(f"Histograms are not recorded: {exc}")
+                return
+            done = self.run.curves.epochs_done
+            self.run.histograms().drop_after(done)  # a resumed run records those epochs again
+            if done == 0:
+                self._record_histograms(0)  # the initial distributions
+
+    def _record_histograms(self, epoch: int) -> None:
+        if self._histograms is None:
+            return
+        histograms = self._histograms.record(epoch)
+        self.run.histograms().write(histograms)
+        self.summary_log.histograms(histograms)
 
     def _snapshot_filters(self, epoch: int) -> None:
         layer = first_conv(self.model)
@@ -254,7 +278,8 @@ def train(model, dataset: Dataset, reporter: Reporter, settings: Training, epoch
     batch_size = settings.batch_size
     train_ds = dataset.tf_dataset("train", batch_size, shuffle=True, seed=settings.seed, label_mode=mode)
     val_ds = (dataset.tf_dataset("val", batch_size, label_mode=mode) if dataset.size("val") else None)
-    reporting = ReportingCallback(reporter, run, dataset.size("train"), batch_size)
+    reporting = ReportingCallback(reporter, run, dataset.size("train"), batch_size,
+                                  histogram_probe(dataset, settings, run))
     callbacks: list = [reporting]
     patience = settings.early_stopping
     early = None

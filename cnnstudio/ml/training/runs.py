@@ -16,7 +16,10 @@ A run folder holds::
                        "elapsed_s", "images_per_s"}
     evaluation.npz    see :mod:`cnnstudio.ml.training.evaluation`
     filters.npz       the first convolution's kernels after every epoch (format below)
-    tensorboard/      Keras's TensorBoard logs (``tensorboard --logdir <run>/tensorboard``)
+    histograms/       ``epoch-NNNN.npz``: weight and activation histograms and dead ReLUs after
+                      each epoch (0 = before training; format below)
+    tensorboard/      Keras's TensorBoard logs (``tensorboard --logdir <run>/tensorboard``), with
+                      the histograms as TensorBoard histogram summaries
 
 ``filters.npz`` (for the probing panel's filter replay)::
 
@@ -24,6 +27,21 @@ A run folder holds::
     epochs   int32 (E,): the epoch after which each snapshot was taken; 0 = before training
     kernels  float32 (E, kh, kw, in_channels, filters): Keras Conv2D kernel layout
     bias     float32 (E, filters), present when the layer has a bias
+
+``histograms/epoch-NNNN.npz`` (for the Training page's Histograms tab; one file an epoch, so a
+run killed mid-write loses at most that epoch's temporary file)::
+
+    epoch                    int32 scalar: the epoch after which it was recorded (0 = before training)
+    probe_images             int32 scalar: the validation images the activations were computed on
+    seconds                  float64 scalar: how long recording took
+    weight_names             str (W,): ``layer/variable`` (``conv1/kernel``, ``conv1/bias``, ``bn/gamma``...)
+    weight_edges             float64 (W, B + 1): each histogram's own bin edges (this epoch's range)
+    weight_counts            int64 (W, B): values per bin; a row sums to the variable's finite values
+    weight_moments           float64 (W, 2): sum and sum of squares of those values
+    activation_names / _edges / _counts / _moments: the same for layer outputs on the probe images
+    relu_names               str (R,): layers whose output is a ReLU
+    relu_units               int32 (R,): their units (channels)
+    dead_units               bool (sum of relu_units,): per unit, zero on every probe image at every position
 
 Every file is written to a temporary name and renamed, so a reader (the probe panel,
 a crash) never sees half a file.
@@ -54,7 +72,7 @@ from cnnstudio.core.settings import Preprocessing
 from cnnstudio.ml.training.run_docs import read_curves, read_metrics, read_settings
 
 SETTINGS, CURVES, METRICS, FILTERS = "settings.json", "curves.json", "metrics.json", "filters.npz"
-LAST, BEST, TENSORBOARD = "last.keras", "best.keras", "tensorboard"
+LAST, BEST, TENSORBOARD, HISTOGRAMS = "last.keras", "best.keras", "tensorboard", "histograms"
 
 
 def _clean(value: Any) -> Any:
@@ -180,6 +198,161 @@ class FilterSnapshots:
         os.replace(tmp, self.path)
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """The distribution of one set of values: bin edges (B + 1,), counts (B,), their sum and sum of squares."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    total: float = 0.0
+    squares: float = 0.0
+
+    @property
+    def num(self) -> int:
+        """How many values it counts."""
+        return int(self.counts.sum())
+
+    def density(self) -> np.ndarray:
+        """Counts per unit of value, as a share of all values (integrates to 1)."""
+        widths = np.diff(self.edges)
+        return self.counts / max(1, self.num) / np.where(widths > 0, widths, 1.0)
+
+
+@dataclass
+class EpochHistograms:
+    """What one epoch's ``histograms/epoch-NNNN.npz`` holds (see the module docstring)."""
+
+    epoch: int
+    weights: dict[str, Histogram] = field(default_factory=dict)       # "layer/variable" ->
+    activations: dict[str, Histogram] = field(default_factory=dict)   # layer name ->
+    dead: dict[str, np.ndarray] = field(default_factory=dict)         # ReLU layer -> bool (units,)
+    probe_images: int = 0
+    seconds: float = 0.0
+
+    def dead_fraction(self, layer: str) -> float:
+        """The share of ``layer``'s units that are dead (0 for a layer without units)."""
+        units = self.dead.get(layer)
+        return float(units.mean()) if units is not None and units.size else 0.0
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of the file."""
+        out = {"epoch": np.int32(self.epoch), "probe_images": np.int32(self.probe_images),
+               "seconds": np.float64(self.seconds)}
+        for kind, table in (("weight", self.weights), ("activation", self.activations)):
+            hs = list(table.values())
+            out[f"{kind}_names"] = np.array(list(table), dtype=str)
+            out[f"{kind}_edges"] = np.array([h.edges for h in hs], np.float64) if hs else np.zeros((0, 1))
+            out[f"{kind}_counts"] = np.array([h.counts for h in hs], np.int64) if hs else np.zeros((0, 0), np.int64)
+            out[f"{kind}_moments"] = np.array([(h.total, h.squares) for h in hs], np.float64).reshape(len(hs), 2)
+        names = list(self.dead)
+        out["relu_names"] = np.array(names, dtype=str)
+        out["relu_units"] = np.array([self.dead[n].size for n in names], np.int32)
+        out["dead_units"] = (np.concatenate([self.dead[n].ravel() for n in names]) if names
+                             else np.zeros(0)).astype(bool)
+        return out
+
+    @classmethod
+    def from_arrays(cls, f) -> "EpochHistograms":
+        """Read the arrays of a file (an ``np.load`` result); raises ``ValueError`` / ``KeyError`` when they do not fit."""
+        h = cls(int(f["epoch"]), probe_images=int(f["probe_images"]), seconds=float(f["seconds"]))
+        for kind, table in (("weight", h.weights), ("activation", h.activations)):
+            names, edges, counts, moments = (f[f"{kind}_{k}"] for k in ("names", "edges", "counts", "moments"))
+            n = len(names)
+            if edges.shape[0] != n or counts.shape[0] != n or moments.shape != (n, 2) or (
+                    n and edges.shape[1] != counts.shape[1] + 1):
+                raise ValueError(f"its {kind} arrays do not fit together (names, edges (N, B+1), counts (N, B))")
+            for i, name in enumerate(names):
+                table[str(name)] = Histogram(edges[i], counts[i], float(moments[i, 0]), float(moments[i, 1]))
+        names, units, dead = f["relu_names"], f["relu_units"], f["dead_units"]
+        if len(units) != len(names) or int(units.sum()) != len(dead):
+            raise ValueError("its dead-unit arrays do not fit together (relu_names, relu_units, dead_units)")
+        for name, start, stop in zip(names, np.cumsum(units) - units, np.cumsum(units)):
+            h.dead[str(name)] = dead[start:stop].astype(bool)
+        return h
+
+
+class HistogramLog:
+    """A run's ``histograms/`` folder: one :class:`EpochHistograms` file per epoch."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        #: One line per damaged file left out by :meth:`read_all`.
+        self.problems: list[str] = []
+
+    def path(self, epoch: int) -> Path:
+        """The file of ``epoch``."""
+        return self.folder / f"epoch-{int(epoch):04d}.npz"
+
+    def epochs(self) -> list[int]:
+        """The epochs with a file, in order."""
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for p in self.folder.glob("epoch-*.npz"):
+            number = p.stem[len("epoch-"):]
+            if number.isdigit():
+                found.append(int(number))
+        return sorted(found)
+
+    def read(self, epoch: int) -> EpochHistograms:
+        """The histograms of ``epoch``; raises ``OSError`` / ``ValueError`` for a missing or damaged file."""
+        try:
+            with np.load(self.path(epoch), allow_pickle=False) as f:
+                return EpochHistograms.from_arrays(f)
+        except (KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+
+    def read_all(self) -> list[EpochHistograms]:
+        """Every epoch's histograms that can be read, in order; damaged files are left out and named in :attr:`problems`."""
+        out, self.problems = [], []
+        for epoch in self.epochs():
+            try:
+                out.append(self.read(epoch))
+            except (OSError, ValueError) as exc:
+                self.problems.append(f"{self.path(epoch)} is damaged ({exc}); left out")
+        return out
+
+    def write(self, histograms: EpochHistograms) -> None:
+        """Write one epoch's file atomically (a temporary file renamed over it)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path(histograms.epoch)
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        np.savez(tmp, **histograms.to_arrays())
+        os.replace(tmp, path)
+
+    def drop_after(self, epoch: int) -> None:
+        """Delete the files of epochs after ``epoch`` (a resumed run trains them again)."""
+        for e in self.epochs():
+            if e > epoch:
+                self.path(e).unlink(missing_ok=True)
+
+
+#: A ReLU layer is flagged when its dead share grows by more than this from one epoch to the next...
+DEAD_RISE = 0.10
+#: ... or is above this.
+DEAD_HIGH = 0.50
+
+
+def dead_relu_report(history: list[EpochHistograms], index: int) -> list[tuple[str, float, float, str]]:
+    """Per ReLU layer at ``history[index]``: ``(layer, dead share, change since the epoch before
+    (NaN for the first), warning)``; the warning is "" unless the share rose by more than
+    :data:`DEAD_RISE` or is above :data:`DEAD_HIGH`."""
+    current = history[index]
+    before = history[index - 1] if index > 0 else None
+    rows = []
+    for layer in current.dead:
+        share = current.dead_fraction(layer)
+        change = share - before.dead_fraction(layer) if before is not None and layer in before.dead else math.nan
+        warning = ""
+        if change > DEAD_RISE:
+            warning = (f"{layer}: dead ReLUs rose from {100 * (share - change):.0f}% to {100 * share:.0f}% "
+                       f"after epoch {current.epoch}; a lower learning rate or a leaky ReLU may help")
+        elif share > DEAD_HIGH:
+            warning = f"{layer}: {100 * share:.0f}% of its ReLUs are dead after epoch {current.epoch}"
+        rows.append((layer, share, change, warning))
+    return rows
+
+
 class Run:
     """One run folder; see the module docstring for what it holds."""
 
@@ -243,6 +416,10 @@ class Run:
     def filters(self) -> FilterSnapshots:
         """The run's filter snapshots."""
         return FilterSnapshots(self.path / FILTERS)
+
+    def histograms(self) -> HistogramLog:
+        """The run's per-epoch histograms."""
+        return HistogramLog(self.path / HISTOGRAMS)
 
     def save_curves(self) -> None:
         """Write ``curves.json``."""

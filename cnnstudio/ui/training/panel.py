@@ -1,4 +1,4 @@
-"""The Training page: data and settings on the left; live curves, samples and evaluation on the right.
+"""The Training page: data and settings on the left; live curves, histograms, samples and evaluation on the right.
 
 Threads as DESIGN.md says: :class:`~.worker.TrainingWorker` runs on its own tracked
 QThread and builds every TensorFlow object there; its signals append to a
@@ -28,6 +28,7 @@ from cnnstudio.ui.training.curves import CurvesView, TrainingHistory
 from cnnstudio.ui.training.data_form import DataForm
 from cnnstudio.ui.training.distributed_box import DistributedBox
 from cnnstudio.ui.training.evaluation_view import EvaluationView
+from cnnstudio.ui.training.histogram_view import HistogramView
 from cnnstudio.ui.training.image_grid import LabelledGrid
 from cnnstudio.ui.training.runs_view import RunsView
 from cnnstudio.ui.training.settings_form import TrainingForm
@@ -98,7 +99,7 @@ class TrainingPanel(QWidget):
         self.runs = RunsView()
         self.runs.overlays_changed.connect(self._on_runs_overlays_changed)
         self.runs.evaluation_requested.connect(self.show_run_evaluation)
-        self.runs.list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.runs.list.currentItemChanged.connect(self._on_runs_current_changed)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(4, 4, 4, 4)
@@ -121,7 +122,7 @@ class TrainingPanel(QWidget):
         self.balance.setMaximumHeight(220)
         self.samples_info = QLabel("")
         self.samples_info.setWordWrap(True)
-        samples_page = QWidget()
+        self.samples_page = samples_page = QWidget()
         samples_layout = QVBoxLayout(samples_page)
         samples_layout.addWidget(self.samples_info)
         samples_layout.addWidget(self.samples, 1)
@@ -129,6 +130,8 @@ class TrainingPanel(QWidget):
         self.evaluation = EvaluationView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.curves, "Curves")
+        self.histograms = HistogramView(self.tasks)
+        self.tabs.addTab(self.histograms, "Histograms")
         self.tabs.addTab(samples_page, "Samples")
         self.tabs.addTab(self.evaluation, "Evaluation")
 
@@ -262,6 +265,7 @@ class TrainingPanel(QWidget):
         self.distributed.show_run(info)
         self.curves.set_epochs(info["epochs"])
         self.status.setText(f"{info['samples']} images, batch {info['batch_size']}")
+        self.histograms.set_run(info["run"])
         self.studio.status_message.emit(f"Training into {info['run']}")
 
     def _on_worker_batch_ended(self, step: int, epoch: int, logs: dict) -> None:
@@ -273,6 +277,7 @@ class TrainingPanel(QWidget):
     def _on_worker_epoch_ended(self, epoch: int, logs: dict) -> None:
         self.history.add_epoch(epoch, logs)
         self._last_epoch_logs = logs
+        self.histograms.refresh()  # the epoch's histograms were written before it was reported
 
     def _on_worker_weights_ready(self, path: str) -> None:
         self.studio.trained.publish(path)
@@ -334,7 +339,7 @@ class TrainingPanel(QWidget):
         project = self.studio.project
         self.data_form.samples_button.setEnabled(False)
         self.samples_info.setText("Loading the data…")
-        self.tabs.setCurrentIndex(1)
+        self.tabs.setCurrentWidget(self.samples_page)
         self.tasks.run(preview, project.data, project.preprocessing, on_done=self._on_preview_done,
                        on_error=self._on_preview_failed)
 
@@ -370,6 +375,12 @@ class TrainingPanel(QWidget):
             bottom += heights
         ticks = [(i, name) for i, name in enumerate(classes)] if len(classes) <= 30 else []
         self.balance.getAxis("bottom").setTicks([ticks])
+
+    def _on_runs_current_changed(self, *_args) -> None:
+        run = self.runs.selected()
+        if run is not None:
+            self.histograms.set_run(run.path)
+        self._update_buttons()
 
     def _on_runs_overlays_changed(self, runs: list) -> None:
         self.curves.set_overlays(runs)

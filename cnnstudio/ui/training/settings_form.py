@@ -1,5 +1,5 @@
 """The training settings form: optimizer, learning rate and schedule, loss, metrics, batch size,
-epochs, early stopping, seed and mixed precision (offered only on a GPU)."""
+epochs, early stopping, seed, mixed precision (offered only on a GPU) and histograms."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ class TrainingForm(QWidget):
         form.addRow("Seed", setting("seed"))
         self.mixed = setting("mixed_precision", text="Mixed precision (GPU)")
         form.addRow("", self.mixed)
+        form.addRow("", setting("histograms", text="Record histograms every epoch"))
         self.form = form
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
