@@ -14,7 +14,7 @@ from cnnstudio.core.settings import Settings
 
 MAXIMIZE = ParamSet((
     Param("steps", "int", 256, "gradient-ascent steps on the input", min=1, max=10000),
-    Param("learning_rate", "float", 0.05, "Adam's step size on the picture's parameters", min=1e-4, max=10.0),
+    Param("learning_rate", "float", 0.1, "Adam's step size on the picture's parameters", min=1e-4, max=10.0),
     Param("parametrization", "choice", "fourier", "how the picture is made: from a decorrelated Fourier spectrum "
           "that favours low frequencies and natural colours (readable), or pixel by pixel (sharper, noisier)",
           choices=("fourier", "pixel"), titles=("Decorrelated Fourier", "Pixels")),
