@@ -24,7 +24,7 @@ from .quiet import tensorflow_chatter_hidden
 
 def register(subparsers) -> None:
     """Add the ``maximize`` subcommand."""
-    from cnnstudio.ml.probing.maximize_settings import MAXIMIZE
+    from cnnstudio.ml.probing.maximize_spec import MAXIMIZE
 
     p = subparsers.add_parser("maximize", help="activation maximisation: the picture a channel or class wants to see",
                               description=__doc__.splitlines()[0].split(": ", 1)[1])
@@ -62,8 +62,7 @@ def run(args) -> int:
         from cnnstudio.ml.live.pipeline import LiveError
         from cnnstudio.ml.model.keras_io import UntrustedCodeError
         from cnnstudio.ml.probing.inputs import ProbeInputError
-        from cnnstudio.ml.probing.maximize import Goal
-        from cnnstudio.ml.probing.maximize_settings import MaximizeSettings
+        from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
         from cnnstudio.ml.probing.mosaic import enlarge, save_png
         from cnnstudio.ml.probing.session import ProbeSession
 

@@ -9,8 +9,8 @@ import pytest
 
 from cnnstudio.core.settings import PREPROCESSING, Preprocessing
 from cnnstudio.ml.data.preprocess import display_image, preprocess, scale_values
-from cnnstudio.ml.probing.maximize import Goal, Maximizer, pixel_affine
-from cnnstudio.ml.probing.maximize_settings import MaximizeSettings
+from cnnstudio.ml.probing.maximize import Maximizer, pixel_affine
+from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
 from cnnstudio.ml.probing.prober import Prober
 
 FAST = MaximizeSettings.default().replace(steps=48)

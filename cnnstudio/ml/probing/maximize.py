@@ -38,7 +38,7 @@ import tensorflow as tf
 
 from cnnstudio.core.settings import Preprocessing
 from cnnstudio.ml.data.preprocess import display_image, scale_values
-from cnnstudio.ml.probing.maximize_settings import MaximizeSettings
+from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
 from cnnstudio.ml.probing.outputs import Target, target_weights
 from cnnstudio.ml.probing.prober import Prober
 
@@ -50,27 +50,6 @@ BLUR_RADIUS = 7  # the blur kernel is (2r+1)^2 pixels: sigma up to ~r/2.5 is not
 _ADAM = (0.9, 0.999, 1e-8)
 #: The knobs passed to the traced step as one tensor, in this order.
 _KNOBS = ("learning_rate", "jitter", "scale", "rotation", "blur", "l2", "tv")
-
-
-@dataclass(frozen=True)
-class Goal:
-    """What to maximise: ``channels`` of ``layer`` (one picture each), or classes of the probed output.
-
-    ``layer=None`` means the output's scores: ``channels`` are then classes. ``unit`` (row, col)
-    maximises that one position of each map; ``None`` the mean over the map.
-    """
-
-    layer: str | None
-    channels: tuple[int, ...]
-    unit: tuple[int, int] | None = None
-
-    def text(self, i: int, labels=()) -> str:
-        """Picture ``i``'s target in words: ``conv2 channel 5``, ``class 'cat'``."""
-        c = self.channels[i]
-        if self.layer is None:
-            return f"class {labels[c] if c < len(labels) else c!r}"
-        where = f" unit {self.unit[0]},{self.unit[1]}" if self.unit is not None else ""
-        return f"{self.layer} channel {c}{where}"
 
 
 @dataclass(frozen=True)

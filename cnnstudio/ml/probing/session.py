@@ -30,8 +30,8 @@ from cnnstudio.ml.probing.filters import arrange_kernel, filter_mosaic, kernel_o
 from cnnstudio.ml.probing.mosaic import MapStats, Mosaic, histogram, map_stats, tile_mosaic, to_uint8
 from cnnstudio.ml.data.preprocess import display_image, preprocess
 from cnnstudio.ml.live.pipeline import as_probabilities, fit_to_model
-from cnnstudio.ml.probing.maximize import Goal, Maximized, Maximizer
-from cnnstudio.ml.probing.maximize_settings import MaximizeSettings
+from cnnstudio.ml.probing.maximize import Maximized, Maximizer
+from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
 from cnnstudio.ml.probing.outputs import ProbedOutput, Target, output_picture, summary
 from cnnstudio.ml.probing.prober import Prediction, Prober, UnitField, top_k
 from cnnstudio.ml.training.runs import FilterSnapshots

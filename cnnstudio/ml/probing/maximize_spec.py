@@ -1,12 +1,13 @@
-"""The settings of activation maximisation (:mod:`cnnstudio.ml.probing.maximize`), described once.
+"""What activation maximisation (:mod:`cnnstudio.ml.probing.maximize`) aims at and how: its goal and settings.
 
-No TensorFlow here: the Probe page's form reads these on the GUI thread, the CLI's options
+No TensorFlow here: the Probe page makes goals and reads the settings on the GUI thread; the CLI's options
 and the worker's ascent read the same :data:`MAXIMIZE` parameters and defaults.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import ClassVar
 
 from cnnstudio.core.params import Param, ParamSet
@@ -50,3 +51,24 @@ class MaximizeSettings(Settings):
     seed: int
     PARAMS: ClassVar[ParamSet] = MAXIMIZE
     SECTION: ClassVar[str] = "maximize"
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What to maximise: ``channels`` of ``layer`` (one picture each), or classes of the probed output.
+
+    ``layer=None`` means the output's scores: ``channels`` are then classes. ``unit`` (row, col)
+    maximises that one position of each map; ``None`` the mean over the map.
+    """
+
+    layer: str | None
+    channels: tuple[int, ...]
+    unit: tuple[int, int] | None = None
+
+    def text(self, i: int, labels=()) -> str:
+        """Picture ``i``'s target in words: ``conv2 channel 5``, ``class 'cat'``."""
+        c = self.channels[i]
+        if self.layer is None:
+            return f"class {labels[c] if c < len(labels) else c!r}"
+        where = f" unit {self.unit[0]},{self.unit[1]}" if self.unit is not None else ""
+        return f"{self.layer} channel {c}{where}"
