@@ -29,8 +29,11 @@ MIN_TILE = 144  # the smallest side a picture is drawn at
 CAPTION = 20  # pixels under each picture for its label
 GAP = 8
 CLASSES = ""  # the layer chooser's entry for the output's classes
-SETTINGS = ("steps", "learning_rate", "parametrization", "jitter", "scale", "rotation", "blur", "l2", "tv",
-            "preview_every", "seed")
+#: The settings the form offers, with their labels, in order.
+SETTINGS = {"steps": "Steps", "learning_rate": "Learning rate", "parametrization": "Picture from",
+            "jitter": "Jitter", "scale": "Zoom", "rotation": "Rotation", "blur": "Blur", "l2": "L2 penalty",
+            "tv": "Total variation", "preview_every": "Preview every", "seed": "Seed"}
+LOOK = {"jitter": {"suffix": " px"}, "preview_every": {"suffix": " steps"}}  # float fields take no suffix
 
 
 class PictureGrid(QWidget):
@@ -56,20 +59,26 @@ class PictureGrid(QWidget):
         self.smooth = on
         self.update()
 
+    def _fit(self, cols: int) -> int:
+        """The side of a picture when the grid has ``cols`` columns and fits the widget."""
+        rows = math.ceil(len(self.pictures) / cols)
+        return min((self.width() - GAP) // cols - GAP, (self.height() - GAP) // rows - GAP - CAPTION)
+
     def _cols(self) -> int:
+        """The columns that draw the pictures largest; where none fits at :data:`MIN_TILE`, as many as
+        fit across at that size (the grid then scrolls)."""
         n = len(self.pictures)
-        return max(1, min(n, (self.width() - GAP) // (MIN_TILE + GAP), math.ceil(math.sqrt(n)) + 1))
+        best = max(range(1, n + 1), key=self._fit) if n else 1
+        if self._fit(best) >= MIN_TILE:
+            return best
+        return max(1, min(n, (self.width() - GAP) // (MIN_TILE + GAP)))
 
     def _rows(self) -> int:
         return math.ceil(len(self.pictures) / self._cols()) if self.pictures else 0
 
     def tile(self) -> int:
         """The side each picture is drawn at now."""
-        if not self.pictures:
-            return 0
-        cols, rows = self._cols(), self._rows()
-        fit = min((self.width() - GAP) // cols - GAP, (self.height() - GAP) // rows - GAP - CAPTION)
-        return max(MIN_TILE, fit)
+        return max(MIN_TILE, self._fit(self._cols())) if self.pictures else 0
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
@@ -120,7 +129,8 @@ class MaximizeTab(ProbeTab):
 
         self.layer = QComboBox(self)
         self.layer.setToolTip("The layer whose channel to maximise, or the output's classes")
-        self.layer.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.layer.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.layer.setMinimumContentsLength(22)
         self.channel = QSpinBox(self)
         self.channel.setToolTip("The channel (a Dense layer's unit, a class) to maximise; a grid starts here")
         self.grid = QCheckBox("Grid of", self)
@@ -141,10 +151,10 @@ class MaximizeTab(ProbeTab):
         box = QGroupBox("Settings", self)
         form = QFormLayout(box)
         self.settings_fields = {}
-        for name in SETTINGS:
-            field = self.fields.field("maximize", MAXIMIZE.get(name))
+        for name, label in SETTINGS.items():
+            field = self.fields.field("maximize", MAXIMIZE.get(name), **LOOK.get(name, {}))
             self.settings_fields[name] = field
-            form.addRow(name.replace("_", " ").capitalize(), field)
+            form.addRow(label, field)
         self.fields.load("maximize", vars(MaximizeSettings.default()))
         defaults = QPushButton("Defaults", box)
         defaults.setToolTip("Back to the default settings")
@@ -155,11 +165,13 @@ class MaximizeTab(ProbeTab):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.pictures)
         top = QHBoxLayout()
-        for w in (QLabel("Maximise"), self.layer, QLabel("channel"), self.channel, self.grid, self.count,
+        self.channel_label = QLabel("channel", self)
+        for w in (QLabel("Maximise"), self.layer, self.channel_label, self.channel, self.grid, self.count,
                   self.run_button, self.cancel_button, self.progress):
             top.addWidget(w)
-        top.addWidget(self.status, 1)
+        top.addStretch(1)
         top.addWidget(self.smooth)
+        self.status.setWordWrap(True)
         body = QHBoxLayout()
         body.addWidget(scroll, 1)
         side = QVBoxLayout()
@@ -168,6 +180,7 @@ class MaximizeTab(ProbeTab):
         body.addLayout(side)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.status)
         lay.addLayout(body, 1)
 
         self.layer.currentIndexChanged.connect(lambda _i: self._limit_channels())
@@ -211,6 +224,7 @@ class MaximizeTab(ProbeTab):
 
     def _limit_channels(self) -> None:
         n = self._channels()
+        self.channel_label.setText("class" if self.layer.currentData() == CLASSES else "channel")
         self.channel.setMaximum(max(0, n - 1))
         self.count.setMaximum(max(1, min(256, n - self.channel.value())))
 
