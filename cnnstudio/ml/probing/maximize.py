@@ -46,6 +46,7 @@ from cnnstudio.ml.probing.prober import Prober
 #: the Fourier parameters are decorrelated colours, this mixes them into RGB.
 _COLOR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
 COLOR_MIX = _COLOR_SQRT / np.max(np.linalg.norm(_COLOR_SQRT, axis=0))
+INITIAL_SD = 1.0  # of the starting parameters
 BLUR_RADIUS = 7  # the blur kernel is (2r+1)^2 pixels: sigma up to ~r/2.5 is not cut short
 _ADAM = (0.9, 0.999, 1e-8)
 #: The knobs passed to the traced step as one tensor, in this order.
@@ -117,9 +118,9 @@ class Maximizer:
     def __init__(self, prober: Prober, preprocessing: Preprocessing) -> None:
         self.prober = prober
         self.preprocessing = preprocessing
-        self.h, self.w, self.c = prober.input_shape[:2] + prober.input_shape[-1:]
         if len(prober.input_shape) != 3:
             raise ValueError(f"{prober.model.name} does not take pictures (input {prober.input_shape})")
+        self.h, self.w, self.c = prober.input_shape
         if self.c != preprocessing.channels:
             raise ValueError(f"{prober.model.name} takes {self.c} channel(s) but the preprocessing makes "
                              f"{preprocessing.channels}")
@@ -183,13 +184,17 @@ class Maximizer:
 
     # -- the picture and its parameters ---------------------------------------------
     def initial(self, n: int, parametrization: str, seed: int) -> np.ndarray:
-        """Small random parameters: a picture close to grey."""
+        """Random parameters: a picture of random (low-frequency, for Fourier) noise about grey.
+
+        Not near-flat grey (Lucid starts at 0.01 of this): a ReLU unit that grey leaves silent
+        everywhere has no gradient to climb, and an untrained or small model has many such units.
+        """
         rng = np.random.default_rng(seed)
         if parametrization == "fourier":
             shape = (n, self.c, self.h, self.w // 2 + 1, 2)
         else:
             shape = (n, self.h, self.w, self.c)
-        return rng.normal(0.0, 0.01, shape).astype(np.float32)
+        return rng.normal(0.0, INITIAL_SD, shape).astype(np.float32)
 
     def render(self, params: tf.Tensor, parametrization: str, blur: tf.Tensor) -> tf.Tensor:
         """Parameters -> pixel values 0..1 (N, H, W, C)."""
