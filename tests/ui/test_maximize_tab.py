@@ -1,6 +1,7 @@
 """The Probe page's Maximise tab: a grid of channels runs on the worker with progress and previews,
 pictures are drawn large and labelled, the GUI never stalls, Cancel (Esc) stops within a second."""
 
+import threading
 import time
 
 import pytest
@@ -11,8 +12,17 @@ from cnnstudio.ui.studio import Studio
 
 
 @pytest.fixture
-def tab(qtbot):
+def tab(qtbot, monkeypatch):
+    from cnnstudio.ml.probing.session import ProbeSession
     from cnnstudio.ui.probe.panel import ProbePanel
+
+    on_gui = []
+    original = ProbeSession.maximize
+
+    def recorded(self, *args, **kwargs):
+        on_gui.append(threading.current_thread() is threading.main_thread())
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(ProbeSession, "maximize", recorded)
 
     panel = ProbePanel(Studio(simple_cnn()))
     qtbot.addWidget(panel)
@@ -24,6 +34,7 @@ def tab(qtbot):
     qtbot.waitUntil(lambda: bool(tab.layers), timeout=60000)
     yield tab
     panel.shutdown()
+    assert not any(on_gui), "a maximisation ran on the GUI thread"
 
 
 class StallMeter:

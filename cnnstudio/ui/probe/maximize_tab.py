@@ -94,9 +94,10 @@ class PictureGrid(QWidget):
             return
         painter.setRenderHint(QPainter.SmoothPixmapTransform, self.smooth)
         side, cols = self.tile(), self._cols()
+        left = max(GAP, (self.width() - cols * (side + GAP) + GAP) // 2)  # the grid centred across
         for i, (picture, caption) in enumerate(zip(self.pictures, self.captions)):
             r, c = divmod(i, cols)
-            x, y = GAP + c * (side + GAP), GAP + r * (side + CAPTION + GAP)
+            x, y = left + c * (side + GAP), GAP + r * (side + CAPTION + GAP)
             h, w = picture.shape[:2]
             image = QImage(picture.data, w, h, 3 * w, QImage.Format_RGB888)
             scale = side / max(h, w)
