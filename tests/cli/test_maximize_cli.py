@@ -41,7 +41,7 @@ def test_the_maximised_png_excites_its_channel_far_above_noise_and_grey(pattern_
 
     def channel0(images):
         x = np.stack([preprocess(im, settings) for im in images])
-        return keras.Model(model.inputs, model.get_layer("detect").output)(x).numpy()[..., 0].mean(axis=(1, 2))
+        return keras.Model(model.inputs[0], model.get_layer("detect").output)(x).numpy()[..., 0].mean(axis=(1, 2))
 
     rng = np.random.default_rng(0)
     noise = channel0(rng.integers(0, 256, (16, 16, 16, 3), dtype=np.uint8))
@@ -51,7 +51,7 @@ def test_the_maximised_png_excites_its_channel_far_above_noise_and_grey(pattern_
     assert read_back > 3 * grey and read_back > 0
     raw = np.load(out / "maximize_detect_ch0.npy")
     assert raw.shape == (16, 16, 3) and raw.dtype == np.float32
-    direct = keras.Model(model.inputs, model.get_layer("detect").output)(raw[None]).numpy()[..., 0].mean()
+    direct = keras.Model(model.inputs[0], model.get_layer("detect").output)(raw[None]).numpy()[..., 0].mean()
     assert read_back == pytest.approx(direct, rel=0.05)  # the PNG is the input, to a pixel level
     assert f"-> {direct:.4g} after 160 steps" in printed
 

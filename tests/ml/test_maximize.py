@@ -42,11 +42,11 @@ def test_class_maximisation_raises_the_pre_softmax_logit(classifier):
     model, mx = classifier
     result = mx.run(Goal(None, (0, 1, 2)), FAST)
     dense = model.get_layer("out")
-    features = keras.Model(model.inputs, model.get_layer("gap").output)(result.inputs).numpy()
+    features = keras.Model(model.inputs[0], model.get_layer("gap").output)(result.inputs).numpy()
     logits = features @ dense.kernel.numpy() + dense.bias.numpy()
     np.testing.assert_allclose(result.activations, np.diag(logits), rtol=1e-4, atol=1e-4)
     noise = np.random.default_rng(0).uniform(-1, 1, (32, 12, 12, 3)).astype(np.float32)
-    noise_logits = keras.Model(model.inputs, model.get_layer("gap").output)(noise).numpy() @ dense.kernel.numpy()
+    noise_logits = keras.Model(model.inputs[0], model.get_layer("gap").output)(noise).numpy() @ dense.kernel.numpy()
     assert (result.activations > result.start).all()
     assert (result.activations > noise_logits.max(axis=0) + dense.bias.numpy()).all()  # above any of 32 noise pictures
     assert result.pictures.shape == (3, 12, 12, 3) and result.pictures.dtype == np.uint8
