@@ -1,4 +1,4 @@
-"""Probe speed: mosaic redraw rate in the pyqtgraph view, one probe of ResNet50 against plain Keras, the projector.
+"""Probe speed: mosaic redraw rate, one probe of ResNet50 against plain Keras, the projector, maximisation.
 
 1. A 64-channel 112x112 feature map becomes one mosaic (tile, scale to uint8) and is drawn
    into the probe page's :class:`MosaicView` (``setImage`` + a synchronous repaint), frame
@@ -13,8 +13,10 @@
    ``predict`` of the same sub-model (``projector_vs_keras``, plain / ours: 1 is as fast), PCA
    against NumPy's bare SVD, t-SNE's time, and the longest GUI-thread stall while the tab
    computes and draws (target: under 50 ms).
+4. Activation maximisation steps per second (16 channels at once) on LeNet-5 and a ResNet-style
+   net, against a plain eager ``tf.GradientTape`` loop doing the same ascent.
 
-Run: ``.venv/bin/python benchmarks/bench_probe.py [--frames N] [--repeats N]``. The last line
+Run: ``.venv/bin/python benchmarks/bench_probe.py [--frames N] [--repeats N] [--maximize-steps N]``. The last line
 is JSON with the figures.
 """
 
@@ -230,14 +232,68 @@ def _best_of(*calls, repeats: int = 7) -> list[float]:
             call()
             spent.append(time.perf_counter() - t0)
     return [min(t) for t in times]
+def bench_maximize(steps: int) -> dict:
+    """Activation maximisation steps per second, 16 channels of the last convolution in one batch, on
+    LeNet-5 and the ResNet-style template (random weights), against a plain eager ``tf.GradientTape``
+    loop doing the same ascent (same picture, transforms, penalties; Keras's Adam on a variable)."""
+    import keras
+    import tensorflow as tf
+
+    from cnnstudio.core.templates import lenet5, resnet_style
+    from cnnstudio.ml.model.builder import build_model
+    from cnnstudio.ml.probing.maximize import Maximizer, _l2, _tv
+    from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
+    from cnnstudio.ml.probing.prober import Prober
+
+    figures = {}
+    for name, template in (("lenet5", lenet5), ("resnet_style", resnet_style)):
+        project = template()
+        model = build_model(project.graph, name)
+        prober = Prober(model, project.graph)
+        mx = Maximizer(prober, project.preprocessing.replace(size=prober.input_shape[:2]))
+        layer = prober.conv_layer_names[-1]
+        goal = Goal(layer, tuple(range(min(16, mx.layers[layer]))))
+        settings = MaximizeSettings.default().replace(steps=steps)
+        mx.run(goal, settings.replace(steps=2))  # traces the step
+        t0 = time.perf_counter()
+        mx.run(goal, settings)
+        ours = steps / (time.perf_counter() - t0)
+
+        sub = keras.Model(model.inputs[0], prober.layer_tensor(layer))
+        weights = tf.constant(mx.weights(goal))
+        params = tf.Variable(mx.initial(len(goal.channels), settings.parametrization, 0))
+        knobs = tf.constant([float(getattr(settings, k)) for k in
+                             ("learning_rate", "jitter", "scale", "rotation", "blur", "l2", "tv")])
+        adam = keras.optimizers.Adam(settings.learning_rate)
+
+        def plain_step(i):
+            with tf.GradientTape() as tape:
+                p = mx.render(params, settings.parametrization, knobs[4])
+                t = sub(mx.to_model(mx.transform(p, knobs, tf.constant([0, i]))), training=False)
+                values = tf.reduce_sum(tf.reshape(t * weights, [len(goal.channels), -1]), axis=1)
+                penalty = tf.stop_gradient(tf.abs(values)) * (knobs[5] * _l2(p) + knobs[6] * _tv(p))
+                loss = -tf.reduce_sum(values - penalty)
+            adam.apply_gradients([(tape.gradient(loss, params), params)])
+
+        plain_step(0)
+        n = max(8, steps // 4)  # the eager loop is slow: fewer steps give its rate
+        t0 = time.perf_counter()
+        for i in range(n):
+            plain_step(i + 1)
+        plain = n / (time.perf_counter() - t0)
+        figures[name] = {"layer": layer, "channels": len(goal.channels), "input": list(prober.input_shape),
+                         "steps_per_s": round(ours, 1), "plain_tape_steps_per_s": round(plain, 1),
+                         "ratio": round(ours / plain, 2)}
+    return {"maximize": figures}
 
 
 def main() -> int:
-    """Run both benchmarks and print the figures, JSON last."""
+    """Run the benchmarks and print the figures, JSON last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120, help="mosaic frames to draw (default 120)")
     parser.add_argument("--repeats", type=int, default=10, help="ResNet50 calls to time (default 10)")
     parser.add_argument("--projector-points", type=int, default=2000, help="validation images to project (default 2000)")
+    parser.add_argument("--maximize-steps", type=int, default=128, help="maximisation steps to time (default 128)")
     args = parser.parse_args()
     info = describe()
     print_machine(info)
@@ -256,6 +312,10 @@ def main() -> int:
           f"{proj['numpy_svd_s']} s); t-SNE {proj['tsne_s']} s; GUI stall {proj['gui_stall_pca_ms']} ms (PCA), "
           f"{proj['gui_stall_tsne_ms']} ms (t-SNE)")
     figures.update(proj)
+    figures.update(bench_maximize(args.maximize_steps))
+    for net, f in figures["maximize"].items():
+        print(f"maximise {net} {f['layer']}, {f['channels']} channels at once: {f['steps_per_s']} steps/s, plain "
+              f"tf.GradientTape loop {f['plain_tape_steps_per_s']} steps/s, ratio {f['ratio']}")
     figures.update(info)
     figures["frames"], figures["repeats"] = args.frames, args.repeats
     print(json.dumps(figures))

@@ -12,7 +12,7 @@ import sys
 import time
 
 #: Subcommand modules, in help order.
-SUBCOMMANDS = ["summary", "export", "train", "probe", "doctor"]
+SUBCOMMANDS = ["summary", "export", "train", "probe", "maximize", "doctor"]
 
 
 class CLIError(Exception):

@@ -293,6 +293,11 @@ class Prober:
             return source, logits
         return out, lambda t: t
 
+    def score_parts(self) -> tuple:
+        """(the tensor the probed output's scores are computed from, the function making them of it):
+        the pre-softmax logits where the output is a softmax (see :meth:`_scores`), else the output."""
+        return self._score_source, self._to_scores
+
     def resolve_target(self, x: np.ndarray, target: Target | int | None = None) -> Target:
         """``target`` for one image, its class filled in where the output needs one (see
         :func:`cnnstudio.ml.probing.outputs.resolve`): by default a classifier's predicted class, a

@@ -30,6 +30,8 @@ from cnnstudio.ml.probing.filters import arrange_kernel, filter_mosaic, kernel_o
 from cnnstudio.ml.probing.mosaic import MapStats, Mosaic, histogram, map_stats, tile_mosaic, to_uint8
 from cnnstudio.ml.data.preprocess import display_image, preprocess
 from cnnstudio.ml.live.pipeline import as_probabilities, fit_to_model
+from cnnstudio.ml.probing.maximize import Maximized, Maximizer
+from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
 from cnnstudio.ml.probing.outputs import ProbedOutput, Target, output_picture, summary
 from cnnstudio.ml.probing.prober import Prediction, Prober, UnitField, top_k
 from cnnstudio.ml.training.runs import FilterSnapshots
@@ -118,6 +120,7 @@ class ProbeSession:
         self._snapshots: tuple[float, FilterSnapshots] | None = None
         self.name = name or model.name
         self.x: np.ndarray | None = None
+        self._maximizer: Maximizer | None = None  # made on first use, for the probed output
 
     def describe(self) -> ModelInfo:
         """What the panel's choosers offer for this model."""
@@ -130,6 +133,7 @@ class ProbeSession:
     def choose_output(self, index: int) -> ModelInfo:
         """Probe output ``index`` of a model with several; what the choosers offer now."""
         self.prober.choose_output(index)
+        self._maximizer = None
         return self.describe()
 
     @property
@@ -215,3 +219,16 @@ class ProbeSession:
         image, Grad-CAM on ``layer`` if given; raises ``AttributionUndefined`` where it means nothing."""
         options = {"layer": layer} if method == "gradcam" and layer else {}
         return attribution.attribute(self.prober, self._image(), method, target, **options)
+
+    @property
+    def maximizer(self) -> Maximizer:
+        """Activation maximisation on this model, through its preprocessing."""
+        if self._maximizer is None:
+            self._maximizer = Maximizer(self.prober, self.settings)
+        return self._maximizer
+
+    def maximize(self, goal: Goal, settings: MaximizeSettings | None = None, progress=None,
+                 should_stop=None) -> Maximized:
+        """The pictures that maximise ``goal`` (see :meth:`Maximizer.run`); ``progress(Progress)``
+        after each step, ``should_stop()`` asked between steps."""
+        return self.maximizer.run(goal, settings, progress, should_stop)

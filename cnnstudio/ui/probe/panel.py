@@ -37,6 +37,7 @@ from cnnstudio.ui.probe.field_tab import ReceptiveFieldTab
 from cnnstudio.ui.probe.filters_tab import FiltersTab
 from cnnstudio.ui.probe.jobs import ProbeJobs
 from cnnstudio.ui.probe.projector_tab import ProjectorTab
+from cnnstudio.ui.probe.maximize_tab import MaximizeTab
 from cnnstudio.ui.probe.requests import ChooseOutput, OpenModel, ProbeImage
 from cnnstudio.ui.probe.tab import fill_combo
 from cnnstudio.ui.probe.views import OutputView
@@ -129,6 +130,7 @@ class ProbePanel(QWidget):
         self.field_tab = ReceptiveFieldTab(self)
         self.attribution_tab = AttributionTab(self)
         self.projector_tab = ProjectorTab(self)
+        self.maximize_tab = MaximizeTab(self)
         self.tabs = QTabWidget(self)
         for tab in self.views():
             self.tabs.addTab(tab, tab.title)
@@ -155,7 +157,8 @@ class ProbePanel(QWidget):
 
     def views(self) -> list:
         """The probe views, in tab order."""
-        return [self.filters_tab, self.features_tab, self.field_tab, self.attribution_tab, self.projector_tab]
+        return [self.filters_tab, self.features_tab, self.field_tab, self.attribution_tab, self.maximize_tab,
+                self.projector_tab]
 
     # -- model ----------------------------------------------------------------------
     def choose_model(self, choice: str, path: str | None = None) -> bool:

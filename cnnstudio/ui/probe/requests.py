@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings  # no TensorFlow on the GUI thread
 from cnnstudio.ml.probing.outputs import Target  # NumPy only: no TensorFlow on the GUI thread
 from cnnstudio.ui.shared.model_choice import ModelSpec
 
@@ -119,3 +120,25 @@ class AttributionOf(ProbeRequest):
             return session.attribution(self.method, self.target, self.layer)
         except AttributionUndefined as exc:
             return str(exc)
+
+
+@dataclass(frozen=True)
+class MaximizeTargets(ProbeRequest):
+    """The layers whose channels can be maximised: answered with {layer: channels}."""
+
+    def run(self, session):
+        return session.maximizer.layers
+
+
+@dataclass(frozen=True)
+class Maximize(ProbeRequest):
+    """Activation maximisation of ``goal`` (a Maximized); ``progress(Progress)`` is called on the worker
+    after each step, ``should_stop()`` asked between steps."""
+
+    goal: Goal
+    settings: MaximizeSettings
+    progress: Callable
+    should_stop: Callable
+
+    def run(self, session):
+        return session.maximize(self.goal, self.settings, self.progress, self.should_stop)
