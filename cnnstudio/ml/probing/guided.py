@@ -62,8 +62,8 @@ def guided_clone(model: keras.Model) -> keras.Model:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AttributionUndefined(f"{model.name} cannot be copied for guided backprop: {why}") from None
     if not any(found):
-        raise AttributionUndefined(f"{model.name} has no ReLU, so guided backprop would be the plain gradient "
-                                   "(use Saliency)")
+        raise AttributionUndefined(f"{model.name} has no ReLU: guided backprop changes only how ReLUs pass "
+                                   "gradients back, so here it would be the plain gradient (see Saliency)")
     for layer in model.layers:
         if layer.weights:
             clone.get_layer(layer.name).set_weights(layer.get_weights())
