@@ -186,7 +186,7 @@ class AttributionTab(ProbeTab):
                      if p.index == result.class_index), "")
         where = f" on {result.layer}" if result.layer else ""
         self.overlay_view.set_title(f"{title}{where} for {what}{prob}")
-        self.heat_view.set_title(title)
+        self.heat_view.set_title(f"{title}: signed gradient, grey = 0" if result.method in SIGNED else title)
         if result.heat.max() <= 0:
             self.info.setText(f"{title}: no evidence for {what} anywhere in this image (the map is all zero).")
         else:
