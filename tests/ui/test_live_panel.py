@@ -344,6 +344,8 @@ def test_requests_with_bad_fields_fail_where_they_are_made():
             make()
     with pytest.raises(ValueError, match="scaling"):
         SetProbe(scaling="log")
+    with pytest.raises(ValueError, match="cam_method must be one of gradcam, guided_gradcam, guided"):
+        SetProbe(cam_method="integrated")  # too slow a frame: the Probe page's
     worker = LiveWorker(FrameGrabber(DemoSource(64, 64)))
     with pytest.raises(TypeError):
         worker.send({"k": 3})  # the old stringly form

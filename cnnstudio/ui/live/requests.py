@@ -30,12 +30,12 @@ class ProbeOptions:
     layer: str | None = None          # whose maps show (None: the pipeline's default layer)
     unit: tuple[int, int] | None = None  # (row, col) of the unit whose field is drawn
     gradcam: bool = False
-    cam_method: str = "gradcam"       # the overlay drawn when gradcam is on (pipeline.LIVE_METHODS)
     smoothing: float = 0.0            # weight of the past in the moving average of the probabilities
     k: int = 5
     scaling: str = "per_map"
     aspect: float = 1.0               # the mosaic's width:height, to fill its view
     pixels: int = 0                   # the view's size in pixels (0: maps are never shrunk)
+    cam_method: str = "gradcam"       # the overlay drawn when gradcam is on (pipeline.LIVE_METHODS)
 
 
 class Request(TypedRequest):

@@ -171,6 +171,7 @@ class AttributionTab(ProbeTab):
             self.result = None
             self.overlay_view.set_overlay(None)
             self.heat_view.image.clear()
+            self.heat_view.set_title(title)
             self.overlay_view.set_title(f"{title}: not defined")
             self.info.setText(f"{title} is not defined here: {result}.")
             return
