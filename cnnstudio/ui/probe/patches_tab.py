@@ -133,7 +133,8 @@ class TopPatchesTab(ProbeTab):
         self.scan_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
-        self.info.setText(f"Scanning the dataset for map {self.channel.value()} of {layer}…")
+        self.info.setText(f"Scanning the dataset for map {self.channel.value()} of {layer}… (other probes of this "
+                          "page wait for it: Esc cancels)")
         key, dataset = self.panel.dataset_request()
         self.submit(f"Scanning for the top crops of {layer}, map {self.channel.value()}…",
                     ScanPatches(dataset, (key, data), layer, self.channel.value(), self.k.value(),
