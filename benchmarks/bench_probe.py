@@ -8,6 +8,12 @@
    the last convolution block's maps, from the :class:`Prober`'s one multi-output sub-model in
    a ``tf.function``) against the plain Keras way, ``keras.Model(inputs, layer.output)(x)``
    called directly on the same input. Target: ``ratio`` (probe / plain) at most 2.
+3. Top-9 patches (issue 14): the scan's images/s against a plain batched Keras sub-model call up to
+   the layer plus NumPy max / top-k over the same preprocessed batches (target: ratio >= 0.8), and
+   from the dataset as the Probe page scans it; the largest gap between a 10 ms QTimer's ticks on
+   the GUI thread during a Top patches scan (target < 50 ms), beside the same timer idle.
+4. Milliseconds per frame of Grad-CAM, guided backprop, guided Grad-CAM and integrated gradients
+   (16 and 48 steps) on LeNet-5 and the ResNet-style net: what the Live page can afford.
 
 Run: ``.venv/bin/python benchmarks/bench_probe.py [--frames N] [--repeats N]``. The last line
 is JSON with the figures.

@@ -222,7 +222,7 @@ def _frame_size(frame: Frame) -> tuple[int, int]:
 
 #: The attributions the Live page can draw over each frame: each costs about one backward pass (about the
 #: forward call's time again; see benchmarks/bench_probe.py). Integrated gradients take one backward
-#: pass per step (16 steps: 35 ms a frame on LeNet-5, 0.9 s on the ResNet-style net, 2 CPU cores), too
+#: pass per step (16 steps: 24 ms a frame on LeNet-5, 0.9 s on the ResNet-style net, 2 busy CPU cores), too
 #: slow for a live view: they are on the Probe page only.
 LIVE_METHODS = ("gradcam", "guided_gradcam", "guided")
 
