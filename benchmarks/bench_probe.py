@@ -15,6 +15,12 @@
    computes and draws (target: under 50 ms).
 4. Activation maximisation steps per second (16 channels at once) on LeNet-5 and a ResNet-style
    net, against a plain eager ``tf.GradientTape`` loop doing the same ascent.
+5. Top-9 patches (issue 14): the scan's images/s against a plain batched Keras sub-model call up to
+   the layer plus NumPy max / top-k over the same preprocessed batches (target: ratio >= 0.8), and
+   from the dataset as the Probe page scans it; the largest gap between a 10 ms QTimer's ticks on
+   the GUI thread during a Top patches scan (target < 50 ms), beside the same timer idle.
+6. Milliseconds per frame of Grad-CAM, guided backprop, guided Grad-CAM and integrated gradients
+   (16 and 48 steps) on LeNet-5 and the ResNet-style net: what the Live page can afford.
 
 Run: ``.venv/bin/python benchmarks/bench_probe.py [--frames N] [--repeats N] [--maximize-steps N]``. The last line
 is JSON with the figures.
@@ -287,6 +293,166 @@ def bench_maximize(steps: int) -> dict:
     return {"maximize": figures}
 
 
+# -- top-activating patches and attributions (issue 14) ---------------------------------------------
+
+def _template_model(name: str):
+    """A template's model (random weights) and its project: ``lenet5`` or ``resnet_style``."""
+    from cnnstudio.core import templates
+    from cnnstudio.ml.model.builder import build_model
+
+    project = getattr(templates, name)()
+    return build_model(project.graph), project
+
+
+def _shapes_inputs(project, count: int) -> np.ndarray:
+    """``count`` images of the default shapes dataset, preprocessed for ``project``'s model, in memory."""
+    from cnnstudio.core.templates import default_project
+    from cnnstudio.ml.data.preprocess import preprocess
+    from cnnstudio.ml.probing.inputs import DatasetSamples
+
+    data = default_project().data
+    samples = DatasetSamples(data.replace(options={**data.options, "count": max(count, 60)}))
+    return np.stack([preprocess(samples.item(i)[0], project.preprocessing) for i in range(count)])
+
+
+def bench_top_patches(count: int = 2000, repeats: int = 3) -> dict:
+    """Top-9 scan images/s (one per image) against a plain batched Keras sub-model call + NumPy
+    max / top-k over the same preprocessed batches, for LeNet-5 and the ResNet-style net; then the
+    whole scan as the Probe page runs it (reading and preprocessing the dataset too)."""
+    import keras
+
+    from cnnstudio.core.templates import default_project
+    from cnnstudio.ml.probing.inputs import DatasetSamples
+    from cnnstudio.ml.probing.prober import Prober
+    from cnnstudio.ml.probing.session import ProbeSession
+    from cnnstudio.ml.probing.top_patches import batch_size_for, scan
+
+    out = {}
+    for name in ("lenet5", "resnet_style"):
+        model, project = _template_model(name)
+        prober = Prober(model, project.graph)
+        layer = prober.conv_layer_names[-1] if name == "lenet5" else "block3_out"
+        n = count if name == "lenet5" else count // 4
+        x = _shapes_inputs(project, n)
+        bs = batch_size_for(prober.input_shape)
+        batches = [(np.arange(i, min(n, i + bs)), x[i:i + bs], np.zeros(len(x[i:i + bs]), np.int64))
+                   for i in range(0, n, bs)]
+        sub = keras.Model(model.inputs[0], prober.layer_tensor(layer))
+
+        def plain(k=9, ch=0):
+            best = np.zeros(0, np.float32)
+            for _, xb, _ in batches:
+                maps = np.asarray(sub(xb, training=False))[..., ch]
+                best = np.concatenate([best, maps.reshape(len(xb), -1).max(axis=1)])
+                best = best[np.argsort(-best)[:k]]
+            return best
+
+        def ours():
+            return scan(prober, batches, layer, 0, k=9, total=n)
+        plain(), ours()  # trace both
+        t_ours, t_plain = [], []
+        for _ in range(repeats):  # interleaved
+            t0 = time.perf_counter()
+            found = ours()
+            t_ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            expect = plain()
+            t_plain.append(time.perf_counter() - t0)
+        assert np.allclose([p.value for p in found.patches], expect, rtol=1e-4, atol=1e-5)
+        ours_ips, plain_ips = n / statistics.median(t_ours), n / statistics.median(t_plain)
+        out[name] = {"layer": layer, "images": n, "batch": bs, "scan_images_per_s": round(ours_ips),
+                     "keras_images_per_s": round(plain_ips), "ratio": round(ours_ips / plain_ips, 3)}
+        data = default_project().data
+        samples = DatasetSamples(data.replace(options={**data.options, "count": n}))
+        session = ProbeSession(model, project.preprocessing, project.classes, project.graph)
+        t0 = time.perf_counter()
+        session.top_patches(samples, layer, 0, 9)
+        out[name]["end_to_end_images_per_s"] = round(n / (time.perf_counter() - t0))
+    return out
+
+
+def bench_scan_stall(timeout_s: float = 300.0) -> dict:
+    """The largest gap between the ticks of a 10 ms QTimer on the GUI thread while the Probe page's
+    Top patches tab scans the default project's dataset (the shipped run), and how long the scan took."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from cnnstudio.core.templates import open_default_project
+    from cnnstudio.ui.probe.panel import ProbePanel
+    from cnnstudio.ui.studio import Studio
+
+    app = QApplication.instance() or QApplication([])
+    panel = ProbePanel(Studio(open_default_project()))
+    panel.resize(1400, 900)
+    panel.show()
+
+    def wait(cond):
+        end = time.perf_counter() + timeout_s
+        while not cond() and time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+    wait(lambda: panel.image is not None and not panel.jobs.busy)
+    tab = panel.patches_tab
+    panel.tabs.setCurrentWidget(tab)
+    wait(lambda: not panel.jobs.busy)
+    tab.layer.setCurrentIndex(tab.layer.findData(panel.info.cam_layer))
+    gaps, clock = [], QElapsedTimer()
+    timer = QTimer()
+    timer.timeout.connect(lambda: (gaps.append(clock.restart())))
+    clock.start()
+    timer.start(10)
+    idle_end = time.perf_counter() + 3.0  # the same timer with nothing running: what the machine alone costs
+    wait(lambda: time.perf_counter() > idle_end)
+    idle, gaps[:] = gaps[1:] or [0], []
+    t0 = time.perf_counter()
+    tab.scan()
+    wait(lambda: not tab.scanning)
+    seconds = time.perf_counter() - t0
+    timer.stop()
+    result = tab.result
+    panel.shutdown()
+    gaps = gaps[1:] or [0]
+    return {"scan_images": result.scanned, "scan_s": round(seconds, 2), "ticks": len(gaps),
+            "max_gap_ms": max(gaps), "p99_gap_ms": float(np.percentile(gaps, 99)), "layer": result.layer,
+            "idle_max_gap_ms": max(idle), "idle_p99_gap_ms": float(np.percentile(idle, 99)),
+            "load_average_1min": round(os.getloadavg()[0], 2)}  # other processes on the machine stall it too
+
+
+def bench_attribution_costs(repeats: int = 10) -> dict:
+    """Milliseconds per frame of each attribution on LeNet-5 and the ResNet-style net (one image), beside
+    the plain forward call: what the Live page can afford per frame."""
+    from cnnstudio.ml.probing import attribution
+    from cnnstudio.ml.probing.outputs import AttributionUndefined
+    from cnnstudio.ml.probing.prober import Prober
+
+    out = {}
+    for name in ("lenet5", "resnet_style"):
+        model, project = _template_model(name)
+        prober = Prober(model, project.graph)
+        x = _shapes_inputs(project, 1)[0]
+        calls = {"forward": lambda: prober.run(x),
+                 "gradcam": lambda: attribution.grad_cam(prober, x, 0),
+                 "guided": lambda: attribution.guided_backprop(prober, x, 0),
+                 "guided_gradcam": lambda: attribution.guided_grad_cam(prober, x, 0),
+                 "integrated_16": lambda: attribution.integrated_gradients(prober, x, 0, steps=16),
+                 "integrated_48": lambda: attribution.integrated_gradients(prober, x, 0, steps=48)}
+        row = {}
+        for method, call in calls.items():
+            try:
+                call(), call()
+            except AttributionUndefined:  # LeNet-5's tanh: no ReLU to guide
+                row[method + "_ms"] = None
+                continue
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t0)
+            row[method + "_ms"] = round(1e3 * statistics.median(times), 2)
+        out[name] = row
+    return out
+
+
 def main() -> int:
     """Run the benchmarks and print the figures, JSON last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -316,6 +482,19 @@ def main() -> int:
     for net, f in figures["maximize"].items():
         print(f"maximise {net} {f['layer']}, {f['channels']} channels at once: {f['steps_per_s']} steps/s, plain "
               f"tf.GradientTape loop {f['plain_tape_steps_per_s']} steps/s, ratio {f['ratio']}")
+    figures["top_patches"] = bench_top_patches()
+    for name, f in figures["top_patches"].items():
+        print(f"top-9 scan {name} {f['layer']}: {f['scan_images_per_s']} images/s, plain Keras sub-model + NumPy "
+              f"{f['keras_images_per_s']} images/s, ratio {f['ratio']}; from the dataset {f['end_to_end_images_per_s']} images/s")
+    figures["scan_stall"] = stall = bench_scan_stall()
+    print(f"GUI during a Top patches scan of {stall['scan_images']} images ({stall['scan_s']} s): largest gap "
+          f"between 10 ms ticks {stall['max_gap_ms']} ms, 99th percentile {stall['p99_gap_ms']} ms "
+          f"(idle, no scan: {stall['idle_max_gap_ms']} / {stall['idle_p99_gap_ms']} ms; load average "
+          f"{stall['load_average_1min']})")
+    figures["attribution_ms"] = bench_attribution_costs()
+    for name, row in figures["attribution_ms"].items():
+        print(f"per frame, {name}: " + ", ".join(f"{k[:-3]} {'n/a (no ReLU)' if v is None else f'{v} ms'}"
+                                                 for k, v in row.items()))
     figures.update(info)
     figures["frames"], figures["repeats"] = args.frames, args.repeats
     print(json.dumps(figures))

@@ -8,7 +8,11 @@ any other model 0..1). ``--preprocess MODE`` sets the scaling instead. Writes in
 ``activations_<layer>.npy`` (H, W, C), ``feature_maps.png`` (the layer's mosaic),
 ``gradcam.png`` (Grad-CAM over the image), ``saliency.png`` and ``predictions.json`` (the
 output's kind, and top-k for a classifier or a summary otherwise). A segmentation's or an
-autoencoder's output is also drawn, as ``output.png``.
+autoencoder's output is also drawn, as ``output.png``. ``--attribution M,M...`` chooses the
+attributions written instead (``METHOD.png`` each): gradcam, saliency, smoothgrad, occlusion,
+guided (guided backprop, drawn as the signed gradient), guided_gradcam and integrated
+(integrated gradients from ``--baseline`` in ``--steps``; how well they add up goes in
+predictions.json).
 
 Any model works: ``--output N`` picks one of several outputs; ``--class C`` and ``--pixel
 ROW,COL`` choose what the attributions explain (by default the predicted class, a map's most
@@ -55,8 +59,28 @@ def register(subparsers) -> None:
                    help="class (a map's class, a unit of values) the attributions explain (default: see above)")
     p.add_argument("--pixel", type=_pixel, default=None, metavar="ROW,COL",
                    help="the pixel of a per-pixel output the attributions explain")
+    p.add_argument("--attribution", type=_methods, default=("gradcam", "saliency"), metavar="M[,M...]",
+                   help="attributions to write, of " + ", ".join(METHODS) + " (default: gradcam,saliency)")
+    p.add_argument("--baseline", choices=BASELINES, default="black",
+                   help="integrated gradients' baseline (default: black; zero: the model input 0)")
+    p.add_argument("--steps", type=int, default=48, metavar="N",
+                   help="integrated gradients' steps from the baseline (default: 48)")
     add_trust_code(p)
     p.set_defaults(run=run)
+
+
+#: The attribution methods and integrated gradients' baselines (as ml.probing.attribution names them;
+#: listed here so that ``--help`` needs no TensorFlow).
+METHODS = ("gradcam", "saliency", "smoothgrad", "occlusion", "guided", "guided_gradcam", "integrated")
+BASELINES = ("black", "grey", "blur", "noise", "zero")
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    wrong = [n for n in names if n not in METHODS]
+    if wrong or not names:
+        raise argparse.ArgumentTypeError(f"{', '.join(wrong) or repr(text)}: choose from {', '.join(METHODS)}")
+    return names
 
 
 def _pixel(text: str) -> tuple[int, int]:
@@ -95,6 +119,8 @@ def run(args) -> int:
         raise CLIError(f"{out} exists and is not a folder")
     if args.top < 1:
         raise CLIError("--top must be at least 1")
+    if not 1 <= args.steps <= 4096:
+        raise CLIError("--steps must be 1 to 4096")
     with tensorflow_chatter_hidden():
         from cnnstudio.ml.probing.outputs import Target
         from cnnstudio.ml.model.keras_io import UntrustedCodeError
@@ -108,7 +134,8 @@ def run(args) -> int:
             if graph is None and None in tuple(model.inputs[0].shape[1:3]):
                 settings = settings.replace(size=_open_size(image.shape))
             report = probe_to_folder(model, image, settings, classes, graph, args.layer, out, args.top,
-                                     args.output, Target(args.target_index, args.pixel))
+                                     args.output, Target(args.target_index, args.pixel), args.attribution,
+                                     {"baseline": args.baseline, "steps": args.steps})
         except UntrustedCodeError as exc:
             raise untrusted(exc) from None
         except ProbeInputError as exc:
@@ -136,10 +163,11 @@ def _open_size(image_shape) -> list[int]:
 
 
 def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, top: int,
-                    output: int = 0, target=None) -> dict:
+                    output: int = 0, target=None, methods=("gradcam", "saliency"), options=None) -> dict:
     """Run every headless probe on one RGB image and write the files; returns predictions.json's content.
 
-    ``output`` is the model output probed, ``target`` what the attributions explain (None: the default).
+    ``output`` is the model output probed, ``target`` what the attributions explain (None: the default),
+    ``methods`` the attributions written, ``options`` integrated gradients' ``baseline`` and ``steps``.
     """
     import numpy as np
 
@@ -174,7 +202,7 @@ def probe_to_folder(model, image, settings, classes, graph, layer, out: Path, to
         target = prober.resolve_target(x, target)
     except ValueError as exc:  # a --class or --pixel the output does not have
         raise ProbeInputError(str(exc)) from None
-    report.update(_write_attributions(prober, x, settings, target, out))
+    report.update(_write_attributions(prober, x, settings, target, out, methods, options or {}))
     (out / "predictions.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     return report
 
@@ -203,26 +231,38 @@ def _output_report(prober, values, out: Path, top: int) -> dict:
     return report
 
 
-def _write_attributions(prober, x, settings, target, out: Path) -> dict:
-    """Grad-CAM and saliency of ``target`` as PNGs; what they explain, and why any is not defined."""
+def _write_attributions(prober, x, settings, target, out: Path, methods=("gradcam", "saliency"),
+                        options=None) -> dict:
+    """The attributions ``methods`` of ``target`` as PNGs (``METHOD.png``: Grad-CAM over the image, guided
+    ones as the signed gradient, the others as heatmaps); what they explain, and why any is not defined."""
     from cnnstudio.ml.probing import attribution
-    from cnnstudio.ml.probing.mosaic import colorize, enlarge, overlay, save_png
+    from cnnstudio.ml.probing.mosaic import colorize, enlarge, overlay, save_png, signed_picture
     from cnnstudio.ml.probing.outputs import AttributionUndefined, target_text
     from cnnstudio.ml.data.preprocess import display_image
 
+    options = options or {}
     report = {"explained": target_text(prober.output, target, prober.class_names)}
     undefined = {}
-    try:
-        cam = attribution.grad_cam(prober, x, target)
-        save_png(out / "gradcam.png", enlarge(overlay(display_image(x, settings), cam.heat), PICTURE_SIDE))
-        report.update(gradcam_layer=cam.layer, explained_class=cam.class_index)
-    except AttributionUndefined as exc:
-        undefined["gradcam"] = str(exc)
-    try:
-        sal = attribution.saliency(prober, x, target)
-        save_png(out / "saliency.png", enlarge(colorize(sal.heat, "inferno"), PICTURE_SIDE))
-    except AttributionUndefined as exc:
-        undefined["saliency"] = str(exc)
+    for method in methods:
+        extra = {}
+        if method == "integrated":
+            extra = {"baseline": options.get("baseline", "black"), "steps": options.get("steps", 48),
+                     "scale": settings.scale}
+        try:
+            found = attribution.attribute(prober, x, method, target, **extra)
+        except AttributionUndefined as exc:
+            undefined[method] = str(exc)
+            continue
+        if method == "gradcam":
+            picture = overlay(display_image(x, settings), found.heat)
+            report.update(gradcam_layer=found.layer, explained_class=found.class_index)
+        elif method in ("guided", "guided_gradcam"):
+            picture = signed_picture(found.raw)
+        else:
+            picture = colorize(found.heat, "inferno")
+        save_png(out / f"{method}.png", enlarge(picture, PICTURE_SIDE))
+        if found.note:
+            report[f"{method}_note"] = found.note
     if undefined:
         report["undefined"] = undefined
     return report

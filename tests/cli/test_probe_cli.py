@@ -157,3 +157,25 @@ def test_a_bare_model_that_takes_any_size_probes_the_image_at_its_own_size(image
     assert main(["probe", str(path), str(image[0]), "--out", str(tmp_path / "out")]) == 0
     report = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert report["output"]["shape"] == [32, 32, 2]  # the 40x50 image, in whole steps of 32
+
+
+def test_attribution_option_writes_the_chosen_methods_with_their_options(rgb_model, image, tmp_path, capsys):
+    from cnnstudio.cli import probe as probe_cli
+    from cnnstudio.ml.probing import attribution
+
+    assert set(probe_cli.METHODS) == set(attribution.METHODS) and probe_cli.BASELINES == attribution.BASELINES
+    out = tmp_path / "out"
+    assert main(["probe", str(rgb_model[0]), str(image[0]), "--out", str(out), "--attribution",
+                 "guided,guided_gradcam,integrated", "--baseline", "grey", "--steps", "64"]) == 0
+    written = {p.name for p in out.iterdir()}
+    assert {"guided.png", "guided_gradcam.png", "integrated.png"} <= written
+    assert not {"gradcam.png", "saliency.png"} & written
+    for name in ("guided.png", "guided_gradcam.png", "integrated.png"):
+        assert min(cv2.imread(str(out / name)).shape[:2]) >= 256
+    note = json.loads((out / "predictions.json").read_text())["integrated_note"]
+    assert "grey baseline" in note and float(note.split("(")[1].split("%")[0]) < 5
+    assert main(["probe", str(rgb_model[0]), str(image[0]), "--out", str(out), "--steps", "0"]) == 2
+    assert "--steps must be 1 to 4096" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: usage and exit 2
+        main(["probe", str(rgb_model[0]), str(image[0]), "--out", str(out), "--attribution", "magic"])
+    assert "magic: choose from gradcam" in capsys.readouterr().err

@@ -139,6 +139,30 @@ def test_receptive_field_of_a_clicked_unit_and_gradcam(project, model):
     assert pipe.layer == ""
 
 
+def test_live_overlays_guided_backprop_and_guided_grad_cam_and_says_when_undefined(project, model):
+    import keras
+
+    from cnnstudio.ml.live.pipeline import LIVE_METHODS
+    from cnnstudio.ml.probing import attribution
+    from cnnstudio.ui.live.requests import CAM_METHODS
+
+    assert tuple(CAM_METHODS) == LIVE_METHODS
+    pipe = LivePipeline(model, project.preprocessing, project.graph, project.classes, gradcam=True)
+    for method in ("guided", "guided_gradcam"):
+        pipe.cam_method = method
+        result = pipe.process(demo_frame(2, size=(64, 64)))
+        expect = attribution.attribute(pipe.prober, result.x, method, result.cam_class)
+        np.testing.assert_allclose(result.cam, expect.heat, atol=1e-5)
+        assert result.cam_note == ""
+    inp = keras.Input((32, 32, 3))
+    smooth = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(
+        keras.layers.Conv2D(2, 3, activation="tanh")(inp))), name="smooth")
+    pipe = LivePipeline(smooth, project.preprocessing, None, ["a", "b"], gradcam=True)
+    pipe.cam_method = "guided"
+    result = pipe.process(demo_frame(2, size=(64, 64)))
+    assert result.cam is None and "no ReLU" in result.cam_note and result.probabilities.size == 2
+
+
 def test_large_maps_are_shrunk_to_the_view_and_clicks_still_name_map_units(project, model):
     from cnnstudio.ml.live.pipeline import shrink_maps
 

@@ -118,6 +118,16 @@ def test_gradcam_overlay_toggles(panel, qtbot):
     qtbot.waitUntil(lambda: not panel.frame_view.overlay.isVisible(), timeout=5000)
 
 
+def test_the_overlay_method_is_chosen_on_the_page(panel, qtbot):
+    combo = panel.models.cam_method
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Grad-CAM", "Guided Grad-CAM", "Guided backprop"]
+    panel.models.gradcam.setChecked(True)
+    combo.setCurrentIndex(combo.findData("guided"))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: getattr(panel.last_result, "cam", None) is not None, timeout=10000)
+    qtbot.waitUntil(lambda: "Guided backprop" in panel.status.text(), timeout=10000)
+
+
 def test_switch_to_a_video_then_back_and_unreadable_files(panel, qtbot, tmp_path):
     path = tmp_path / "clip.avi"
     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (80, 60))
@@ -334,6 +344,8 @@ def test_requests_with_bad_fields_fail_where_they_are_made():
             make()
     with pytest.raises(ValueError, match="scaling"):
         SetProbe(scaling="log")
+    with pytest.raises(ValueError, match="cam_method must be one of gradcam, guided_gradcam, guided"):
+        SetProbe(cam_method="integrated")  # too slow a frame: the Probe page's
     worker = LiveWorker(FrameGrabber(DemoSource(64, 64)))
     with pytest.raises(TypeError):
         worker.send({"k": 3})  # the old stringly form

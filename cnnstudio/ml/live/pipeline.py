@@ -31,7 +31,8 @@ import numpy as np
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.settings import Preprocessing
 
-from cnnstudio.ml.probing.attribution import grad_cam
+from cnnstudio.ml.probing.attribution import attribute
+from cnnstudio.ml.probing.outputs import AttributionUndefined
 from cnnstudio.ml.live.grabber import Frame, RateMeter
 from cnnstudio.ml.probing.mosaic import SCALINGS, Mosaic, grid_shape, tile_mosaic, to_uint8
 from cnnstudio.ml.probing.outputs import resolve
@@ -172,8 +173,9 @@ class LiveResult:
     draw: DrawSettings
     layer: str = ""
     activations: np.ndarray | None = None  # the probed layer's output for this frame
-    cam: np.ndarray | None = None      # Grad-CAM heat 0..1 at the model input size
+    cam: np.ndarray | None = None      # the overlay's heat 0..1 at the model input size (see LIVE_METHODS)
     cam_class: int = -1
+    cam_note: str = ""                 # why the overlay's method is not defined for this model
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
     fps: float = 0.0                   # frames per second through the model
     unit_field: UnitField | None = None  # the selected unit's receptive field (model-input pixels)
@@ -218,6 +220,13 @@ def _frame_size(frame: Frame) -> tuple[int, int]:
     return frame.image.shape[1], frame.image.shape[0]
 
 
+#: The attributions the Live page can draw over each frame: each costs about one backward pass (about the
+#: forward call's time again; see benchmarks/bench_probe.py). Integrated gradients take one backward
+#: pass per step (16 steps: 24 ms a frame on LeNet-5, 0.9 s on the ResNet-style net, 2 busy CPU cores), too
+#: slow for a live view: they are on the Probe page only.
+LIVE_METHODS = ("gradcam", "guided_gradcam", "guided")
+
+
 class LivePipeline:
     """Runs frames through one model: preprocessing, one compiled call, mosaic, optional Grad-CAM."""
 
@@ -238,6 +247,7 @@ class LivePipeline:
         self.unit: tuple[int, int] | None = None
         self.set_layer(layer)
         self.gradcam, self.k, self.scaling = gradcam, k, scaling
+        self.cam_method = "gradcam"  # one of LIVE_METHODS, drawn when gradcam is on
         self.mosaic_aspect = 1.0  # width:height of the mosaic, to fill the view it is drawn in
         self.mosaic_pixels = 0    # the view's size in pixels: larger maps are shrunk to it (0: never)
         self.smoother = ProbabilitySmoother(smoothing)
@@ -271,7 +281,10 @@ class LivePipeline:
         x = np.zeros(self.prober.input_shape, np.float32)
         self.prober.tune_forward(x, (self.layer,) if self.layer else ())
         if self.gradcam and self.cam_layer:
-            grad_cam(self.prober, x, 0, self.cam_layer)
+            try:
+                self._overlay(x, 0)
+            except AttributionUndefined:
+                pass  # said on every frame (LiveResult.cam_note)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """A frame's picture -> the model input, with the project's preprocessing (fitted to the model).
@@ -303,13 +316,21 @@ class LivePipeline:
         if self.gradcam and self.cam_layer and (not self.classifier or probs.size == probe.output.size):
             # a classifier's top class; otherwise the output's default target, from this call's output
             target = int(np.argmax(probs)) if self.classifier else resolve(self.prober.output, probe.output, None)
-            cam = grad_cam(self.prober, x, target, self.cam_layer)
-            result.cam, result.cam_class = cam.heat, cam.class_index
+            try:
+                cam = self._overlay(x, target)
+                result.cam, result.cam_class = cam.heat, cam.class_index
+            except AttributionUndefined as exc:  # guided backprop on a model without ReLU
+                result.cam_note = str(exc)
         t4 = time.perf_counter()
         self.rate.tick(t4)
         result.timings = {"preprocess": 1e3 * (t1 - t0), "model": 1e3 * (t2 - t1), "gradcam": 1e3 * (t4 - t3)}
         result.fps = self.rate.rate
         return result
+
+    def _overlay(self, x: np.ndarray, target):
+        """The chosen overlay (:attr:`cam_method`) of ``target`` for one frame's input."""
+        options = {} if self.cam_method == "guided" else {"layer": self.cam_layer}
+        return attribute(self.prober, x, self.cam_method, target, **options)
 
     def _place_field(self, result: LiveResult, unit: tuple[int, int]) -> None:
         """The selected unit's receptive field, on the model input and on the frame (or why none)."""

@@ -1,4 +1,5 @@
-"""Which input pixels a prediction depends on: saliency, SmoothGrad, Grad-CAM, occlusion.
+"""Which input pixels a prediction depends on: saliency, SmoothGrad, Grad-CAM, occlusion, guided
+backprop, guided Grad-CAM and integrated gradients.
 
 Each method takes a :class:`~cnnstudio.ml.probing.prober.Prober` and one preprocessed image and
 returns an :class:`Attribution`: a heatmap at the model's input size scaled to 0..1, the
@@ -12,7 +13,13 @@ not lead to the probed output) it raises :class:`~cnnstudio.ml.probing.outputs.A
 - SmoothGrad: the gradient averaged over noisy copies of the image (Smilkov et al. 2017);
 - Grad-CAM: the layer's maps weighted by their average gradient, ReLU (Selvaraju et al. 2017);
 - occlusion: the drop in the target's score (a class's probability) when a patch is covered up
-  (Zeiler & Fergus 2014).
+  (Zeiler & Fergus 2014);
+- guided backprop: the gradient through ReLUs that pass back only positive gradients where their
+  input was positive (Springenberg et al. 2015), on a clone of the model (:mod:`.guided`);
+- guided Grad-CAM: guided backprop times the Grad-CAM map (Selvaraju et al. 2017);
+- integrated gradients: the gradient averaged along the straight path from a baseline image to the
+  image, times their difference (Sundararajan et al. 2017); the attributions add up to the score's
+  change from the baseline (completeness), which :attr:`Attribution.note` reports.
 """
 
 from __future__ import annotations
@@ -25,8 +32,13 @@ from cnnstudio.ml.probing.mosaic import normalize, resize_map
 from cnnstudio.ml.probing.outputs import AttributionUndefined, Target, resolve, target_scores, target_weights
 from cnnstudio.ml.probing.prober import Prober
 
-METHODS = ("saliency", "smoothgrad", "gradcam", "occlusion")
-TITLES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+METHODS = ("saliency", "smoothgrad", "gradcam", "occlusion", "guided", "guided_gradcam", "integrated")
+TITLES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM", "occlusion": "Occlusion",
+          "guided": "Guided backprop", "guided_gradcam": "Guided Grad-CAM", "integrated": "Integrated gradients"}
+#: Integrated gradients' baselines: an all-black, an all-grey image, the image blurred, uniform noise,
+#: or the model input 0 (what the preprocessing maps to zero).
+BASELINES = ("black", "grey", "blur", "noise", "zero")
+DEFAULT_STEPS = 48
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Attribution:
     target: Target
     raw: np.ndarray  # the map before scaling (Grad-CAM: at the layer's resolution)
     layer: str = ""  # the layer Grad-CAM used
+    note: str = ""  # integrated gradients: how well the attributions add up (completeness)
 
     @property
     def class_index(self) -> int:
@@ -121,9 +134,81 @@ def occlusion(prober: Prober, x: np.ndarray, target: Target | int | None = None,
     return Attribution("occlusion", normalize(np.maximum(raw, 0.0)), c, raw)
 
 
+def guided_backprop(prober: Prober, x: np.ndarray, target: Target | int | None = None) -> Attribution:
+    """Guided backpropagation of ``target``: ``raw`` is the signed gradient (H, W, C) through guided ReLUs,
+    ``heat`` its largest |value| over colour channels. Raises ``AttributionUndefined`` for a model with no ReLU."""
+    c = prober.resolve_target(x, target)
+    raw = prober.guided().input_gradients(x, c)[0]
+    return Attribution("guided", normalize(_pixel_map(raw)), c, raw)
+
+
+def guided_grad_cam(prober: Prober, x: np.ndarray, target: Target | int | None = None,
+                    layer: str | None = None) -> Attribution:
+    """Guided Grad-CAM: the guided backprop gradient (H, W, C) weighted by the Grad-CAM map on ``layer``."""
+    cam = grad_cam(prober, x, target, layer)
+    guided = guided_backprop(prober, x, cam.target)
+    raw = guided.raw * resize_map(cam.raw, prober.input_shape[:2])[..., None]
+    return Attribution("guided_gradcam", normalize(_pixel_map(raw)), cam.target, raw, cam.layer)
+
+
+def baseline_image(x: np.ndarray, baseline: str, scale: str, seed: int = 0) -> np.ndarray:
+    """Integrated gradients' starting image for the preprocessed ``x`` (H, W, C), in the same value space:
+    ``black``/``grey`` pixels 0/128 scaled by the preprocessing ``scale``, ``blur`` x blurred over an
+    eighth of its size, ``noise`` uniform random pixels, ``zero`` the model input 0."""
+    import cv2
+
+    from cnnstudio.ml.data.preprocess import scale_values
+
+    if baseline in ("black", "grey"):
+        pixels = np.full(x.shape, 0 if baseline == "black" else 128, np.uint8)
+        return scale_values(pixels, scale)
+    if baseline == "noise":
+        pixels = np.random.default_rng(seed).integers(0, 256, x.shape).astype(np.uint8)
+        return scale_values(pixels, scale)
+    if baseline == "blur":
+        sigma = max(1.0, min(x.shape[:2]) / 8)
+        out = cv2.GaussianBlur(np.ascontiguousarray(x, np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        return out.reshape(x.shape)
+    if baseline == "zero":
+        return np.zeros_like(x)
+    raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+
+
+def integrated_gradients(prober: Prober, x: np.ndarray, target: Target | int | None = None,
+                         baseline: str | np.ndarray = "black", steps: int = DEFAULT_STEPS, scale: str = "0-1",
+                         batch_size: int = 32) -> Attribution:
+    """Integrated gradients of ``target`` from ``baseline`` (one of :data:`BASELINES`, in the preprocessing
+    ``scale``, or an array like ``x``) in ``steps`` steps (the trapezoid rule over ``steps + 1`` points).
+
+    ``raw`` is the signed attribution (H, W, C); it sums to about the score at ``x`` minus the score at
+    the baseline, and :attr:`Attribution.note` says how closely (more steps: closer).
+    """
+    if not 1 <= int(steps) <= 4096:
+        raise ValueError(f"integrated gradients takes 1 to 4096 steps, not {steps}")
+    c = prober.resolve_target(x, target)
+    x = prober.batch(x)[0]
+    base = baseline_image(x, baseline, scale) if isinstance(baseline, str) else prober.batch(baseline)[0]
+    alphas = np.linspace(0.0, 1.0, int(steps) + 1, dtype=np.float32)
+    weights = np.full(len(alphas), 1.0 / steps, np.float32)
+    weights[[0, -1]] /= 2  # trapezoid rule
+    total = np.zeros(x.shape, np.float64)
+    for i in range(0, len(alphas), batch_size):
+        a = alphas[i:i + batch_size, None, None, None]
+        grads = prober.input_gradients(base[None] + a * (x - base)[None], c)
+        total += np.tensordot(weights[i:i + batch_size], grads, axes=1)
+    raw = ((x - base) * total).astype(np.float32)
+    gap = np.diff(prober.scores(np.stack([base, x]), c))[0]
+    got = float(raw.sum())
+    error = abs(got - gap) / max(abs(gap), 1e-6)
+    note = (f"attributions sum to {got:.4g}; the score rose {gap:.4g} from the {baseline if isinstance(baseline, str) else 'given'} "
+            f"baseline ({error:.1%} off{'; more steps would close the gap' if error > 0.05 else ''})")
+    return Attribution("integrated", normalize(np.abs(raw.sum(axis=-1))), c, raw, note=note)
+
+
 def attribute(prober: Prober, x: np.ndarray, method: str, target: Target | int | None = None, **options) -> Attribution:
     """Run attribution ``method`` (one of :data:`METHODS`) by name."""
-    fns = {"saliency": saliency, "smoothgrad": smoothgrad, "gradcam": grad_cam, "occlusion": occlusion}
+    fns = {"saliency": saliency, "smoothgrad": smoothgrad, "gradcam": grad_cam, "occlusion": occlusion,
+           "guided": guided_backprop, "guided_gradcam": guided_grad_cam, "integrated": integrated_gradients}
     if method not in fns:
         raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
     return fns[method](prober, x, target, **options)

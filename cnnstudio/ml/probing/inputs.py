@@ -104,17 +104,27 @@ class DatasetSamples:
             return len(self._generator)
         return sum(len(p) for p in self._raw.parts.values())
 
+    @property
+    def classes(self) -> list[str]:
+        """The class names, by label index."""
+        return list(self._generator.classes if self._generator is not None else self._raw.classes)
+
     def sample(self, index: int) -> tuple[np.ndarray, str]:
         """Image ``index`` (wrapped around) as uint8 and its class name."""
-        index = int(index) % max(1, len(self))
+        image, label = self.item(int(index) % max(1, len(self)))
+        return image, self.classes[label]
+
+    def item(self, index: int) -> tuple[np.ndarray, int]:
+        """Image ``index`` (0 <= index < len) as uint8 and its class index; raises
+        :class:`ProbeInputError` for a file that cannot be read."""
         if self._generator is not None:
             gen = self._generator
-            return gen.render(index), gen.classes[int(gen.labels[index])]
+            return gen.render(index), int(gen.labels[index])
         for part in self._raw.parts.values():
             if index < len(part):
-                label = self._raw.classes[int(part.labels[index])]
+                label = int(part.labels[index])
                 if part.images is not None:
                     return part.images[index], label
                 return read_rgb(part.paths[index]), label
             index -= len(part)
-        raise ProbeInputError("the dataset is empty")
+        raise ProbeInputError("the dataset is empty" if not len(self) else f"no sample {index}")

@@ -222,6 +222,17 @@ def overlay(image_rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.6, color
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def signed_picture(grads: np.ndarray) -> np.ndarray:
+    """A signed (H, W, C) gradient as uint8 RGB, grey 128 at 0: ``0.5 + g / (2 max|g|)`` (a grey input's
+    one channel is repeated). The way guided backprop is shown: the pattern, with its sign."""
+    g = np.asarray(grads, np.float32)
+    if g.ndim == 2:
+        g = g[:, :, None]
+    top = float(np.abs(g).max()) or 1.0
+    picture = to_uint8(0.5 + g / (2 * top))
+    return np.repeat(picture, 3, axis=2) if picture.shape[2] == 1 else np.ascontiguousarray(picture[:, :, :3])
+
+
 def to_uint8(image01: np.ndarray) -> np.ndarray:
     """A 0..1 float picture -> uint8 (for PNG files)."""
     return np.clip(np.asarray(image01, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -138,6 +138,7 @@ class Prober:
         self.jit = False  # forward calls XLA-compiled (see tune_forward)
         self._grads: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
         self.outputs: list[ProbedOutput] = [read_output(model, i) for i in range(len(model.outputs))]
+        self._guided: Prober | None = None  # the model with guided ReLUs (see guided), made on first use
         self.choose_output(output)
 
     def choose_output(self, index: int) -> ProbedOutput:
@@ -272,6 +273,42 @@ class Prober:
         """The ``k`` most probable classes for one image."""
         return top_k(self.run(x).output, k, self.class_names)
 
+    def channel_peaks(self, x: np.ndarray, layer: str, channel: int, per_image: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The ``per_image`` largest activations of map ``channel`` of 2-D ``layer`` in each image of a batch,
+        largest first, and where they are: values (N, per_image) and flat unit indices row * width + col.
+
+        Only the sub-model up to ``layer`` runs, and the maximum is taken in the graph, so a scan
+        over a dataset moves one number per image back, not the layer's maps."""
+        if self._rank(layer) != 4:
+            raise ValueError(f"{layer} has no 2-D maps (its output is {'x'.join(map(str, self.layer_shape(layer)))})")
+        channels = self.layer_shape(layer)[-1]
+        if not 0 <= channel < channels:
+            raise ValueError(f"{layer} has {channels} maps: no map {channel}")
+        h, w = self.layer_shape(layer)[:2]
+        per_image = max(1, min(int(per_image), h * w))
+
+        def build():
+            sub = keras.Model(self.model.inputs[0], self.layer_tensor(layer))
+
+            @tf.function(input_signature=[self._spec, tf.TensorSpec((), tf.int32)])
+            def peaks(xb, ch):
+                maps = sub(xb, training=False)[..., ch]
+                return tf.math.top_k(tf.reshape(maps, (tf.shape(maps)[0], h * w)), per_image)
+            return peaks
+        values, where = self._grad_fn(("peaks", layer, per_image), build)(self.batch(x), tf.constant(int(channel)))
+        return np.asarray(values), np.asarray(where)
+
+    def guided(self) -> "Prober":
+        """This model with guided ReLUs (:func:`cnnstudio.ml.probing.guided.guided_clone`), probed through
+        the same output; made once. Raises ``AttributionUndefined`` for a model with no ReLU."""
+        if self._guided is None:
+            from cnnstudio.ml.probing.guided import guided_clone
+
+            self._guided = Prober(guided_clone(self.model), self._graph, self.class_names, self.output.index)
+        elif self._guided.output.index != self.output.index:
+            self._guided.choose_output(self.output.index)
+        return self._guided
+
     # -- targets and gradients ------------------------------------------------------
     def _scores(self):
         """The tensor the probed output's scores are computed from, and how.
@@ -318,6 +355,18 @@ class Prober:
 
     def _undefined(self, what: str) -> AttributionUndefined:
         return AttributionUndefined(f"no gradient flows from output {self.output.name} back to {what}")
+
+    def scores(self, x: np.ndarray, target: Target | int) -> np.ndarray:
+        """The score :meth:`input_gradients` differentiates (a class's logit...), per image of a batch: (N,)."""
+        def build():
+            sub = keras.Model(self.model.inputs[0], self._score_source)
+
+            @tf.function(input_signature=[self._spec, tf.TensorSpec(self.output.shape, tf.float32)])
+            def scores(xb, w):
+                s = self._to_scores(sub(xb, training=False)) * w
+                return tf.reduce_sum(tf.reshape(s, (tf.shape(s)[0], -1)), axis=1)
+            return scores
+        return np.asarray(self._grad_fn(("scores",), build)(self.batch(x), self._weights(target)))
 
     def input_gradients(self, x: np.ndarray, target: Target | int) -> np.ndarray:
         """d score / d input for a batch: (N, H, W, C). ``target`` is taken as it is (an int: a

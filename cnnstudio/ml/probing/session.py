@@ -25,7 +25,7 @@ import numpy as np
 from cnnstudio.core.graph import LayerGraph
 from cnnstudio.core.inference import ReceptiveField
 
-from cnnstudio.ml.probing import attribution
+from cnnstudio.ml.probing import attribution, top_patches
 from cnnstudio.ml.probing.filters import arrange_kernel, filter_mosaic, kernel_of
 from cnnstudio.ml.probing.mosaic import MapStats, Mosaic, histogram, map_stats, tile_mosaic, to_uint8
 from cnnstudio.ml.data.preprocess import display_image, preprocess
@@ -34,6 +34,7 @@ from cnnstudio.ml.probing.maximize import Maximized, Maximizer
 from cnnstudio.ml.probing.maximize_spec import Goal, MaximizeSettings
 from cnnstudio.ml.probing.outputs import ProbedOutput, Target, output_picture, summary
 from cnnstudio.ml.probing.prober import Prediction, Prober, UnitField, top_k
+from cnnstudio.ml.probing.top_patches import TopPatches
 from cnnstudio.ml.training.runs import FilterSnapshots
 
 
@@ -214,10 +215,14 @@ class ProbeSession:
         return UnitProbe(layer, channel, tuple(unit), field, self.prober.field_note(layer), effective)
 
     def attribution(self, method: str, target: Target | int | None = None,
-                    layer: str | None = None) -> attribution.Attribution:
+                    layer: str | None = None, baseline: str = "black",
+                    steps: int = attribution.DEFAULT_STEPS) -> attribution.Attribution:
         """Attribution ``method`` of ``target`` (a class, a pixel; None: the default) for the current
-        image, Grad-CAM on ``layer`` if given; raises ``AttributionUndefined`` where it means nothing."""
-        options = {"layer": layer} if method == "gradcam" and layer else {}
+        image, Grad-CAM (guided too) on ``layer`` if given, integrated gradients from ``baseline`` in
+        ``steps``; raises ``AttributionUndefined`` where it means nothing."""
+        options = {"layer": layer} if method in ("gradcam", "guided_gradcam") and layer else {}
+        if method == "integrated":
+            options = {"baseline": baseline, "steps": steps, "scale": self.settings.scale}
         return attribution.attribute(self.prober, self._image(), method, target, **options)
 
     @property
@@ -232,3 +237,17 @@ class ProbeSession:
         """The pictures that maximise ``goal`` (see :meth:`Maximizer.run`); ``progress(Progress)``
         after each step, ``should_stop()`` asked between steps."""
         return self.maximizer.run(goal, settings, progress, should_stop)
+
+    def top_patches(self, samples, layer: str, channel: int, k: int = 9, per_image: int = 1,
+                    progress=None, cancelled=None) -> TopPatches:
+        """The ``k`` dataset crops (of a :class:`~cnnstudio.ml.probing.inputs.DatasetSamples`) that excite map
+        ``channel`` of ``layer`` most, streamed through this model's preprocessing (see :func:`top_patches.scan`),
+        with their pictures as displayed, padding hatched."""
+        skipped: list[int] = []
+        batches = top_patches.dataset_batches(samples, lambda im: preprocess(im, self.settings),
+                                              top_patches.batch_size_for(self.prober.input_shape), skipped)
+        found = top_patches.scan(self.prober, batches, layer, channel, k, per_image, len(samples), progress, cancelled)
+        found.skipped, found.classes = len(skipped), samples.classes
+        found.pictures = [top_patches.hatch_padding(display_image(p.crop, self.settings), p.inside)
+                          for p in found.patches]
+        return found

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 from cnnstudio.ml.live.frame_sources import FRAME_RATES, RESOLUTIONS, CameraInfo, FrameSource, list_cameras
 
 from cnnstudio.ui.shared.model_choice import TRAINED_LABEL
-from cnnstudio.ui.live.requests import ModelReady, SetProbe, ShowLayer
+from cnnstudio.ui.live.requests import CAM_METHODS, ModelReady, SetProbe, ShowLayer
 
 FILE_KINDS = [("video", "Video file…"), ("image", "Image file…"), ("folder", "Folder of images…")]
 FILE_TITLES = {"video": "Video", "image": "Image", "folder": "Folder"}
@@ -143,8 +143,16 @@ class ModelControls(QGroupBox):
         self.scaling.addItem("each map on its own range", "per_map")
         self.scaling.addItem("one range for all maps", "shared")
         self.scaling.activated.connect(lambda i: self.request_made.emit(SetProbe(scaling=self.scaling.itemData(i))))
-        self.gradcam = QCheckBox("Grad-CAM overlay", self)
+        self.gradcam = QCheckBox("Overlay", self)
+        self.gradcam.setToolTip("Draw an attribution over each frame: which pixels the top class depends on")
         self.gradcam.toggled.connect(lambda on: self.request_made.emit(SetProbe(gradcam=on)))
+        self.cam_method = QComboBox(self)
+        for method, title in CAM_METHODS.items():
+            self.cam_method.addItem(title, method)
+        self.cam_method.setToolTip("Grad-CAM: coarse, where; guided backprop: fine edges; guided Grad-CAM: both. "
+                                   "Each costs about one more model call a frame (integrated gradients: Probe page)")
+        self.cam_method.activated.connect(
+            lambda i: self.request_made.emit(SetProbe(cam_method=self.cam_method.itemData(i))))
         self.opacity = QSlider(Qt.Horizontal, self, minimum=10, maximum=100, value=65)
         self.smoothing = QSlider(Qt.Horizontal, self, minimum=0, maximum=95, value=60)
         self.smoothing.setToolTip("Weight of the past in the moving average of the probabilities (0 = off)")
@@ -161,7 +169,10 @@ class ModelControls(QGroupBox):
         form = QFormLayout()
         form.addRow("Feature maps of", self.layer)
         form.addRow("Scaling", self.scaling)
-        form.addRow(self.gradcam, self.opacity)
+        overlay = QHBoxLayout()
+        overlay.addWidget(self.cam_method)
+        overlay.addWidget(self.opacity, 1)
+        form.addRow(self.gradcam, overlay)
         form.addRow("Smoothing", self.smoothing)
         form.addRow("Top", self.k)
         lay.addLayout(form)
@@ -178,7 +189,8 @@ class ModelControls(QGroupBox):
 
     def settings(self) -> SetProbe:
         """The probe settings shown, as one request for the worker."""
-        return SetProbe(gradcam=self.gradcam.isChecked(), smoothing=self.smoothing.value() / 100.0,
+        return SetProbe(gradcam=self.gradcam.isChecked(), cam_method=self.cam_method.currentData(),
+                        smoothing=self.smoothing.value() / 100.0,
                         k=self.k.value(), scaling=self.scaling.currentData())
 
     def cam_opacity(self) -> float:
@@ -203,6 +215,7 @@ class ModelControls(QGroupBox):
             self.layer.addItem("(no layer with feature maps)", "")
         self.layer.setCurrentIndex(max(0, self.layer.findData(info.layer)))
         self.gradcam.setEnabled(bool(info.cam_layer))
+        self.cam_method.setEnabled(bool(info.cam_layer))
 
     def show_failed(self, message: str) -> None:
         """Say the model could not run."""

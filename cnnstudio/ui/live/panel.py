@@ -24,7 +24,8 @@ from cnnstudio.ml.live.frame_sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, Cap
 from cnnstudio.ui.live.capture_box import DatasetCaptureBox, default_root
 from cnnstudio.ui.live.controls import ModelControls, SourceControls
 from cnnstudio.ui.shared.model_choice import file_spec, graph_spec, trained_label, trained_spec
-from cnnstudio.ui.live.requests import ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic, SetProbe, ShowLayer
+from cnnstudio.ui.live.requests import (CAM_METHODS, ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic,
+                                      SetProbe, ShowLayer)
 from cnnstudio.ui.shared.pictures import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
 from cnnstudio.ui.live.worker import start_worker, stop_worker
 
@@ -424,7 +425,10 @@ class LivePanel(QWidget):
             self.status.setText(f"no model running · {shown}")
             return
         t = item.timings
-        cam = f" + Grad-CAM {t['gradcam']:.1f}" if t.get("gradcam", 0) > 0.05 else ""
+        title = CAM_METHODS.get(self.models.cam_method.currentData(), "overlay")
+        cam = f" + {title} {t['gradcam']:.1f}" if t.get("gradcam", 0) > 0.05 else ""
+        if item.cam_note and self.models.gradcam.isChecked():
+            cam = f" · {title}: not defined, {item.cam_note}"
         self.status.setText(f"model {item.fps:5.1f} fps · latency {self.latency_ms:5.1f} ms · model {t['model']:.1f}{cam} "
                             f"+ maps {t['maps']:.1f} ms · {shown}")
 

@@ -16,6 +16,9 @@ from typing import Any, Callable
 
 from cnnstudio.ml.probing.mosaic import SCALINGS  # NumPy and OpenCV only
 
+#: The overlays Live offers (as ml.live.pipeline.LIVE_METHODS, which imports TensorFlow) and their names.
+CAM_METHODS = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM", "guided": "Guided backprop"}
+
 from cnnstudio.ui.requests import TypedRequest
 from cnnstudio.ui.shared.model_choice import ModelSpec
 
@@ -32,6 +35,7 @@ class ProbeOptions:
     scaling: str = "per_map"
     aspect: float = 1.0               # the mosaic's width:height, to fill its view
     pixels: int = 0                   # the view's size in pixels (0: maps are never shrunk)
+    cam_method: str = "gradcam"       # the overlay drawn when gradcam is on (pipeline.LIVE_METHODS)
 
 
 class Request(TypedRequest):
@@ -80,6 +84,7 @@ class SetProbe(Request):
     smoothing: float | None = None
     k: int | None = None
     scaling: str | None = None
+    cam_method: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,6 +92,8 @@ class SetProbe(Request):
             raise ValueError(f"SetProbe.smoothing must be in [0, 1), not {self.smoothing}")
         if self.k is not None and self.k < 1:
             raise ValueError(f"SetProbe.k must be at least 1, not {self.k}")
+        if self.cam_method is not None and self.cam_method not in CAM_METHODS:
+            raise ValueError(f"SetProbe.cam_method must be one of {', '.join(CAM_METHODS)}, not {self.cam_method!r}")
         if self.scaling is not None and self.scaling not in SCALINGS:
             raise ValueError(f"SetProbe.scaling must be one of {', '.join(SCALINGS)}, not {self.scaling!r}")
 

@@ -159,6 +159,7 @@ def _configure(pipe, options: ProbeOptions) -> None:
     pipe.set_layer(options.layer if options.layer in pipe.layers else None)
     pipe.select_unit(options.unit)
     pipe.gradcam, pipe.k, pipe.scaling = options.gradcam, options.k, options.scaling
+    pipe.cam_method = options.cam_method
     pipe.smoother.alpha = options.smoothing
     pipe.mosaic_aspect, pipe.mosaic_pixels = options.aspect, options.pixels
 

@@ -28,13 +28,17 @@ class SampleCache:
         self._key: str | None = None
         self._samples = None
 
-    def sample(self, key: str, data: dict, index: int) -> tuple[np.ndarray, str]:
-        """Sample ``index`` of the dataset ``data`` (``key`` identifies the setting); (image, name)."""
+    def dataset(self, key: str, data):
+        """The DatasetSamples of the data setting ``data`` (``key`` identifies it), opened once."""
         from cnnstudio.ml.probing.inputs import DatasetSamples
 
         if key != self._key:
             self._samples, self._key = DatasetSamples(data), key
-        n = len(self._samples)
+        return self._samples
+
+    def sample(self, key: str, data: dict, index: int) -> tuple[np.ndarray, str]:
+        """Sample ``index`` of the dataset ``data`` (``key`` identifies the setting); (image, name)."""
+        n = len(self.dataset(key, data))
         image, label = self._samples.sample(index)
         return image, f"sample {index % max(n, 1)} of {n}, a {label}"
 

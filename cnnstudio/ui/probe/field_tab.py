@@ -81,6 +81,21 @@ class ReceptiveFieldTab(ProbeTab):
         self.channel.setMaximum(max(self.channel.maximum(), channel))
         self.channel.setValue(channel)
 
+    def show_unit(self, layer: str, channel: int, unit: tuple[int, int]) -> None:
+        """Choose ``unit`` (row, col) of map ``channel`` of ``layer``; its fields are drawn with the next maps."""
+        i = self.layer.findData(layer)
+        if i < 0:
+            return
+        for w in (self.layer, self.channel):
+            w.blockSignals(True)
+        self.layer.setCurrentIndex(i)
+        self.channel.setMaximum(max(self.channel.maximum(), channel))
+        self.channel.setValue(channel)
+        for w in (self.layer, self.channel):
+            w.blockSignals(False)
+        self.unit, self._pick_strongest = (int(unit[0]), int(unit[1])), False
+        self.invalidate()
+
     def _on_layer_changed(self, _index: int) -> None:
         self.unit = None
         self._pick_strongest = True

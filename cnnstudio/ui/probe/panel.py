@@ -38,6 +38,7 @@ from cnnstudio.ui.probe.filters_tab import FiltersTab
 from cnnstudio.ui.probe.jobs import ProbeJobs
 from cnnstudio.ui.probe.projector_tab import ProjectorTab
 from cnnstudio.ui.probe.maximize_tab import MaximizeTab
+from cnnstudio.ui.probe.patches_tab import TopPatchesTab
 from cnnstudio.ui.probe.requests import ChooseOutput, OpenModel, ProbeImage
 from cnnstudio.ui.probe.tab import fill_combo
 from cnnstudio.ui.probe.views import OutputView
@@ -131,6 +132,8 @@ class ProbePanel(QWidget):
         self.attribution_tab = AttributionTab(self)
         self.projector_tab = ProjectorTab(self)
         self.maximize_tab = MaximizeTab(self)
+        self.patches_tab = TopPatchesTab(self)
+        self.patches_tab.patch_chosen.connect(self.open_unit)
         self.tabs = QTabWidget(self)
         for tab in self.views():
             self.tabs.addTab(tab, tab.title)
@@ -157,8 +160,8 @@ class ProbePanel(QWidget):
 
     def views(self) -> list:
         """The probe views, in tab order."""
-        return [self.filters_tab, self.features_tab, self.field_tab, self.attribution_tab, self.maximize_tab,
-                self.projector_tab]
+        return [self.filters_tab, self.features_tab, self.field_tab, self.attribution_tab, self.patches_tab,
+                self.maximize_tab, self.projector_tab]
 
     # -- model ----------------------------------------------------------------------
     def choose_model(self, choice: str, path: str | None = None) -> bool:
@@ -273,14 +276,31 @@ class ProbePanel(QWidget):
             return  # the model's arrival loads it
         kind = self.source.currentData()
         if kind == "dataset":
-            data = self.studio.project.data
-            key = json.dumps(data.to_dict(), sort_keys=True, default=str)
-            request = ProbeImage(self.samples.sample, (key, data, self.index.value()))
+            key, _ = self.dataset_request()
+            request = ProbeImage(self.samples.sample, (key, self.studio.project.data, self.index.value()))
         elif kind == "file":
             request = ProbeImage(background.read_file, (self._source_path,))
         else:
             request = ProbeImage(self.frames.read, (kind, self._source_path, advance))
         self.jobs.submit("image", "Preprocessing and predicting…", request, on_done=self._on_image_ready)
+
+    def dataset_request(self) -> tuple[str, object]:
+        """(the key of the project's data setting, the worker-side call that opens its samples)."""
+        key = json.dumps(self.studio.project.data.to_dict(), sort_keys=True, default=str)
+        return key, self.samples.dataset
+
+    def open_unit(self, index: int, layer: str, channel: int, unit: tuple) -> None:
+        """Open dataset sample ``index`` on the Receptive field tab at ``unit`` of map ``channel`` of ``layer``
+        (a top patch clicked)."""
+        self.index.blockSignals(True)
+        self.index.setValue(int(index))
+        self.index.blockSignals(False)
+        if self.source.currentData() != "dataset":
+            self.choose_source("dataset")
+        else:
+            self._load_image()
+        self.field_tab.show_unit(layer, channel, unit)
+        self.tabs.setCurrentWidget(self.field_tab)
 
     def set_image(self, rgb: np.ndarray, name: str = "frame") -> None:
         """Probe this uint8 RGB (or grey) picture, e.g. a frame handed over by the Live page."""

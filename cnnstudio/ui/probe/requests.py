@@ -11,6 +11,7 @@ by the worker only.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -112,12 +113,14 @@ class AttributionOf(ProbeRequest):
     method: str
     target: Target | None = None
     layer: str | None = None  # Grad-CAM's layer (None: its default)
+    baseline: str = "black"  # integrated gradients' baseline and steps
+    steps: int = 48
 
     def run(self, session):
         from cnnstudio.ml.probing.outputs import AttributionUndefined
 
         try:
-            return session.attribution(self.method, self.target, self.layer)
+            return session.attribution(self.method, self.target, self.layer, self.baseline, self.steps)
         except AttributionUndefined as exc:
             return str(exc)
 
@@ -142,3 +145,28 @@ class Maximize(ProbeRequest):
 
     def run(self, session):
         return session.maximize(self.goal, self.settings, self.progress, self.should_stop)
+
+
+@dataclass(frozen=True)
+class ScanPatches(ProbeRequest):
+    """The ``k`` dataset crops that excite map ``channel`` of ``layer`` most (at most ``per_image`` per image):
+    ``dataset(*args)`` gives the DatasetSamples on the worker; ``progress(done, total)`` after each batch;
+    setting ``cancel`` stops the scan within a batch. Answered with the TopPatches (the best so far when
+    cancelled), or the one line saying why it cannot scan."""
+
+    dataset: Callable[..., Any]
+    args: tuple
+    layer: str
+    channel: int
+    k: int
+    per_image: int
+    progress: Callable[[int, int], Any]
+    cancel: threading.Event
+
+    def run(self, session):
+        try:
+            samples = self.dataset(*self.args)
+            return session.top_patches(samples, self.layer, self.channel, self.k, self.per_image,
+                                       self.progress, self.cancel.is_set)
+        except ValueError as exc:  # ProbeInputError too: no field, no such map, no dataset
+            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
