@@ -83,6 +83,7 @@ class GraphScene(QGraphicsScene):
         for node in self._graph.nodes.values():
             self._add_node_item(node, inference.get(node.id))
         self.apply_groups()  # makes the edges: those into and out of a collapsed group end on its card
+        self.reroute_edges()
         self._on_studio_selection_changed(self.studio.selection)
         self.fit_scene_rect()
         self.rebuilt.emit()
@@ -130,6 +131,7 @@ class GraphScene(QGraphicsScene):
             held = bool(members(graph, name))
             self.cards[name].setVisible(held and open_above and group.collapsed)
             self.frames[name].setVisible(held and open_above and not group.collapsed)
+        changed = False
         for edge in graph.edges:
             if edge.src not in self.nodes or edge.dst not in self.nodes:
                 continue  # being rebuilt: the edge comes with its nodes
@@ -137,13 +139,19 @@ class GraphScene(QGraphicsScene):
             item = self.edges.get(edge)
             if item is not None and (item.src_item, item.dst_item) == want:
                 continue
+            changed = True
             if item is not None:
-                self._drop_edge_item(edge)
+                self._drop_edge_item(edge, route=False)
             if want[0] is not want[1]:
-                self._on_graph_edge_added(edge)
+                self._on_graph_edge_added(edge, route=False)
         self.place_groups()
         self._refresh_group_info()
-        self._reroute.start()
+        if changed:  # one routing pass for all the edges made anew, once everything stands
+            for item in self.nodes.values():
+                item.update_ports()
+            for card in self.cards.values():
+                card.update_ports()
+            self._reroute.start()
 
     def place_groups(self) -> None:
         """Put each card where its group's first layer stands and fit each frame round its layers."""
@@ -241,26 +249,28 @@ class GraphScene(QGraphicsScene):
             item.setPos(QPointF(*node.pos))
             self._reroute.start()  # other edges may now pass through it (layout, undo)
 
-    def _on_graph_edge_added(self, edge) -> None:
+    def _on_graph_edge_added(self, edge, route: bool = True) -> None:
         src, dst = self.shown_item(edge.src), self.shown_item(edge.dst)
         if src is dst or edge in self.edges:
             return  # inside one collapsed group (its card shows it), or made already
         item = EdgeItem(edge, src, dst)
         self.addItem(item)
-        item.update_path()  # now that it is in the scene it can see what lies in its way
         self.edges[edge] = item
-        self._refresh_inputs(item.dst_item)
+        if route:
+            item.update_path()  # now that it is in the scene it can see what lies in its way
+            self._refresh_inputs(item.dst_item)
 
     def _on_graph_edge_removed(self, edge) -> None:
         self._drop_edge_item(edge)
 
-    def _drop_edge_item(self, edge) -> None:
+    def _drop_edge_item(self, edge, route: bool = True) -> None:
         item = self.edges.pop(edge, None)
         if item is None:
             return
         item.detach()
         self.removeItem(item)
-        self._refresh_inputs(item.dst_item)
+        if route:
+            self._refresh_inputs(item.dst_item)
 
     def _refresh_inputs(self, node_item: NodeItem) -> None:
         """A merge's incoming edges spread over its port: re-place all of them."""
