@@ -113,3 +113,15 @@ def test_a_group_with_no_way_in_cannot_be_built():
         graph.remove_edge(edge)  # mid's first layer loses its input
     with pytest.raises(BuildError, match="conv has no input|group mid takes no input"):
         build_model(graph)
+
+
+def test_probing_the_imported_file_sees_its_weights_and_the_backbones_field(tmp_path):
+    from cnnstudio.ml.probing.prober import Prober
+
+    model = nested_model()
+    model.save(tmp_path / "nested.keras")
+    project = project_from_file(tmp_path / "nested.keras")
+    loaded = load_model_file(project.weights_file)  # what the Probe page runs for an imported project
+    prober = Prober(loaded, project.graph)
+    np.testing.assert_allclose(prober.run(images(1)).output, np.asarray(model(images(1)))[0], atol=1e-5)
+    assert prober.receptive_field("mid").size == (5, 5)  # the nested model's output, through its layers
