@@ -167,17 +167,27 @@ class ToggleGroup(Command):
         self.old: dict[str, tuple[float, float]] = {}
         self.text = f"{'collapse' if self.collapse else 'expand'} {name}"
 
+    # The layers move while the group is collapsed (before an expand, after a collapse): hidden in
+    # its card they carry no edges, so a view has nothing to re-route until the group opens.
     def do(self) -> None:
         moves = toggle_moves(self.graph, self.name, self.collapse) if self.collapse != self.graph.groups[self.name].collapsed else {}
         self.old = {nid: self.graph.nodes[nid].pos for nid in moves}
-        self.was = self.graph.set_collapsed(self.name, self.collapse)
-        for nid, pos in moves.items():
-            self.graph.move(nid, pos)
+        if self.collapse:
+            self.was = self.graph.set_collapsed(self.name, True)
+        self._move(moves)
+        if not self.collapse:
+            self.was = self.graph.set_collapsed(self.name, False)
 
     def undo(self) -> None:
-        for nid, pos in self.old.items():
+        if not self.collapse:
+            self.graph.set_collapsed(self.name, self.was)
+        self._move(self.old)
+        if self.collapse:
+            self.graph.set_collapsed(self.name, self.was)
+
+    def _move(self, moves: dict[str, tuple[float, float]]) -> None:
+        for nid, pos in moves.items():
             self.graph.move(nid, pos)
-        self.graph.set_collapsed(self.name, self.was)
 
 
 class MoveNodes(Command):

@@ -7,7 +7,9 @@ how the editor shows them (collapsed to one card, or expanded in a frame) and ho
 built (each group a ``keras.Model`` called from the model around it).
 
 Collapsing pulls the layers below a group up by the height the group gave up, expanding pushes
-them down again (:func:`toggle_moves`), so the picture stays tight either way.
+them down again (:func:`toggle_moves`), so the picture stays tight either way. An expanded
+group's layers stand :data:`HEADROOM` lower than its card would, with :data:`FOOTROOM` below
+them: room for the frame's header and border.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .doc_schema import expect, expect_names
+
+HEADROOM = 50.0  # between where a group's card stands and its first layer when expanded (the frame's header)
+FOOTROOM = 24.0  # below an expanded group's last layer (the frame's border, the label of the edge out)
 
 if TYPE_CHECKING:  # the graph imports this module
     from .graph import Edge, LayerGraph
@@ -154,13 +159,17 @@ def scope_order(graph: "LayerGraph", scope: str | None) -> list[tuple[str, str]]
 
 # -- collapsing -------------------------------------------------------------------------
 
-def card_pos(graph: "LayerGraph", group: str) -> tuple[float, float]:
-    """Where a group's card stands: at its first layer (the topmost, leftmost of them)."""
+def _first(graph: "LayerGraph", group: str) -> tuple[float, float]:
+    """Position of a group's first layer (the topmost, leftmost of them)."""
     pts = [graph.nodes[nid].pos for nid in members(graph, group)]
-    if not pts:
-        return 0.0, 0.0
-    x, y = min(pts, key=lambda p: (p[1], p[0]))
-    return x, y
+    return min(pts, key=lambda p: (p[1], p[0])) if pts else (0.0, 0.0)
+
+
+def card_pos(graph: "LayerGraph", group: str) -> tuple[float, float]:
+    """Where a group's card stands: at its first layer when collapsed, :data:`HEADROOM` above it
+    (in the frame's header) when expanded."""
+    x, y = _first(graph, group)
+    return (x, y) if graph.groups[group].collapsed else (x, y - HEADROOM)
 
 
 def _bottom(graph: "LayerGraph", group: str) -> float:
@@ -174,23 +183,39 @@ def _bottom(graph: "LayerGraph", group: str) -> float:
 
 
 def toggle_moves(graph: "LayerGraph", group: str, collapse: bool) -> dict[str, tuple[float, float]]:
-    """New positions for the layers outside ``group`` when it collapses (those below it come up by
-    the height it no longer takes) or expands (those below its card go down to make room).
+    """New positions when ``group`` collapses (its layers go up to where its card stands, those
+    below it come up by the height it no longer takes) or expands (its layers go down below the
+    frame's header, those below its card down to make room).
 
     Inside a collapsed group, only the layers of that group move (its card is what shows).
     """
-    top = card_pos(graph, group)[1]
-    delta = _bottom(graph, group) - top
-    if delta <= 0:
-        return {}
+    top = _first(graph, group)[1]
+    height = _bottom(graph, group) - top  # of its layers, from the first row to the last
     hidden_in = [g for g in chain(graph, graph.groups[group].parent) if graph.groups[g].collapsed]
     scope = set(members(graph, hidden_in[-1])) if hidden_in else set(graph.nodes)
     inside = set(members(graph, group))
-    line = top + delta if collapse else top
+    line = top + height if collapse else top
     sign = -1.0 if collapse else 1.0
-    return {nid: (n.pos[0], n.pos[1] + sign * delta) for nid, n in graph.nodes.items()
-            if nid in scope and nid not in inside and n.pos[1] > line + 1e-6}
+    moves = {nid: (n.pos[0], n.pos[1] + sign * (height + HEADROOM + FOOTROOM)) for nid, n in graph.nodes.items()
+             if nid in scope and nid not in inside and n.pos[1] > line + 1e-6}
+    moves.update({nid: (graph.nodes[nid].pos[0], graph.nodes[nid].pos[1] + sign * HEADROOM) for nid in inside})
+    return moves
 
 
-__all__ = ["Group", "boundary", "card_of", "card_pos", "chain", "children", "group_from_dict", "group_to_dict",
+def open_frames(graph: "LayerGraph") -> None:
+    """Make room round every group of a freshly laid-out graph (all expanded): :data:`HEADROOM`
+    above its first layer, :data:`FOOTROOM` below its last (raw edit, for imports)."""
+    for name in graph.groups:  # parents first: a child's room opens inside its parent's
+        top = _first(graph, name)[1]
+        for nid, n in graph.nodes.items():
+            if n.pos[1] >= top - 1e-6:
+                graph.move(nid, (n.pos[0], n.pos[1] + HEADROOM))
+        bottom = _bottom(graph, name)
+        inside = set(members(graph, name))
+        for nid, n in graph.nodes.items():
+            if nid not in inside and n.pos[1] > bottom + 1e-6:
+                graph.move(nid, (n.pos[0], n.pos[1] + FOOTROOM))
+
+
+__all__ = ["FOOTROOM", "HEADROOM", "Group", "boundary", "open_frames", "card_of", "card_pos", "chain", "children", "group_from_dict", "group_to_dict",
            "in_group", "members", "scope_order", "toggle_moves", "unit_in"]

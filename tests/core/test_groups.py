@@ -4,7 +4,7 @@ import pytest
 
 from cnnstudio.core.commands import Paste, Rename, ToggleGroup, UndoStack, copy_subgraph
 from cnnstudio.core.graph import GraphError, LayerGraph
-from cnnstudio.core.groups import Group, boundary, card_of, card_pos, members, scope_order
+from cnnstudio.core.groups import FOOTROOM, HEADROOM, Group, boundary, card_of, card_pos, members, open_frames, scope_order
 from cnnstudio.core.inference import group_info, infer
 from cnnstudio.core.layout import ROW, apply_layout
 
@@ -26,6 +26,7 @@ def graph():
         g.add_edge(last.id, node.id)
         last = node
     apply_layout(g)
+    open_frames(g)
     return g
 
 
@@ -68,7 +69,7 @@ def test_collapse_pulls_the_layers_below_up_and_undo_puts_them_back(graph):
     gap, dense = graph.by_name("gap"), graph.by_name("dense")
     y0 = gap.pos[1]
     stack.push(ToggleGroup(graph, "block"))  # the inner group first: its card takes one row instead of two
-    assert graph.groups["block"].collapsed and gap.pos[1] == y0 - ROW
+    assert graph.groups["block"].collapsed and gap.pos[1] == y0 - ROW - HEADROOM - FOOTROOM
     assert card_of(graph, graph.by_name("bn").id) == "block" and card_of(graph, graph.by_name("relu").id) is None
     stack.push(ToggleGroup(graph, "backbone"))
     assert card_of(graph, graph.by_name("bn").id) == "backbone"

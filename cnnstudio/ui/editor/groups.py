@@ -21,7 +21,7 @@ from cnnstudio.ui.editor import formatting as fmt
 from cnnstudio.ui.editor.nodes import HEIGHT, WIDTH, NodeItem
 
 GROUP_COLOR = "#37474F"
-FRAME_PAD = 18.0
+FRAME_PAD = 14.0
 FRAME_HEADER = 26.0
 HEADER_FONT = QFont()
 HEADER_FONT.setPointSizeF(9.0)
@@ -103,12 +103,17 @@ class GroupFrame(QGraphicsItem):
         self.setZValue(-5 + 0.1 * depth)  # behind edges and cards; an inner frame over its outer one
         self.setAcceptHoverEvents(True)
         self._rect = QRectF()
+        self._area = QRectF()
         self._header = ""
         self.setToolTip(f"Nested model {name}: click ▾ or double-click the header (Ctrl+G) to collapse it to one card")
 
     def set_area(self, rect: QRectF) -> None:
-        """Surround ``rect`` (the cards inside, in scene coordinates) with the frame and its header."""
-        rect = rect.adjusted(-FRAME_PAD, -FRAME_PAD - FRAME_HEADER, FRAME_PAD, FRAME_PAD)
+        """Surround ``rect`` (the cards inside, in scene coordinates) with the frame and its header,
+        wide enough for the header's text."""
+        self._area = QRectF(rect)
+        rect = rect.adjusted(-FRAME_PAD, -8 - FRAME_HEADER, FRAME_PAD, FRAME_PAD)  # within HEADROOM, FOOTROOM
+        wide = QFontMetricsF(HEADER_FONT).horizontalAdvance(self._header) + TOGGLE + 30
+        rect.setWidth(max(rect.width(), wide))
         if rect != self._rect:
             self.prepareGeometryChange()
             self._rect = rect
@@ -127,6 +132,7 @@ class GroupFrame(QGraphicsItem):
         text = "  ·  ".join(parts)
         if text != self._header:
             self._header = text
+            self.set_area(self._area)
             self.update()
 
     @property

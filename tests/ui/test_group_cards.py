@@ -6,7 +6,7 @@ from PySide6.QtTest import QTest
 
 from cnnstudio.core.commands import SetParams
 from cnnstudio.core.graph import LayerGraph
-from cnnstudio.core.groups import Group, members
+from cnnstudio.core.groups import Group, members, open_frames
 from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.project import Project
 from cnnstudio.ui.editor.canvas import CanvasView
@@ -36,6 +36,7 @@ def backbone_project(blocks: int = 2) -> Project:
     x = add("GlobalAveragePooling2D", {}, "gap", None, x)
     add("Dense", {"units": 3}, "dense", None, x)
     apply_layout(g)
+    open_frames(g)
     return Project(graph=g, name="transfer")
 
 
