@@ -170,7 +170,8 @@ class ToggleGroup(Command):
     # The layers move while the group is collapsed (before an expand, after a collapse): hidden in
     # its card they carry no edges, so a view has nothing to re-route until the group opens.
     def do(self) -> None:
-        moves = toggle_moves(self.graph, self.name, self.collapse) if self.collapse != self.graph.groups[self.name].collapsed else {}
+        changes = self.collapse != self.graph.groups[self.name].collapsed
+        moves = toggle_moves(self.graph, self.name, self.collapse) if changes else {}
         self.old = {nid: self.graph.nodes[nid].pos for nid in moves}
         if self.collapse:
             self.was = self.graph.set_collapsed(self.name, True)

@@ -150,7 +150,8 @@ def scope_order(graph: "LayerGraph", scope: str | None) -> list[tuple[str, str]]
         ready = next((u for u in left if preds[u] <= seen), None)
         if ready is None:
             group = next(u[1] for u in left if u[0] == "group")
-            raise GraphError(f"group {group} cannot be one nested model: a layer outside it both reads from it and feeds it")
+            raise GraphError(f"group {group} cannot be one nested model: "
+                             "a layer outside it both reads from it and feeds it")
         done.append(ready)
         seen.add(ready)
         left.remove(ready)
@@ -217,5 +218,5 @@ def open_frames(graph: "LayerGraph") -> None:
                 graph.move(nid, (n.pos[0], n.pos[1] + FOOTROOM))
 
 
-__all__ = ["FOOTROOM", "HEADROOM", "Group", "boundary", "open_frames", "card_of", "card_pos", "chain", "children", "group_from_dict", "group_to_dict",
-           "in_group", "members", "scope_order", "toggle_moves", "unit_in"]
+__all__ = ["FOOTROOM", "HEADROOM", "Group", "boundary", "card_of", "card_pos", "chain", "children", "group_from_dict",
+           "group_to_dict", "in_group", "members", "open_frames", "scope_order", "toggle_moves", "unit_in"]

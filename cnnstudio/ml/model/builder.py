@@ -118,7 +118,8 @@ def _build_scope(graph: LayerGraph, scope: str | None, tensors: dict[str, Any]) 
         node = graph.nodes[key]
         if node.kind == "InputLayer":
             if scope is not None:
-                raise BuildError(f"group {scope} holds the model input {node.name}: a nested model takes its inputs from outside")
+                raise BuildError(f"group {scope} holds the model input {node.name}: "
+                                 "a nested model takes its inputs from outside")
             tensors[key] = keras.Input(shape=tuple(node.params["shape"]), name=node.name)
             continue
         srcs = graph.inputs_of(key)

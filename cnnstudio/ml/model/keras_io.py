@@ -300,9 +300,10 @@ def _read_functional(model: keras.Model, graph: LayerGraph, sources: dict, feeds
             continue
         layer = layers[name]
         if isinstance(layer, keras.Model):
-            srcs = _inbound_layers(name, nodes[0] if nodes else {})
-            ids[name] = _read_nested(layer, [ids[s] for s in srcs if s in ids], (nodes[0] if nodes else {}).get("kwargs", {}),
-                                     graph, sources, group, len(srcs))
+            call = nodes[0] if nodes else {}
+            srcs = _inbound_layers(name, call)
+            feeds = [ids[s] for s in srcs if s in ids]
+            ids[name] = _read_nested(layer, feeds, call.get("kwargs", {}), graph, sources, group, len(srcs))
             continue
         if isinstance(layer, keras.layers.Layer):
             node = _node_for(layer, graph, group)
