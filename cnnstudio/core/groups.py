@@ -30,9 +30,9 @@ if TYPE_CHECKING:  # the graph imports this module
 class Group:
     """A nested model: its name (the Keras model's), its parent group, whether it shows as one card.
 
-    ``inputs`` are the names of the nested model's inputs and ``call`` the keyword arguments the
-    model around it called it with (``{"training": False}``), both kept from an import so that
-    the model built again reads the same.
+    ``inputs`` are the names of the nested model's inputs, ``call`` the keyword arguments the
+    model around it called it with (``{"training": False}``) and ``sequential`` whether it was a
+    ``keras.Sequential``, all kept from an import so that the model built again reads the same.
     """
 
     name: str
@@ -40,6 +40,7 @@ class Group:
     collapsed: bool = True
     inputs: tuple[str, ...] = ()
     call: dict[str, Any] = field(default_factory=dict)
+    sequential: bool = False
 
 
 def group_to_dict(g: Group) -> dict[str, Any]:
@@ -51,6 +52,8 @@ def group_to_dict(g: Group) -> dict[str, Any]:
         d["inputs"] = list(g.inputs)
     if g.call:
         d["call"] = dict(g.call)
+    if g.sequential:
+        d["sequential"] = True
     return d
 
 
@@ -66,7 +69,8 @@ def group_from_dict(d: Any, where: str = "group") -> Group:
     call = expect(d.get("call", {}), dict, f"{where}.call", "an object of call arguments")
     for k, v in call.items():
         expect(v, (bool, int, float, str, type(None)), f"{where}.call.{k}", "a plain value")
-    return Group(name, parent, collapsed, tuple(inputs), dict(call))
+    sequential = expect(d.get("sequential", False), bool, f"{where}.sequential", "true/false")
+    return Group(name, parent, collapsed, tuple(inputs), dict(call), sequential)
 
 
 # -- membership -----------------------------------------------------------------------
@@ -125,6 +129,23 @@ def boundary(graph: "LayerGraph", group: str) -> tuple[list[str], list[str]]:
     read_outside = {e.src for e in graph.edges if e.src in inside and e.dst not in inside}
     outputs = [nid for nid in graph.nodes if nid in inside and (nid in read_outside or nid in model_outputs)]
     return sources, outputs
+
+
+def as_chain(graph: "LayerGraph", group: str) -> list[str] | None:
+    """The layers of a group kept from a ``keras.Sequential`` that are still one chain (one
+    outside input, each layer fed by the one before, the last its only output), else ``None``."""
+    if not graph.groups[group].sequential:
+        return None
+    units = scope_order(graph, group)
+    sources, outputs = boundary(graph, group)
+    if len(sources) != 1 or any(kind != "node" for kind, _ in units):
+        return None
+    ids = [nid for _, nid in units]
+    feeds = [sources[0]] + ids[:-1]
+    if outputs != ids[-1:] or any(graph.inputs_of(nid) != [f] or graph.nodes[nid].is_operation
+                                  for nid, f in zip(ids, feeds)):
+        return None
+    return ids
 
 
 def scope_order(graph: "LayerGraph", scope: str | None) -> list[tuple[str, str]]:
@@ -218,5 +239,5 @@ def open_frames(graph: "LayerGraph") -> None:
                 graph.move(nid, (n.pos[0], n.pos[1] + FOOTROOM))
 
 
-__all__ = ["FOOTROOM", "HEADROOM", "Group", "boundary", "card_of", "card_pos", "chain", "children", "group_from_dict",
+__all__ = ["FOOTROOM", "HEADROOM", "Group", "as_chain", "boundary", "card_of", "card_pos", "chain", "children", "group_from_dict",
            "group_to_dict", "in_group", "members", "open_frames", "scope_order", "toggle_moves", "unit_in"]

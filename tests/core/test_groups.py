@@ -141,3 +141,17 @@ def test_renaming_a_layer_gives_its_keras_name_up_and_undo_restores_it(graph):
     assert "keras_name" not in bn.extra
     stack.undo()
     assert bn.name == "bn" and bn.extra["keras_name"] == "batch_norm"
+
+
+def test_a_sequential_group_stays_one_only_while_it_is_a_chain(graph):
+    from cnnstudio.core.groups import as_chain
+
+    assert as_chain(graph, "block") is None  # not imported from a keras.Sequential
+    graph.groups["block"].sequential = True
+    assert as_chain(graph, "block") == ids(graph, "conv2", "bn")
+    assert LayerGraph.from_dict(graph.to_dict()).groups["block"].sequential
+    add = graph.add_node("Add", name="skip")
+    graph.add_edge(graph.by_name("conv2").id, add.id)
+    graph.add_edge(graph.by_name("bn").id, add.id)
+    graph.set_group(add.id, "block")  # a branch inside: built as a functional model from now on
+    assert as_chain(graph, "block") is None

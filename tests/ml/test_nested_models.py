@@ -29,9 +29,15 @@ def nested_model() -> keras.Model:
     return model
 
 
-def nesting(model: keras.Model) -> list[str]:
-    """Every layer's path through the nested models, inputs aside: ``['mid/conv', 'mid/inner_seq/bn', ...]``."""
-    return [path for path, layer in leaf_layers(model) if not isinstance(layer, keras.layers.InputLayer)]
+def nesting(model: keras.Model) -> list[tuple[str, str]]:
+    """Every layer's path through the nested models and its class: ``[('mid/inner_seq/bn', 'BatchNormalization'), ...]``,
+    after each nested model's own: ``('mid/inner_seq', 'Sequential')``."""
+    out = []
+    for layer in model.layers:
+        out.append((layer.name, type(layer).__name__))
+        if isinstance(layer, keras.Model):
+            out += [(f"{layer.name}/{p}", k) for p, k in nesting(layer)]
+    return out
 
 
 def images(n=2):

@@ -16,7 +16,7 @@ import keras
 
 from cnnstudio.core.catalog import MANY, spec
 from cnnstudio.core.graph import GraphError, LayerGraph, Node, safe_name
-from cnnstudio.core.groups import boundary, scope_order
+from cnnstudio.core.groups import as_chain, boundary, scope_order
 
 from cnnstudio.ml.model import trust
 from cnnstudio.ml.model.operations import call_ports, fill_call
@@ -150,10 +150,15 @@ def _call_group(graph: LayerGraph, group: str, tensors: dict[str, Any]) -> None:
                          "a nested model needs both")
     names = group_input_names(graph, group, len(sources))
     inner = {s: keras.Input(shape=tuple(tensors[s].shape[1:]), name=n) for s, n in zip(sources, names)}
-    _build_scope(graph, group, inner)
+    chain = as_chain(graph, group)
+    if chain is None:
+        _build_scope(graph, group, inner)
     try:
-        sub = keras.Model([inner[s] for s in sources] if len(sources) > 1 else inner[sources[0]],
-                          [inner[o] for o in outputs] if len(outputs) > 1 else inner[outputs[0]], name=group)
+        if chain is not None:  # imported from a keras.Sequential and still one: a Sequential again
+            sub = keras.Sequential([inner[sources[0]], *(make_layer(graph.nodes[nid]) for nid in chain)], name=group)
+        else:
+            sub = keras.Model([inner[s] for s in sources] if len(sources) > 1 else inner[sources[0]],
+                              [inner[o] for o in outputs] if len(outputs) > 1 else inner[outputs[0]], name=group)
         result = sub([tensors[s] for s in sources] if len(sources) > 1 else tensors[sources[0]],
                      **graph.groups[group].call)
     except Exception as exc:

@@ -28,7 +28,7 @@ import keras
 
 from cnnstudio.core.catalog import spec
 from cnnstudio.core.graph import GraphError, LayerGraph, Node, safe_name
-from cnnstudio.core.groups import boundary, scope_order
+from cnnstudio.core.groups import as_chain, boundary, scope_order
 from cnnstudio.core.project import write_atomic
 
 from cnnstudio.ml.model.builder import BuildError, call_arguments, group_input_names, keras_name, make_layer
@@ -109,15 +109,25 @@ def _write_group(graph: LayerGraph, group: str, names: dict[str, str], taken: se
         raise BuildError(f"group {group} {'takes no input' if not sources else 'has no output'}: a nested model needs both")
     inner: dict[str, str] = {}
     body += ["", f"# nested model {_doc_text(group)}"]
+    chain = as_chain(graph, group)
+    inputs = []
     for src, name in zip(sources, group_input_names(graph, group, len(sources))):
-        var = inner[src] = _variable(name, taken)
-        taken.add(var)
-        body.append(f"{var} = keras.Input(shape={names[src]}.shape[1:], name={_lit(name)})")
-    _write_scope(graph, group, inner, taken, body)
+        inputs.append(f"keras.Input(shape={names[src]}.shape[1:], name={_lit(name)})")
+        if chain is None:
+            var = inner[src] = _variable(name, taken)
+            taken.add(var)
+            body.append(f"{var} = {inputs[-1]}")
     model_var = _variable(group, taken)
     taken.add(model_var)
-    body.append(f"{model_var} = keras.Model({_seq([inner[s] for s in sources])}, {_seq([inner[o] for o in outputs])}, "
-                f"name={_lit(group)})")
+    if chain is not None:  # imported from a keras.Sequential and still one: a Sequential again
+        body.append(f"{model_var} = keras.Sequential([")
+        body += [f"    {inputs[0]},"] + [_call(f"    {_constructor(graph.nodes[nid])}", _arguments(graph.nodes[nid]), ",")
+                                        for nid in chain]
+        body.append(f"], name={_lit(group)})")
+    else:
+        _write_scope(graph, group, inner, taken, body)
+        body.append(f"{model_var} = keras.Model({_seq([inner[s] for s in sources])}, "
+                    f"{_seq([inner[o] for o in outputs])}, name={_lit(group)})")
     results = []
     for o in outputs:
         var = names[o] = _variable(f"{graph.nodes[o].name}_out", taken)

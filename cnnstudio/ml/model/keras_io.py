@@ -333,7 +333,8 @@ def _read_nested(model: keras.Model, feeds: list[str], call: dict, graph: LayerG
     if len(inputs) != len(feeds):
         raise ModelImportError(f"nested model {model.name!r} takes {len(inputs)} inputs, is given {len(feeds)}")
     plain = {k: v for k, v in call.items() if isinstance(v, (bool, int, float, str))}  # training=False; no mask=None
-    graph.add_group(Group(model.name, parent, collapsed=False, inputs=inputs, call=plain))
+    graph.add_group(Group(model.name, parent, collapsed=False, inputs=inputs, call=plain,
+                          sequential=isinstance(model, keras.Sequential)))
     outs = _read_model(model, graph, sources, feeds, model.name)
     if len(outs) != 1:
         raise ModelImportError(f"nested model {model.name!r} has {len(outs)} outputs; nested models with several "
