@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable
 
-from .graph import Edge, LayerGraph, Node, node_from_dict, node_to_dict
+from .graph import Edge, GraphError, LayerGraph, Node, node_from_dict, node_to_dict
+from .groups import chain, toggle_moves
 
 
 class Command:
@@ -132,18 +133,62 @@ class SetParams(Command):
 
 
 class Rename(Command):
-    """Rename a node."""
+    """Rename a node (its Keras name too: a layer of a nested model renamed at import keeps its
+    file's name in ``extra["keras_name"]`` until the user names it)."""
 
     def __init__(self, graph: LayerGraph, node_id: str, name: str) -> None:
         super().__init__(graph)
         self.node_id, self.name, self.old = node_id, name, ""
+        self.keras_name: str | None = None
         self.text = f"rename to {name}"
 
     def do(self) -> None:
         self.old = self.graph.rename(self.node_id, self.name)
+        self.keras_name = self.graph.nodes[self.node_id].extra.pop("keras_name", None)
 
     def undo(self) -> None:
+        if self.keras_name is not None:
+            self.graph.nodes[self.node_id].extra["keras_name"] = self.keras_name
         self.graph.rename(self.node_id, self.old)
+
+
+class ToggleGroup(Command):
+    """Collapse a group to one card or expand it in place (``collapse=None``: the other way), moving
+    the layers below it up or down (:func:`~cnnstudio.core.groups.toggle_moves`)."""
+
+    def __init__(self, graph: LayerGraph, name: str, collapse: bool | None = None) -> None:
+        super().__init__(graph)
+        group = graph.groups.get(name)
+        if group is None:
+            raise GraphError(f"no group {name!r}")
+        self.name = name
+        self.collapse = not group.collapsed if collapse is None else bool(collapse)
+        self.was = group.collapsed
+        self.old: dict[str, tuple[float, float]] = {}
+        self.text = f"{'collapse' if self.collapse else 'expand'} {name}"
+
+    # The layers move while the group is collapsed (before an expand, after a collapse): hidden in
+    # its card they carry no edges, so a view has nothing to re-route until the group opens.
+    def do(self) -> None:
+        changes = self.collapse != self.graph.groups[self.name].collapsed
+        moves = toggle_moves(self.graph, self.name, self.collapse) if changes else {}
+        self.old = {nid: self.graph.nodes[nid].pos for nid in moves}
+        if self.collapse:
+            self.was = self.graph.set_collapsed(self.name, True)
+        self._move(moves)
+        if not self.collapse:
+            self.was = self.graph.set_collapsed(self.name, False)
+
+    def undo(self) -> None:
+        if not self.collapse:
+            self.graph.set_collapsed(self.name, self.was)
+        self._move(self.old)
+        if self.collapse:
+            self.graph.set_collapsed(self.name, self.was)
+
+    def _move(self, moves: dict[str, tuple[float, float]]) -> None:
+        for nid, pos in moves.items():
+            self.graph.move(nid, pos)
 
 
 class MoveNodes(Command):
@@ -184,6 +229,9 @@ class Paste(Command):
                 remap[node.id] = node.id = self.graph.new_id()
                 node.name = self.graph.unique_name(node.name)
                 node.pos = (node.pos[0] + self.offset[0], node.pos[1] + self.offset[1])
+                if node.group not in self.graph.groups or any(
+                        self.graph.groups[g].collapsed for g in chain(self.graph, node.group)):
+                    node.group = None  # only an open group of this graph takes a pasted layer in
                 self.graph.insert_node(node)
                 self.nodes.append(node)
             self.edges = [Edge(remap[s], remap[d], p) for s, d, p in self.clip["edges"]]

@@ -87,6 +87,7 @@ def check_graph_doc(data: Any) -> None:
             raise DocError(f"{where}[2] must be an input port from 0, not {edge[2]}")
     if data.get("outputs") is not None:
         expect_names(data["outputs"], "graph.outputs")
+    expect(data.get("groups", []), list, "graph.groups", "a list of groups")
 
 
 def check_node_doc(nd: Any, where: str) -> None:
@@ -100,6 +101,8 @@ def check_node_doc(nd: Any, where: str) -> None:
     expect(nd.get("params", {}), dict, f"{where}.params", "an object of parameter values")
     expect(nd.get("extra", {}), dict, f"{where}.extra", "an object")
     expect_numbers(nd.get("pos", [0, 0]), f"{where}.pos", length=2)
+    if nd.get("group") is not None:
+        expect(nd["group"], str, f"{where}.group", "a group name (a string)")
     if nd.get("known_shape") is not None:
         expect_numbers(nd["known_shape"], f"{where}.known_shape", integers=True)
     if nd.get("known_params") is not None:

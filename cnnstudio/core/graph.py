@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .catalog import MANY, spec
 from .doc_schema import DocError, check_graph_doc
+from .groups import Group, group_from_dict, group_to_dict
 from .params import ParamError
 from .signals import Signal
 
@@ -75,6 +76,7 @@ class Node:
     known_shape: tuple | None = None
     known_params: tuple[int, int] | None = None
     known_inputs: tuple[tuple, ...] | None = None
+    group: str | None = None  # the :class:`~cnnstudio.core.groups.Group` this layer belongs to directly
 
     @property
     def generic(self) -> bool:
@@ -128,13 +130,15 @@ class LayerGraph:
     """A directed acyclic graph of layers with change signals.
 
     Signals: ``node_added(node)``, ``node_removed(node)``, ``node_changed(node)``,
-    ``node_moved(node)``, ``edge_added(edge)``, ``edge_removed(edge)``, ``reset()``.
+    ``node_moved(node)``, ``edge_added(edge)``, ``edge_removed(edge)``, ``reset()``,
+    ``group_changed(group)`` (a group added or collapsed/expanded).
     """
 
     def __init__(self) -> None:
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         self._outputs: list[str] | None = None  # None: the sinks, in node order
+        self._groups: dict[str, Group] = {}
         self._bulk = 0
         self._ids = itertools.count(1)
         self.node_added = Signal()
@@ -144,6 +148,7 @@ class LayerGraph:
         self.edge_added = Signal()
         self.edge_removed = Signal()
         self.reset = Signal()
+        self.group_changed = Signal()
 
     # -- queries ----------------------------------------------------------------------
     @property
@@ -450,6 +455,7 @@ class LayerGraph:
         """Remove everything (emits ``reset``)."""
         self._nodes.clear()
         self._edges.clear()
+        self._groups.clear()
         self._outputs = None
         self.reset.emit()
 
@@ -458,7 +464,7 @@ class LayerGraph:
         """Make many changes (an import, a load) as one: the listeners hear one ``reset`` at the end
         of the outermost block instead of a signal per change."""
         signals = (self.node_added, self.node_removed, self.node_changed, self.node_moved,
-                   self.edge_added, self.edge_removed, self.reset)
+                   self.edge_added, self.edge_removed, self.reset, self.group_changed)
         self._bulk += 1
         try:
             with ExitStack() as stack:
@@ -470,6 +476,46 @@ class LayerGraph:
         if not self._bulk:
             self.reset.emit()
 
+    # -- groups (nested models): queries and helpers in :mod:`cnnstudio.core.groups` --
+    @property
+    def groups(self) -> Mapping[str, Group]:
+        """The groups by name, parents before their children (read-only)."""
+        return MappingProxyType(self._groups)
+
+    def add_group(self, group: Group) -> Group:
+        """Add ``group`` (its name Keras-safe and unused by other groups, its parent defined)."""
+        if not group.name.strip() or "/" in group.name:  # a Keras model's name: "mobilenetv2_1.00_224"
+            raise GraphError(f"{group.name!r} is not a valid group name (a model name without '/')")
+        if group.name in self._groups:
+            raise GraphError(f"a group called {group.name!r} already exists")
+        if group.parent is not None and group.parent not in self._groups:
+            raise GraphError(f"group {group.name!r}: its parent group {group.parent!r} does not exist")
+        self._groups[group.name] = group
+        self.group_changed.emit(group)
+        return group
+
+    def set_group(self, node_id: str, group: str | None) -> str | None:
+        """Put a node in ``group`` (``None``: in no group); returns the group it was in."""
+        node = self.node(node_id)
+        if group is not None and group not in self._groups:
+            raise GraphError(f"no group {group!r}")
+        old = node.group
+        if group != old:
+            node.group = group
+            self.node_changed.emit(node)
+        return old
+
+    def set_collapsed(self, name: str, collapsed: bool) -> bool:
+        """Collapse (show as one card) or expand a group; returns whether it was collapsed."""
+        group = self._groups.get(name)
+        if group is None:
+            raise GraphError(f"no group {name!r}")
+        old = group.collapsed
+        if bool(collapsed) != old:
+            group.collapsed = bool(collapsed)
+            self.group_changed.emit(group)
+        return old
+
     # -- serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (used by project files and the clipboard)."""
@@ -477,7 +523,17 @@ class LayerGraph:
             "nodes": [node_to_dict(n) for n in self._nodes.values()],
             "edges": [[e.src, e.dst, e.port] for e in self._edges],
             "outputs": self.output_ids,
+            **self._groups_dict(),
         }
+
+    def _groups_dict(self) -> dict[str, Any]:
+        """``{"groups": [...]}`` with the groups that hold layers (directly or through a child), or ``{}``."""
+        used = {n.group for n in self._nodes.values() if n.group is not None}
+        for name in reversed(list(self._groups)):  # children after parents: walk up from the children
+            if name in used and self._groups[name].parent is not None:
+                used.add(self._groups[name].parent)
+        kept = [group_to_dict(g) for g in self._groups.values() if g.name in used]
+        return {"groups": kept} if kept else {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LayerGraph":
@@ -488,7 +544,16 @@ class LayerGraph:
         except DocError as exc:
             raise GraphError(str(exc)) from None
         g = cls()
+        for i, gd in enumerate(data.get("groups", [])):
+            try:
+                g.add_group(group_from_dict(gd, f"graph.groups[{i}]"))
+            except DocError as exc:
+                raise GraphError(str(exc)) from None
+            except GraphError as exc:
+                raise GraphError(f"graph.groups[{i}]: {exc}") from None
         for i, nd in enumerate(data.get("nodes", [])):
+            if nd.get("group") is not None and nd["group"] not in g._groups:
+                raise GraphError(f"graph.nodes[{i}] ({nd['name']}): group {nd['group']!r} does not exist")
             try:
                 g.insert_node(node_from_dict(nd))
             except ParamError as exc:
@@ -520,6 +585,8 @@ def node_to_dict(n: Node) -> dict[str, Any]:
         d["known_params"] = list(n.known_params)
     if n.known_inputs is not None:
         d["known_inputs"] = [list(s) for s in n.known_inputs]
+    if n.group is not None:
+        d["group"] = n.group
     return d
 
 
@@ -533,7 +600,7 @@ def node_from_dict(d: dict[str, Any]) -> Node:
     return Node(str(d["id"]), sp.kind if sp else d["kind"], str(d["name"]), params,
                 tuple(d.get("pos", (0, 0))), dict(d.get("extra", {})),
                 tuple(known) if known is not None else None, tuple(kp) if kp is not None else None,
-                tuple(map(tuple, ki)) if ki is not None else None)
+                tuple(map(tuple, ki)) if ki is not None else None, d.get("group"))
 
 
 def _jsonable(v: Any) -> Any:

@@ -265,3 +265,20 @@ def infer(graph: LayerGraph, fallback: Fallback | None = None) -> GraphInference
         if nid not in out:
             out[nid] = NodeInfo(error=f"{graph.nodes[nid].name} is on a cycle", root_error=True, culprit=graph.nodes[nid].name)
     return out
+
+
+def group_info(graph: LayerGraph, inference: GraphInference, group: str) -> NodeInfo:
+    """A group's totals as one :class:`NodeInfo`: the parameters and FLOPs of all its layers, and
+    the output shape and receptive field of its output (of its first, when it has several)."""
+    from .groups import boundary, members
+
+    inside = [inference[nid] for nid in members(graph, group) if nid in inference]
+    outputs = boundary(graph, group)[1]
+    bad = next((i for i in inside if not i.ok), None)
+    if bad is not None:
+        return NodeInfo(error=bad.error, root_error=bad.root_error, culprit=bad.culprit)
+    out = inference.get(outputs[0]) if outputs else None
+    return NodeInfo(out.output_shape if out else None, sum(i.trainable for i in inside),
+                    sum(i.non_trainable for i in inside), sum(i.flops for i in inside),
+                    out.memory if out else 0, out.receptive_field if out else None,
+                    out.rf_note if out else "the group has no output")

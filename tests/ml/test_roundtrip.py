@@ -174,17 +174,6 @@ def test_keras2_argument_names_import_under_catalog_names(tmp_path):
     assert graph.by_name("lr").params == {"negative_slope": 0.2}
 
 
-def test_nested_model_is_one_generic_node():
-    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4), keras.layers.Dense(2)], name="inner")
-    inp = keras.Input((8,), name="x")
-    model = keras.Model(inp, keras.layers.Dense(1, name="head")(inner(inp)))
-    graph = graph_from_model(model)
-    node = graph.by_name("inner")
-    assert node.generic and node.known_shape == (2,) and node.known_params == (46, 0)
-    assert infer(graph).total_params == model.count_params()
-    assert build_model(graph).count_params() == model.count_params()
-
-
 def test_several_inputs_keep_the_models_order():
     a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
     out = keras.layers.Add(name="add")([keras.layers.Dense(2, name="da")(a), keras.layers.Dense(2, name="db")(b)])

@@ -4,6 +4,8 @@ A catalog node's Keras config is its edited parameters over the config entries t
 catalog does not edit (``node.extra["config"]``: initializers, regularizers, dtype...).
 A generic node is rebuilt from its whole serialized layer (``node.extra["layer"]``), and an
 operation node (``x + 3.0``) is also called as its model called it (:mod:`.operations`).
+Each group (:mod:`cnnstudio.core.groups`) becomes a ``keras.Model`` of its layers, called from
+the model around it, so the built model nests as the imported one did.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any, Callable
 import keras
 
 from cnnstudio.core.catalog import MANY, spec
-from cnnstudio.core.graph import LayerGraph, Node, safe_name
+from cnnstudio.core.graph import GraphError, LayerGraph, Node, safe_name
+from cnnstudio.core.groups import as_chain, boundary, scope_order
 
 from cnnstudio.ml.model import trust
 from cnnstudio.ml.model.operations import call_ports, fill_call
@@ -23,12 +26,18 @@ class BuildError(ValueError):
     """The graph cannot become a Keras model; the message names the layer."""
 
 
+def keras_name(node: Node) -> str:
+    """The name of ``node``'s Keras layer: its own, or the one its model file gave it when a layer
+    of another (nested) model took that name in the graph."""
+    return node.extra.get("keras_name") or node.name
+
+
 def layer_config(node: Node) -> dict[str, Any]:
     """The Keras ``get_config()`` dict of a catalog node."""
     cfg = dict(node.extra.get("config", {}))
     for k, v in node.params.items():
         cfg[k] = list(v) if isinstance(v, tuple) and k == "target_shape" else v
-    cfg["name"] = node.name
+    cfg["name"] = keras_name(node)
     return cfg
 
 
@@ -39,7 +48,7 @@ def make_layer(node: Node) -> keras.layers.Layer:
             if "layer" not in node.extra:
                 raise BuildError(f"{node.name}: layer kind {node.kind!r} is unknown and has no saved Keras config")
             layer_doc = dict(node.extra["layer"])
-            layer_doc["config"] = {**layer_doc.get("config", {}), "name": node.name}
+            layer_doc["config"] = {**layer_doc.get("config", {}), "name": keras_name(node)}
             codes = trust.code_in(layer_doc)
             refused = trust.untrusted(codes)
             if refused:  # a project file (or a graph) can carry a Lambda's code as well as a model file
@@ -83,20 +92,7 @@ def build_model(graph: LayerGraph, name: str = "model") -> keras.Model:
         raise BuildError("the graph has a cycle")
     if not graph.input_nodes():
         raise BuildError("the graph has no InputLayer")
-    for nid in order:
-        node = graph.nodes[nid]
-        if node.kind == "InputLayer":
-            tensors[nid] = keras.Input(shape=tuple(node.params["shape"]), name=node.name)
-            continue
-        srcs = graph.inputs_of(nid)
-        if not srcs:
-            raise BuildError(f"{node.name} has no input: connect a layer into it")
-        layer = make_layer(node)
-        args, kwargs = call_arguments(node, [tensors[s] for s in srcs])
-        try:
-            tensors[nid] = layer(*args, **kwargs)
-        except Exception as exc:
-            raise BuildError(f"{node.name} ({node.kind}): {exc}") from None
+    _build_scope(graph, None, tensors)
     inputs = [tensors[n.id] for n in graph.input_nodes()]
     outputs = [tensors[n.id] for n in graph.outputs()]
     if not outputs:
@@ -106,3 +102,66 @@ def build_model(graph: LayerGraph, name: str = "model") -> keras.Model:
                            outputs[0] if len(outputs) == 1 else outputs, name=name)
     except Exception as exc:
         raise BuildError(f"cannot make a model: {exc}") from None
+
+
+def _build_scope(graph: LayerGraph, scope: str | None, tensors: dict[str, Any]) -> None:
+    """Call every layer and nested model directly in ``scope`` (``None``: the whole graph), filling
+    ``tensors`` (node id -> output), which holds what feeds the scope from outside."""
+    try:
+        units = scope_order(graph, scope)
+    except GraphError as exc:
+        raise BuildError(str(exc)) from None
+    for what, key in units:
+        if what == "group":
+            _call_group(graph, key, tensors)
+            continue
+        node = graph.nodes[key]
+        if node.kind == "InputLayer":
+            if scope is not None:
+                raise BuildError(f"group {scope} holds the model input {node.name}: "
+                                 "a nested model takes its inputs from outside")
+            tensors[key] = keras.Input(shape=tuple(node.params["shape"]), name=node.name)
+            continue
+        srcs = graph.inputs_of(key)
+        if not srcs:
+            raise BuildError(f"{node.name} has no input: connect a layer into it")
+        layer = make_layer(node)
+        args, kwargs = call_arguments(node, [tensors[s] for s in srcs])
+        try:
+            tensors[key] = layer(*args, **kwargs)
+        except Exception as exc:
+            raise BuildError(f"{node.name} ({node.kind}): {exc}") from None
+
+
+def group_input_names(graph: LayerGraph, group: str, n: int) -> list[str]:
+    """Names of a group's ``n`` inputs: those of the model it was imported from, else ``<group>_input``."""
+    kept = list(graph.groups[group].inputs)
+    if len(kept) == n:
+        return kept
+    base = safe_name(group, "group")
+    return [f"{base}_input"] if n == 1 else [f"{base}_input_{k + 1}" for k in range(n)]
+
+
+def _call_group(graph: LayerGraph, group: str, tensors: dict[str, Any]) -> None:
+    """Build ``group`` as a ``keras.Model`` on fresh inputs shaped like what feeds it, and call it."""
+    sources, outputs = boundary(graph, group)
+    if not sources or not outputs:
+        raise BuildError(f"group {group} {'takes no input' if not sources else 'has no output'}: "
+                         "a nested model needs both")
+    names = group_input_names(graph, group, len(sources))
+    inner = {s: keras.Input(shape=tuple(tensors[s].shape[1:]), name=n) for s, n in zip(sources, names)}
+    chain = as_chain(graph, group)
+    if chain is None:
+        _build_scope(graph, group, inner)
+    try:
+        if chain is not None:  # imported from a keras.Sequential and still one: a Sequential again
+            sub = keras.Sequential([inner[sources[0]], *(make_layer(graph.nodes[nid]) for nid in chain)], name=group)
+        else:
+            sub = keras.Model([inner[s] for s in sources] if len(sources) > 1 else inner[sources[0]],
+                              [inner[o] for o in outputs] if len(outputs) > 1 else inner[outputs[0]], name=group)
+        result = sub([tensors[s] for s in sources] if len(sources) > 1 else tensors[sources[0]],
+                     **graph.groups[group].call)
+    except Exception as exc:
+        raise BuildError(f"group {group}: {exc}") from None
+    for o, t in zip(outputs, result if len(outputs) > 1 else [result]):
+        tensors[o] = t

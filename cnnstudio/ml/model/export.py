@@ -8,7 +8,8 @@ constants included: ``add = keras.saving.deserialize_keras_object({...})(conv, 3
 script is the architecture; the trained weights travel beside it as a ``.weights.h5`` file
 (:func:`save_python`), which the script loads when it is there. A ``.keras`` / ``.h5``
 file holds both (:func:`save_keras`): the trained weights are copied in by
-:mod:`cnnstudio.ml.model.weights`.
+:mod:`cnnstudio.ml.model.weights`. A group is written as the builder builds it: its layers on
+their own inputs, made a ``keras.Model`` and called from the model around it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from typing import Any
 import keras
 
 from cnnstudio.core.catalog import spec
-from cnnstudio.core.graph import LayerGraph, Node, safe_name
+from cnnstudio.core.graph import GraphError, LayerGraph, Node, safe_name
+from cnnstudio.core.groups import as_chain, boundary, scope_order
 from cnnstudio.core.project import write_atomic
 
-from cnnstudio.ml.model.builder import BuildError, call_arguments, make_layer
+from cnnstudio.ml.model.builder import BuildError, call_arguments, group_input_names, keras_name, make_layer
 from cnnstudio.ml.model.weights import TrainedModel, build_trained
 
 #: Modules whose serialized objects are written as constructor calls (``keras.initializers.HeNormal(seed=1)``).
@@ -50,19 +52,8 @@ def python_code(graph: LayerGraph, name: str = "model", weights_file: str | None
         raise BuildError("the graph has a cycle")
     names: dict[str, str] = {}
     body: list[str] = []
-    for nid in order:
-        node = graph.nodes[nid]
-        var = names[nid] = _variable(node.name, set(names.values()))
-        if node.kind == "InputLayer":
-            body.append(f"{var} = keras.Input(shape={_lit(tuple(node.params['shape']))}, name={_lit(node.name)})")
-            continue
-        srcs = [_Source(names[s]) for s in graph.inputs_of(nid)]
-        if not srcs:
-            raise BuildError(f"{node.name} has no input: connect a layer into it")
-        args, kwargs = call_arguments(node, srcs, _constant)
-        call = ", ".join([_lit(a) for a in args] + [f"{k}={_lit(v)}" for k, v in kwargs.items()])
-        body.append(_call(f"{var} = {_constructor(node)}", _arguments(node), f"({call})"))
-    ins = [names[n.id] for n in graph.input_nodes()]
+    _write_scope(graph, None, names, set(), body)
+    ins = [names[n.id] for n in graph.input_nodes() if n.id in names]
     outs = [names[n.id] for n in graph.outputs()]
     if not ins or not outs:
         raise BuildError("the graph needs an InputLayer and an output layer")
@@ -83,6 +74,67 @@ def python_code(graph: LayerGraph, name: str = "model", weights_file: str | None
                  "if WEIGHTS.is_file():", "    model.load_weights(WEIGHTS)"]
     tail += ["", 'if __name__ == "__main__":', "    model.summary()", ""]
     return "\n".join(head + body + tail)
+
+
+def _write_scope(graph: LayerGraph, scope: str | None, names: dict[str, str], taken: set[str], body: list[str]) -> None:
+    """Append the lines of every layer and nested model directly in ``scope`` to ``body``;
+    ``names`` maps node ids to their variables (what feeds the scope from outside included)."""
+    try:
+        units = scope_order(graph, scope)
+    except GraphError as exc:
+        raise BuildError(str(exc)) from None
+    for what, nid in units:
+        if what == "group":
+            _write_group(graph, nid, names, taken, body)
+            continue
+        node = graph.nodes[nid]
+        var = names[nid] = _variable(node.name, taken)
+        taken.add(var)
+        if node.kind == "InputLayer":
+            body.append(f"{var} = keras.Input(shape={_lit(tuple(node.params['shape']))}, name={_lit(node.name)})")
+            continue
+        srcs = [_Source(names[s]) for s in graph.inputs_of(nid)]
+        if not srcs:
+            raise BuildError(f"{node.name} has no input: connect a layer into it")
+        args, kwargs = call_arguments(node, srcs, _constant)
+        call = ", ".join([_lit(a) for a in args] + [f"{k}={_lit(v)}" for k, v in kwargs.items()])
+        body.append(_call(f"{var} = {_constructor(node)}", _arguments(node), f"({call})"))
+
+
+def _write_group(graph: LayerGraph, group: str, names: dict[str, str], taken: set[str], body: list[str]) -> None:
+    """A group as the builder makes it: inputs shaped like what feeds it, its layers, a ``keras.Model``
+    of them, then one call of that model from the model around it."""
+    sources, outputs = boundary(graph, group)
+    if not sources or not outputs:
+        raise BuildError(f"group {group} {'takes no input' if not sources else 'has no output'}: a nested model needs both")
+    inner: dict[str, str] = {}
+    body += ["", f"# nested model {_doc_text(group)}"]
+    chain = as_chain(graph, group)
+    inputs = []
+    for src, name in zip(sources, group_input_names(graph, group, len(sources))):
+        inputs.append(f"keras.Input(shape={names[src]}.shape[1:], name={_lit(name)})")
+        if chain is None:
+            var = inner[src] = _variable(name, taken)
+            taken.add(var)
+            body.append(f"{var} = {inputs[-1]}")
+    model_var = _variable(group, taken)
+    taken.add(model_var)
+    if chain is not None:  # imported from a keras.Sequential and still one: a Sequential again
+        body.append(f"{model_var} = keras.Sequential([")
+        body += [f"    {inputs[0]},"] + [_call(f"    {_constructor(graph.nodes[nid])}", _arguments(graph.nodes[nid]), ",")
+                                        for nid in chain]
+        body.append(f"], name={_lit(group)})")
+    else:
+        _write_scope(graph, group, inner, taken, body)
+        body.append(f"{model_var} = keras.Model({_seq([inner[s] for s in sources])}, "
+                    f"{_seq([inner[o] for o in outputs])}, name={_lit(group)})")
+    results = []
+    for o in outputs:
+        var = names[o] = _variable(f"{graph.nodes[o].name}_out", taken)
+        taken.add(var)
+        results.append(var)
+    call = ", ".join([_seq([names[s] for s in sources])] + [f"{k}={_lit(v)}" for k, v in graph.groups[group].call.items()])
+    body += [f"{', '.join(results)} = {model_var}({call})", ""]
 
 
 def save_keras(graph: LayerGraph, path: str | Path, name: str = "model",
@@ -167,7 +219,7 @@ def _arguments(node: Node) -> list[str]:
         if not differ:
             break
         chosen |= differ
-    return [f"{k}={_lit(cfg[k])}" for k in keys if k in chosen] + [f"name={_lit(node.name)}"]
+    return [f"{k}={_lit(cfg[k])}" for k in keys if k in chosen] + [f"name={_lit(keras_name(node))}"]
 
 
 @lru_cache(maxsize=None)

@@ -8,6 +8,9 @@ dtype, trainable...) is kept in ``node.extra["config"]``, so
 becomes a generic node that keeps its serialized layer and the shape and parameter counts
 Keras reported, so inference works later without TensorFlow. A raw Keras operation between
 layers (``x + 3.0``) becomes a generic node too, one that keeps its call (:mod:`.operations`).
+A nested model (a backbone called as a layer) becomes its layers in a group
+(:mod:`cnnstudio.core.groups`) named after it, to any depth; a layer whose name another layer
+already has is renamed in the graph and keeps its Keras name (``extra["keras_name"]``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from cnnstudio.core.catalog import spec
 from cnnstudio.core.doc_schema import DocError, check_keras_doc
 from cnnstudio.core.graph import LayerGraph, Node
+from cnnstudio.core.groups import Group, chain, open_frames, toggle_moves
 from cnnstudio.core.inference import NodeInfo, infer_node
 from cnnstudio.core.layout import apply_layout
 from cnnstudio.core.params import ParamError
@@ -216,45 +220,76 @@ def first_line(msg: str) -> str:
 def graph_from_model(model: keras.Model) -> LayerGraph:
     """A laid-out :class:`LayerGraph` with ``model``'s layers, wiring and configuration.
 
-    Functional models (branches and merges included) and Sequential models are read;
-    a nested model becomes one generic node. Raises :class:`ModelImportError` for models
-    the graph cannot express (shared layers, layers with several outputs).
+    Functional models (branches and merges included) and Sequential models are read, and
+    a nested model becomes its layers in a group, collapsed. Raises :class:`ModelImportError`
+    for models the graph cannot express (shared layers, layers with several outputs).
     """
     try:
-        input_shape = model.input_shape
+        model.input_shape
     except (AttributeError, ValueError):
         raise ModelImportError(f"model {model.name!r} has no input shape yet: build it or give it an Input") from None
     graph = LayerGraph()
-    layers = {layer.name: layer for layer in model.layers}
-    if isinstance(model, keras.Sequential):
-        _read_sequential(model, input_shape, graph)
-    else:
-        _read_functional(model, graph)
-    _check_against_keras(graph, layers)
+    sources: dict[str, keras.Operation] = {}  # node id -> the Keras layer it was read from
+    graph.set_outputs(_read_model(model, graph, sources))
+    _check_against_keras(graph, sources)
     apply_layout(graph)
+    open_frames(graph)
+    for name in sorted(graph.groups, key=lambda g: -len(chain(graph, g))):  # innermost first: each sees its own height
+        for nid, pos in toggle_moves(graph, name, collapse=True).items():
+            graph.move(nid, pos)
+        graph.set_collapsed(name, True)
     return graph
 
 
-def _read_sequential(model: keras.Sequential, input_shape, graph: LayerGraph) -> None:
+def _read_model(model: keras.Model, graph: LayerGraph, sources: dict, feeds: list[str] | None = None,
+                group: str | None = None) -> list[str]:
+    """Read ``model``'s layers into ``graph`` (into ``group``); returns the ids of its output nodes.
+
+    ``feeds`` are the nodes a nested model's inputs take, in order; the outermost model
+    (``feeds=None``) makes its InputLayer nodes.
+    """
+    if isinstance(model, keras.Sequential):
+        return _read_sequential(model, graph, sources, feeds, group)
+    return _read_functional(model, graph, sources, feeds, group)
+
+
+def _read_sequential(model: keras.Sequential, graph: LayerGraph, sources: dict, feeds: list[str] | None,
+                     group: str | None) -> list[str]:
+    input_shape = model.input_shape
     if isinstance(input_shape, list):
-        raise ModelImportError("a Sequential model with several inputs cannot be read")
-    first = model.get_config()["layers"][0]
-    name = first["config"]["name"] if first["class_name"] == "InputLayer" else "input"
-    last = graph.add_node("InputLayer", {"shape": tuple(input_shape[1:])}, name=name)
+        raise ModelImportError(f"{model.name}: a Sequential model with several inputs cannot be read")
+    if feeds is None:
+        last = graph.add_node("InputLayer", {"shape": tuple(input_shape[1:])}, name=_sequential_input(model)).id
+    else:
+        last = feeds[0]
     for layer in model.layers:
-        node = _node_for(layer, graph)
-        graph.add_edge(last.id, node.id, 0, check=False)
-        last = node
-    graph.set_outputs([last.id])
+        if isinstance(layer, keras.Model):
+            last = _read_nested(layer, [last], {}, graph, sources, group)
+            continue
+        node = _node_for(layer, graph, group)
+        sources[node.id] = layer
+        graph.add_edge(last, node.id, 0, check=False)
+        last = node.id
+    return [last]
 
 
-def _read_functional(model: keras.Model, graph: LayerGraph) -> None:
+def _sequential_input(model: keras.Sequential) -> str:
+    """The name of a Sequential model's input: its InputLayer's, else ``input``."""
+    first = model.get_config()["layers"][0]
+    return first["config"]["name"] if first["class_name"] == "InputLayer" else "input"
+
+
+def _read_functional(model: keras.Model, graph: LayerGraph, sources: dict, feeds: list[str] | None,
+                     group: str | None) -> list[str]:
     cfg = model.get_config()
     entries = {entry.get("name") or entry["config"]["name"]: entry for entry in cfg["layers"]}
     layers = {op.name: op for op in model.operations}  # the layers and the raw operations between them
     ids: dict[str, str] = {}
     # the inputs first, in the model's order: the builder hands them to keras.Model in node order
-    for name, *_ in _histories(cfg["input_layers"], "model inputs"):
+    for k, (name, *_) in enumerate(_histories(cfg["input_layers"], f"{model.name} inputs")):
+        if feeds is not None:
+            ids[name] = feeds[k]
+            continue
         batch_shape = entries[name]["config"].get("batch_shape") or (None,) + tuple(layers[name].output.shape[1:])
         ids[name] = graph.add_node("InputLayer", {"shape": tuple(batch_shape[1:])}, name=name).id
     for name, entry in entries.items():
@@ -263,17 +298,48 @@ def _read_functional(model: keras.Model, graph: LayerGraph) -> None:
             raise ModelImportError(f"layer {name!r} is shared (called {len(nodes)} times): shared layers are not supported")
         if name in ids:
             continue
-        if isinstance(layers[name], keras.layers.Layer):
-            node = _node_for(layers[name], graph)
+        layer = layers[name]
+        if isinstance(layer, keras.Model):
+            call = nodes[0] if nodes else {}
+            srcs = _inbound_layers(name, call)
+            feeds = [ids[s] for s in srcs if s in ids]
+            ids[name] = _read_nested(layer, feeds, call.get("kwargs", {}), graph, sources, group, len(srcs))
+            continue
+        if isinstance(layer, keras.layers.Layer):
+            node = _node_for(layer, graph, group)
             srcs = _inbound_layers(name, nodes[0] if nodes else {})
         else:
-            node, srcs = _operation_node(layers[name], nodes[0], graph)
+            node, srcs = _operation_node(layer, nodes[0], graph, group)
+        sources[node.id] = layer
         ids[name] = node.id
         for port, src in enumerate(srcs):
             if src not in ids:
                 raise ModelImportError(f"layer {name!r} is fed by {src!r}, which comes later in the model")
             graph.add_edge(ids[src], node.id, port, check=False)
-    graph.set_outputs([ids[h[0]] for h in _histories(cfg["output_layers"], "model outputs")])
+    return [ids[h[0]] for h in _histories(cfg["output_layers"], f"{model.name} outputs")]
+
+
+def _read_nested(model: keras.Model, feeds: list[str], call: dict, graph: LayerGraph, sources: dict,
+                 parent: str | None, n_inputs: int | None = None) -> str:
+    """Read a model called as a layer into a new group named after it; returns its output node's id."""
+    if model.name in graph.groups:
+        raise ModelImportError(f"two nested models are called {model.name!r}: a model called twice is not supported")
+    if n_inputs is not None and len(feeds) != n_inputs:
+        raise ModelImportError(f"nested model {model.name!r} is fed by a layer that comes later in the model")
+    if isinstance(model, keras.Sequential):
+        inputs = (_sequential_input(model),)
+    else:
+        inputs = tuple(h[0] for h in _histories(model.get_config()["input_layers"], f"{model.name} inputs"))
+    if len(inputs) != len(feeds):
+        raise ModelImportError(f"nested model {model.name!r} takes {len(inputs)} inputs, is given {len(feeds)}")
+    plain = {k: v for k, v in call.items() if isinstance(v, (bool, int, float, str))}  # training=False; no mask=None
+    graph.add_group(Group(model.name, parent, collapsed=False, inputs=inputs, call=plain,
+                          sequential=isinstance(model, keras.Sequential)))
+    outs = _read_model(model, graph, sources, feeds, model.name)
+    if len(outs) != 1:
+        raise ModelImportError(f"nested model {model.name!r} has {len(outs)} outputs; nested models with several "
+                               "outputs are not supported")
+    return outs[0]
 
 
 def _histories(value: Any, where: str) -> list[list]:
@@ -308,7 +374,8 @@ def _inbound_layers(name: str, node: dict) -> list[str]:
     return [h[0] for h in _histories(args[:1], f"layer {name!r}")]
 
 
-def _operation_node(op: keras.Operation, node_data: dict, graph: LayerGraph) -> tuple[Node, list[str]]:
+def _operation_node(op: keras.Operation, node_data: dict, graph: LayerGraph, group: str | None
+                    ) -> tuple[Node, list[str]]:
     """The node for a raw operation's call and the names of the layers feeding it, by port."""
     tensors, call = read_call(node_data)
     histories = [t["keras_history"] for t in tensors]
@@ -317,20 +384,33 @@ def _operation_node(op: keras.Operation, node_data: dict, graph: LayerGraph) -> 
             raise ModelImportError(f"operation {op.name!r}: output {h[2]} of layer {h[0]!r} is used; "
                                    "layers with several outputs are not supported")
     kind = merge_kind(type(op).__name__, call, [t["shape"] for t in tensors])
-    node = graph.add_node(kind, name=op.name) if kind else _generic_node(op, graph, call=call)
+    if kind:
+        name, extra = _free_name(graph, op.name)
+        node = graph.add_node(kind, name=name, extra=extra)
+        graph.set_group(node.id, group)
+    else:
+        node = _generic_node(op, graph, group, call=call)
     return node, [h[0] for h in histories]
 
 
-def _node_for(layer: keras.layers.Layer, graph: LayerGraph) -> Node:
+def _free_name(graph: LayerGraph, name: str) -> tuple[str, dict]:
+    """A graph name for the Keras layer ``name`` (a nested model's layer may share it with
+    another), and the extra config keeping the Keras name when the graph's differs."""
+    if graph.by_name(name) is None:
+        return name, {}
+    return graph.unique_name(name), {"keras_name": name}
+
+
+def _node_for(layer: keras.layers.Layer, graph: LayerGraph, group: str | None) -> Node:
     """A catalog node for ``layer`` where the catalog can express its config, else a generic one."""
-    if graph.by_name(layer.name) is not None:
-        raise ModelImportError(f"two layers are called {layer.name!r}")
     parts = catalog_parts(layer)
     if parts is not None:
         kind, params, extra_cfg = parts
-        node = graph.add_node(kind, params, name=layer.name, extra={"config": extra_cfg})
+        name, extra = _free_name(graph, layer.name)
+        node = graph.add_node(kind, params, name=name, extra={"config": extra_cfg, **extra})
+        graph.set_group(node.id, group)
     else:
-        node = _generic_node(layer, graph)
+        node = _generic_node(layer, graph, group)
     return node
 
 
@@ -358,17 +438,24 @@ def catalog_parts(layer: keras.layers.Layer) -> tuple[str, dict, dict] | None:
     return kind, params, extra
 
 
-def _generic_node(layer: keras.layers.Layer | keras.Operation, graph: LayerGraph, node_id: str | None = None,
-                  call: dict | None = None) -> Node:
-    """A generic node for ``layer``, or for an operation and its recorded ``call``."""
+def _generic_node(layer: keras.layers.Layer | keras.Operation, graph: LayerGraph, group: str | None,
+                  node_id: str | None = None, call: dict | None = None, name: str | None = None) -> Node:
+    """A generic node for ``layer``, or for an operation and its recorded ``call`` (``node_id`` and
+    ``name``: to take the place of the catalog node read for it)."""
     doc = keras.saving.serialize_keras_object(layer)
     kind = type(layer).__name__
-    extra = {"layer": doc}
+    extra: dict[str, Any] = {"layer": doc}
     if call is not None:
         kind, extra["call"] = operation_kind(kind), call
     elif spec(kind) is not None:  # a catalog name the catalog cannot express here: keep it apart
         kind = f"{doc.get('module') or 'keras.layers'}.{kind}"
-    node = Node(node_id or graph.new_id(), kind, layer.name, {}, extra=json.loads(json.dumps(extra, default=_jsonable)))
+    if name is None:
+        name, renamed = _free_name(graph, layer.name)
+        extra.update(renamed)
+    elif name != layer.name:
+        extra["keras_name"] = layer.name
+    node = Node(node_id or graph.new_id(), kind, name, {}, extra=json.loads(json.dumps(extra, default=_jsonable)),
+                group=group)
     node.known_shape = _output_shape(layer)
     node.known_params = weight_counts(layer)
     inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
@@ -393,27 +480,34 @@ def _output_shape(layer: keras.layers.Layer | keras.Operation) -> tuple:
     return _shape(out)
 
 
+def _fits(keras_shape: tuple, shape: tuple | None) -> bool:
+    """True if ``shape`` is ``keras_shape`` with its open (``None``) sizes filled in."""
+    return shape is not None and len(shape) == len(keras_shape) and all(
+        k is None or k == s for k, s in zip(keras_shape, shape))
+
+
 def _shape(tensor) -> tuple:
     """A symbolic tensor's shape without the batch axis, as plain ints (None: any size)."""
     return tuple(None if d is None else int(d) for d in tensor.shape[1:])
 
 
-def _check_against_keras(graph: LayerGraph, layers: dict[str, keras.layers.Layer]) -> None:
+def _check_against_keras(graph: LayerGraph, sources: dict[str, keras.Operation]) -> None:
     """Make any catalog node whose inferred shape or parameters differ from Keras's generic.
 
     The catalog's arithmetic is tested against Keras; this keeps an import faithful even
-    for a configuration those tests never met.
+    for a configuration those tests never met. A size Keras leaves open (a backbone built for
+    any image size, called on a fixed one) fits any size.
     """
     infos: dict[str, NodeInfo] = {}
     for nid in graph.topological_order():
         node = graph.nodes[nid]
         ins = [infos[s] for s in graph.inputs_of(nid)]
         info = infer_node(node, ins)
-        layer = layers.get(node.name)
+        layer = sources.get(nid)
         if layer is not None and not node.generic and node.kind != "InputLayer":
-            want = (_output_shape(layer),) + weight_counts(layer)
-            if not info.ok or (info.output_shape, info.trainable, info.non_trainable) != want:
-                node = _generic_node(layer, graph, node_id=nid)
+            want = _output_shape(layer)
+            if not info.ok or not _fits(want, info.output_shape) or (info.trainable, info.non_trainable) != weight_counts(layer):
+                node = _generic_node(layer, graph, node.group, node_id=nid, name=node.name)
                 graph.replace_node(node)
                 info = infer_node(node, ins)
         infos[nid] = info

@@ -65,21 +65,39 @@ def trained_weights_file(project: Project) -> Path | None:
     return None
 
 
+def leaf_layers(model: keras.Model, prefix: str = "") -> list[tuple[str, keras.layers.Layer]]:
+    """``(path, layer)`` for every layer of ``model``, nested models opened: ``'resnet50/conv1_conv'``."""
+    out: list[tuple[str, keras.layers.Layer]] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out += leaf_layers(layer, f"{prefix}{layer.name}/")
+        else:
+            out.append((f"{prefix}{layer.name}", layer))
+    return out
+
+
 def copy_weights(source: keras.Model, target: keras.Model) -> list[str]:
     """Copy each layer's weights from ``source`` into ``target``'s layer of the same name.
 
-    Returns the names of ``target``'s layers with weights that found no layer of that name
-    with the same weight shapes (they keep what they had). Values are copied as they are.
+    Layers of nested models are matched by their path (``backbone/conv1``), else by their
+    name where only one layer of ``source`` has it (a model nested since, or no longer).
+    Returns the paths of ``target``'s layers with weights that found no such layer with the
+    same weight shapes (they keep what they had). Values are copied as they are.
     """
-    by_name = {layer.name: layer for layer in source.layers}
+    by_path = dict(leaf_layers(source))
+    by_name: dict[str, list] = {}
+    for layer in by_path.values():
+        by_name.setdefault(layer.name, []).append(layer)
     missing = []
-    for layer in target.layers:
+    for path, layer in leaf_layers(target):
         if not layer.weights:
             continue
-        src = by_name.get(layer.name)
+        src = by_path.get(path)
+        if src is None and len(by_name.get(layer.name, ())) == 1:
+            src = by_name[layer.name][0]
         values = src.get_weights() if src is not None else None
         if values is None or [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
-            missing.append(layer.name)
+            missing.append(path)
             continue
         layer.set_weights(values)
     return missing
@@ -101,7 +119,7 @@ def build_trained(graph: LayerGraph, name: str, weights: str | Path | None) -> T
     except (ValueError, OSError) as exc:
         raise BuildError(f"cannot read the trained weights: {first_line(str(exc)) or type(exc).__name__}") from None
     missing = copy_weights(source, model)
-    with_weights = [layer.name for layer in model.layers if layer.weights]
+    with_weights = [path for path, layer in leaf_layers(model) if layer.weights]
     if with_weights and len(missing) == len(with_weights):
         raise BuildError(f"{weights} holds another network: none of the graph's layers "
                          f"({', '.join(with_weights[:3])}...) is in it with the same shape")
@@ -113,4 +131,5 @@ def build_project(project: Project) -> TrainedModel:
     return build_trained(project.graph, project.name, trained_weights_file(project))
 
 
-__all__ = ["ARCHITECTURE_ONLY", "TrainedModel", "build_project", "build_trained", "copy_weights", "trained_weights_file"]
+__all__ = ["ARCHITECTURE_ONLY", "TrainedModel", "build_project", "build_trained", "copy_weights", "leaf_layers",
+           "trained_weights_file"]

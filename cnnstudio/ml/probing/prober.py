@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnstudio.core.graph import LayerGraph, safe_name
-from cnnstudio.core.inference import ReceptiveField, infer
+from cnnstudio.core.inference import ReceptiveField, group_info, infer
 
 from cnnstudio.ml.probing.unit_fields import UnitField
 from cnnstudio.ml.probing.filters import CONV_KINDS
@@ -448,6 +448,10 @@ class Prober:
         info = infer(graph)
         self._fields = {graph.nodes[nid].name: i.receptive_field for nid, i in info.items()}
         self._field_notes = {graph.nodes[nid].name: i.rf_note or i.error or "" for nid, i in info.items()}
+        for name in graph.groups:  # a nested model is one layer of the model: its output's field
+            group = group_info(graph, info, name)
+            self._fields.setdefault(name, group.receptive_field)
+            self._field_notes.setdefault(name, group.rf_note or group.error or "")
         return self._fields
 
     def field_note(self, layer: str) -> str:

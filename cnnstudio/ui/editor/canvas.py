@@ -2,7 +2,8 @@
 
 The view owns the gestures that are not about single items: dropping palette layers,
 zoom (wheel, Ctrl+=/Ctrl+-), pan (middle drag, or Space + drag), the keyboard and context
-menu actions (delete, copy, paste, duplicate, select all, layout, fit) and image export.
+menu actions (delete, copy, paste, duplicate, select all, layout, fit, collapse/expand a
+nested model's group) and image export.
 Its actions are also put in the main window's Edit and View menus.
 """
 
@@ -91,6 +92,8 @@ class CanvasView(QGraphicsView):
         self.select_all_action = self._act("Select &All", s.select_all, (QKeySequence.SelectAll,))
         self.layout_action = self._act("Arrange &Layers", self.auto_layout, ("Ctrl+L",),
                                        "Lay the network out in rows, inputs at the top")
+        self.group_action = self._act("Collapse/Expand &Group", s.toggle_selected_group, ("Ctrl+G",),
+                                      "Expand the selected nested model's card, or collapse the group of the selected layer")
         self.fit_action = self._act("&Fit to View", self.fit, ("F",))
         self.zoom_in_action = self._act("Zoom &In", lambda: self.zoom(1.25), ("Ctrl+=", QKeySequence.ZoomIn))
         self.zoom_out_action = self._act("Zoom &Out", lambda: self.zoom(0.8), ("Ctrl+-", QKeySequence.ZoomOut))
@@ -104,7 +107,7 @@ class CanvasView(QGraphicsView):
     def edit_actions(self) -> list[QAction]:
         """Actions for an Edit menu."""
         return [self.delete_action, self.copy_action, self.paste_action, self.duplicate_action,
-                self.select_all_action, self.layout_action]
+                self.select_all_action, self.layout_action, self.group_action]
 
     def view_actions(self) -> list[QAction]:
         """Actions for a View menu."""
@@ -128,7 +131,7 @@ class CanvasView(QGraphicsView):
 
     def fit(self) -> None:
         """Show the whole network (never magnified past 1.5x)."""
-        rect = self.graph_scene.itemsBoundingRect()
+        rect = self.graph_scene.shown_rect()
         if rect.isEmpty():
             return
         self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.KeepAspectRatio)
@@ -139,7 +142,7 @@ class CanvasView(QGraphicsView):
 
     def show_graph(self) -> None:
         """Frame a freshly loaded network: all of it, or its top at a readable size if it is tall."""
-        rect = self.graph_scene.itemsBoundingRect()
+        rect = self.graph_scene.shown_rect()
         if rect.isEmpty():
             return
         self.fit()
@@ -319,6 +322,8 @@ class CanvasView(QGraphicsView):
             menu.addAction(self.delete_action)
         if has_nodes:
             menu.addActions([self.copy_action, self.duplicate_action])
+            if any(self.studio.graph.nodes[i].group is not None for i in self.graph_scene.selected_node_ids()):
+                menu.addAction(self.group_action)
         menu.addAction(self.paste_action)
         menu.addSeparator()
         menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
@@ -335,7 +340,7 @@ class CanvasView(QGraphicsView):
         if suffix not in (".png", ".svg"):
             raise ValueError(f"cannot export {path.name}: choose a .png or .svg file name")
         scene = self.graph_scene
-        rect = scene.itemsBoundingRect()
+        rect = scene.shown_rect()
         if rect.isEmpty():
             raise ValueError("the graph is empty: nothing to export")
         rect = rect.adjusted(-30, -30, 30, 30)

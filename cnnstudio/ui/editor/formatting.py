@@ -13,6 +13,11 @@ def count(n: int) -> str:
 
 def flops(n: int) -> str:
     """FLOPs of one forward pass: ``235200`` -> ``'235.2 K'``, exact below a thousand."""
+    return compact(n)
+
+
+def compact(n: int) -> str:
+    """A large count in a few characters: ``23587712`` -> ``'23.6 M'``, exact below a thousand."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"

@@ -78,7 +78,7 @@ class WireDrag:
         for it in self.scene.items(pos):
             if isinstance(it, PortItem):
                 return it.node_item
-            if isinstance(it, NodeItem):
+            if isinstance(it, NodeItem) and it.node_id in self.scene.nodes:  # not a group's card
                 return it
         return None
 
