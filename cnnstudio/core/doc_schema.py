@@ -100,6 +100,7 @@ def check_node_doc(nd: Any, where: str) -> None:
     expect(nd.get("params", {}), dict, f"{where}.params", "an object of parameter values")
     expect(nd.get("extra", {}), dict, f"{where}.extra", "an object")
     expect_numbers(nd.get("pos", [0, 0]), f"{where}.pos", length=2)
+    expect(nd.get("frozen", False), bool, f"{where}.frozen", "true/false")
     if nd.get("known_shape") is not None:
         expect_numbers(nd["known_shape"], f"{where}.known_shape", integers=True)
     if nd.get("known_params") is not None:
