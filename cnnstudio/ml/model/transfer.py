@@ -181,7 +181,7 @@ def transfer_project(base: Project, backbone: Backbone, cut: str | None = None, 
     model = backbone.model
     cut = cut or default_cut(model)
     check_cut(model, cut)
-    classes = list(classes) if classes is not None else list(load_dataset(base.data, base.preprocessing).classes)
+    classes = list(classes) if classes is not None else dataset_classes(base)
     if len(classes) < 2:
         raise TransferError(f"the project's dataset has {len(classes)} class(es): a new head needs at least two")
     cut_model = keras.Model(model.inputs, model.get_layer(cut).output, name=model.name)
@@ -204,9 +204,36 @@ def transfer_project(base: Project, backbone: Backbone, cut: str | None = None, 
     return project
 
 
+def dataset_classes(project: Project) -> list[str]:
+    """The class names of ``project``'s dataset, in its label order (what a new head must output)."""
+    return list(load_dataset(project.data, project.preprocessing).classes)
+
+
+@dataclass
+class Preview:
+    """What the transfer dialog shows before anything is built: the backbone's name, where it may
+    be cut (and the default), and the classes the head will have."""
+
+    name: str
+    cuts: list[CutPoint]
+    default: str | None
+    classes: list[str]
+
+
+def preview(base: Project, source: str | Path, input_shape: tuple | None = None) -> Preview:
+    """The backbone ``source``'s architecture (never downloads: an application is read without
+    weights, its layers are the same) and ``base``'s classes. Raises ModelImportError, DataError."""
+    model = load_backbone(source, weights=None, input_shape=input_shape).model
+    try:
+        default = default_cut(model)
+    except TransferError:
+        default = None
+    return Preview(model.name, cut_points(model), default, dataset_classes(base))
+
+
 def _fmt(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-__all__ = ["Backbone", "CutPoint", "TransferError", "check_cut", "cut_points", "default_cut", "download_progress",
-           "load_backbone", "transfer_project"]
+__all__ = ["Backbone", "CutPoint", "Preview", "TransferError", "check_cut", "cut_points", "dataset_classes",
+           "default_cut", "download_progress", "load_backbone", "preview", "transfer_project"]
