@@ -548,7 +548,7 @@ def node_from_dict(d: dict[str, Any]) -> Node:
     return Node(str(d["id"]), sp.kind if sp else d["kind"], str(d["name"]), params,
                 tuple(d.get("pos", (0, 0))), extra,
                 tuple(known) if known is not None else None, tuple(kp) if kp is not None else None,
-                tuple(map(tuple, ki)) if ki is not None else None, _frozen_from(d, extra))
+                tuple(map(tuple, ki)) if ki is not None else None, frozen=_frozen_from(d, extra))
 
 
 def _frozen_from(d: dict[str, Any], extra: dict[str, Any]) -> bool:
