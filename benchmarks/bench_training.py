@@ -13,8 +13,14 @@ epoch 1 and the end of epoch N (so graph tracing in epoch 1 is left out, and eve
 cost, validation, checkpoints, is in). ``ratio`` = studio / plain; target >= 0.95. Stall
 target: under 50 ms.
 
-Run: ``.venv/bin/python benchmarks/bench_training.py [--count N] [--epochs N]``. The last
-line is JSON with the figures.
+3. Transfer training (:func:`bench_transfer`): a frozen MobileNetV2 backbone with the studio's
+   head (:mod:`cnnstudio.ml.model.transfer`), trained by the studio's trainer (``run_project``,
+   starting from the backbone file's weights) against plain ``model.fit`` of the same Keras model
+   on the same arrays, alternately ``--repeat`` times, the best of each. Same images/s rule;
+   target ratio >= 0.95.
+
+Run: ``.venv/bin/python benchmarks/bench_training.py [--count N] [--epochs N] [--part all|default|transfer]``.
+The last line is JSON with the figures.
 
 ``bench_training.py histograms [--count N] [--epochs N] [--project default|resnet] [--repeat N]``: the per-epoch
 overhead of recording histograms over training, against the same training without it (a ratio),
@@ -123,13 +129,108 @@ def studio_fit(p) -> tuple[float, float, float]:
     return rate(ends, samples), acc, ticks["max_gap"] * 1000
 
 
+def transfer_project(count: int, epochs: int):
+    """A transfer project: Keras's MobileNetV2 (alpha 0.35, 32x32x3, random weights: no download)
+    saved as a ``.keras`` file, cut at its default layer, frozen, with the studio's head, on
+    ``count`` coloured shapes."""
+    import keras
+
+    from cnnstudio.core.templates import default_project
+    from cnnstudio.ml.model.transfer import load_backbone, transfer_project as make
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
+    keras.utils.set_random_seed(0)
+    keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None,
+                                   include_top=False).save(folder / "backbone.keras")
+    base = default_project()
+    base.set_settings("data", {"options": {**base.data.options, "count": count, "color": True}})
+    base.set_settings("training", {"epochs": epochs})
+    p = make(base, load_backbone(folder / "backbone.keras"))
+    p.path = folder / "transfer.cnnproj"
+    return p
+
+
+def plain_transfer_fit(p) -> float:
+    """Images/s of plain ``model.fit`` on NumPy arrays of the same frozen-backbone model, starting
+    from the same backbone weights."""
+    import keras
+
+    from cnnstudio.ml.data.datasets import load_dataset
+    from cnnstudio.ml.model.builder import build_model
+    from cnnstudio.ml.model.keras_io import load_model_file
+    from cnnstudio.ml.model.weights import copy_weights
+    from cnnstudio.ml.training.fit import compile_model
+
+    ds = load_dataset(p.data, p.preprocessing)
+    keras.utils.set_random_seed(p.training.seed)
+    model = build_model(p.graph)
+    copy_weights(load_model_file(p.weights_file), model)
+    compile_model(model, p.training, ds, p.training.epochs)
+    x, y = ds.arrays("train")
+    ends: list[float] = []
+    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(time.perf_counter()))
+    model.fit(x, y, batch_size=p.training.batch_size, epochs=p.training.epochs,
+              validation_data=ds.arrays("val"), verbose=0, callbacks=[timer])
+    return rate(ends, len(y))
+
+
+def studio_transfer_fit(p) -> tuple[float, int, int]:
+    """Images/s of the studio's trainer (:func:`run_project`, as the Training page and the Live page
+    run it) on the transfer project, and the model's trainable / non-trainable parameter counts."""
+    from cnnstudio.ml.training.fit import Reporter
+    from cnnstudio.ml.training.runner import run_project
+
+    ends: list[float] = []
+
+    class Timer(Reporter):
+        def on_epoch(self, epoch, logs):
+            ends.append(time.perf_counter())
+
+    result = run_project(p, Timer(), runs_dir=p.path.parent / "runs")
+    count = lambda ws: sum(int(w.numpy().size) for w in ws)  # noqa: E731
+    return (rate(ends, result.dataset.size("train")), count(result.model.trainable_weights),
+            count(result.model.non_trainable_weights))
+
+
+def bench_transfer(count: int, epochs: int, repeat: int = 3) -> dict:
+    """Transfer training (frozen backbone + head): the studio's trainer against plain ``model.fit``,
+    each measured ``repeat`` times, alternately, and its best taken (a shared machine's other load
+    only ever slows a measurement down)."""
+    p = transfer_project(count, epochs)
+    frozen = sum(1 for n in p.graph.nodes.values() if n.frozen)
+    cut = p.graph.nodes[p.graph.inputs_of(p.graph.by_name("head_pool").id)[0]].name
+    print(f"transfer: MobileNetV2 (alpha 0.35, 32x32x3) cut after {cut}, "
+          f"{frozen} frozen layers + head; {count} shapes, {epochs} epochs, batch {p.training.batch_size}")
+    plains, studios = [], []
+    for _ in range(repeat):
+        plains.append(plain_transfer_fit(p))
+        rate_, trainable, non_trainable = studio_transfer_fit(p)
+        studios.append(rate_)
+    plain, studio = max(plains), max(studios)
+    print(f"plain model.fit (transfer):   {plain:8.0f} images/s   (best of {', '.join(f'{r:.0f}' for r in plains)})")
+    print(f"studio trainer (transfer):    {studio:8.0f} images/s   (best of {', '.join(f'{r:.0f}' for r in studios)}; "
+          f"{trainable:,} trainable, {non_trainable:,} non-trainable params)")
+    ratio = studio / plain
+    print(f"transfer ratio (studio / plain): {ratio:.3f}   (target >= 0.95)")
+    return {"transfer_plain_images_per_s": round(plain, 1), "transfer_studio_images_per_s": round(studio, 1),
+            "transfer_ratio": round(ratio, 3), "transfer_trainable_params": trainable,
+            "transfer_non_trainable_params": non_trainable}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=6000, help="images in the shapes dataset (default 6000)")
     parser.add_argument("--epochs", type=int, default=8, help="epochs (default 8)")
+    parser.add_argument("--part", choices=("all", "default", "transfer"), default="all",
+                        help="the default project, transfer training (frozen backbone), or both")
+    parser.add_argument("--repeat", type=int, default=3, help="transfer: measurements of each, best taken (default 3)")
     args = parser.parse_args()
     info = describe()
     print_machine(info)
+    if args.part == "transfer":
+        print(json.dumps({"benchmark": "training", **info, "count": args.count, "epochs": args.epochs,
+                          **bench_transfer(args.count, args.epochs, args.repeat)}))
+        return
     p = project(args.count, args.epochs)
     print(f"default project: {args.count} shapes, {args.epochs} epochs, batch {p.training.batch_size}")
     plain_rate, plain_acc = plain_fit(p)
@@ -139,7 +240,8 @@ def main() -> None:
           f"longest GUI stall {stall_ms:.1f} ms")
     ratio = studio_rate / plain_rate
     print(f"ratio (studio / plain): {ratio:.3f}   (target >= 0.95; stall target < 50 ms)")
-    print(json.dumps({"benchmark": "training", **info, "count": args.count, "epochs": args.epochs,
+    transfer = bench_transfer(args.count, args.epochs, args.repeat) if args.part == "all" else {}
+    print(json.dumps({"benchmark": "training", **info, "count": args.count, "epochs": args.epochs, **transfer,
                       "plain_images_per_s": round(plain_rate, 1), "studio_images_per_s": round(studio_rate, 1),
                       "ratio": round(ratio, 3), "max_gui_stall_ms": round(stall_ms, 1),
                       "plain_val_accuracy": round(plain_acc, 4), "studio_val_accuracy": round(studio_acc, 4)}))

@@ -191,6 +191,26 @@ class ToggleGroup(Command):
             self.graph.move(nid, pos)
 
 
+class SetFrozen(Command):
+    """Freeze (or unfreeze) the weights of one node or a selection (layers without weights too:
+    the state is the node's, and it counts once the layer has weights)."""
+
+    def __init__(self, graph: LayerGraph, node_ids: Iterable[str], frozen: bool) -> None:
+        super().__init__(graph)
+        self.ids = [graph.node(i).id for i in node_ids if graph.node(i).kind != "InputLayer"]
+        self.frozen = bool(frozen)
+        self.old: dict[str, bool] = {}
+        count = f"{len(self.ids)} layer{'s' if len(self.ids) != 1 else ''}"
+        self.text = f"{'freeze' if frozen else 'unfreeze'} {count}"
+
+    def do(self) -> None:
+        self.old = {i: self.graph.set_frozen(i, self.frozen) for i in self.ids}
+
+    def undo(self) -> None:
+        for i, was in self.old.items():
+            self.graph.set_frozen(i, was)
+
+
 class MoveNodes(Command):
     """Move nodes to new positions (one command for a whole drag)."""
 

@@ -103,6 +103,7 @@ def check_node_doc(nd: Any, where: str) -> None:
     expect_numbers(nd.get("pos", [0, 0]), f"{where}.pos", length=2)
     if nd.get("group") is not None:
         expect(nd["group"], str, f"{where}.group", "a group name (a string)")
+    expect(nd.get("frozen", False), bool, f"{where}.frozen", "true/false")
     if nd.get("known_shape") is not None:
         expect_numbers(nd["known_shape"], f"{where}.known_shape", integers=True)
     if nd.get("known_params") is not None:

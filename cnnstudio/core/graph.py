@@ -65,6 +65,8 @@ class Node:
     regularizers...), and for a generic (non-catalog) kind the whole serialized layer.
     ``known_shape`` is the output shape Keras reported at import for generic kinds, and
     ``known_inputs`` the input shapes it had then: while they are the same, it is the shape.
+    ``frozen``: its weights do not train (Keras's ``trainable=False``; a frozen BatchNormalization
+    also runs in inference mode, on its moving statistics).
     """
 
     id: str
@@ -77,6 +79,7 @@ class Node:
     known_params: tuple[int, int] | None = None
     known_inputs: tuple[tuple, ...] | None = None
     group: str | None = None  # the :class:`~cnnstudio.core.groups.Group` this layer belongs to directly
+    frozen: bool = False
 
     @property
     def generic(self) -> bool:
@@ -442,6 +445,15 @@ class LayerGraph:
             self.node_changed.emit(node)
         return old
 
+    def set_frozen(self, node_id: str, frozen: bool) -> bool:
+        """Freeze (or unfreeze) a node's weights; returns the old state."""
+        node = self.node(node_id)
+        old = node.frozen
+        if bool(frozen) != old:
+            node.frozen = bool(frozen)
+            self.node_changed.emit(node)
+        return old
+
     def move(self, node_id: str, pos: Iterable[float]) -> tuple[float, float]:
         """Move a node on the canvas; returns the old position."""
         node = self.node(node_id)
@@ -587,6 +599,8 @@ def node_to_dict(n: Node) -> dict[str, Any]:
         d["known_inputs"] = [list(s) for s in n.known_inputs]
     if n.group is not None:
         d["group"] = n.group
+    if n.frozen:
+        d["frozen"] = True
     return d
 
 
@@ -597,10 +611,22 @@ def node_from_dict(d: dict[str, Any]) -> Node:
     known = d.get("known_shape")
     kp = d.get("known_params")
     ki = d.get("known_inputs")
+    extra = dict(d.get("extra", {}))
     return Node(str(d["id"]), sp.kind if sp else d["kind"], str(d["name"]), params,
-                tuple(d.get("pos", (0, 0))), dict(d.get("extra", {})),
+                tuple(d.get("pos", (0, 0))), extra,
                 tuple(known) if known is not None else None, tuple(kp) if kp is not None else None,
-                tuple(map(tuple, ki)) if ki is not None else None, d.get("group"))
+                tuple(map(tuple, ki)) if ki is not None else None, d.get("group"),
+                frozen=_frozen_from(d, extra))
+
+
+def _frozen_from(d: dict[str, Any], extra: dict[str, Any]) -> bool:
+    """A node document's frozen state; a file from before ``frozen`` kept Keras's ``trainable``
+    in the layer config, which moves to the field here (the field is the one place that decides)."""
+    if "config" in extra and "trainable" in extra["config"]:
+        config = dict(extra["config"])
+        extra["config"] = config
+        return d.get("frozen", config.pop("trainable") is False)
+    return d.get("frozen", False)
 
 
 def _jsonable(v: Any) -> Any:

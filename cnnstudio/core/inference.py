@@ -33,7 +33,7 @@ class CachedFallback:
 
     The editor infers the whole graph on every edit, on the GUI thread; a Keras fallback
     builds a layer each time. Its answer (or the error it raised) depends only on the node's
-    kind, parameters and serialized layer (its name aside) and on the input shapes, so it is
+    kind, parameters, serialized layer (its name aside) and frozen state and on the input shapes, so it is
     kept under those. A renamed or moved layer, or any edit elsewhere, asks Keras nothing.
     """
 
@@ -47,7 +47,7 @@ class CachedFallback:
         layer = dict(node.extra.get("layer", {}))
         layer["config"] = {k: v for k, v in layer.get("config", {}).items() if k != "name"}
         extra = {**node.extra, "layer": layer}
-        config = json.dumps([node.kind, node.params, extra], sort_keys=True, default=str)
+        config = json.dumps([node.kind, node.params, extra, node.frozen], sort_keys=True, default=str)
         return config, tuple(tuple(s) for s in input_shapes)
 
     def __call__(self, node: Node, input_shapes: list) -> tuple:
@@ -201,13 +201,16 @@ def infer_node(node: Node, inputs: list[NodeInfo], fallback: Fallback | None = N
         math: LayerMath = sp.compute(node.params, shapes)
     except (ShapeError, ParamError) as exc:
         return NodeInfo(error=f"{node.name}: {exc}", root_error=True, culprit=node.name)
-    trainable, frozen = math.trainable, math.non_trainable
-    if node.extra.get("config", {}).get("trainable") is False:  # a frozen layer: Keras counts all its weights non-trainable
-        trainable, frozen = 0, trainable + frozen
+    trainable, frozen = _frozen_counts(node, math.trainable, math.non_trainable)
     info = NodeInfo(math.output_shape, trainable, frozen, math.flops,
                     activation_bytes(math.output_shape), formula=math.formula)
     _set_rf(info, math.rf, math.rf_note, inputs)
     return info
+
+
+def _frozen_counts(node: Node, trainable: int, non_trainable: int) -> tuple[int, int]:
+    """(trainable, non-trainable) of ``node``: a frozen layer's weights all count non-trainable, as Keras counts them."""
+    return (0, trainable + non_trainable) if node.frozen else (trainable, non_trainable)
 
 
 def _set_rf(info: NodeInfo, step, note: str, inputs: list[NodeInfo]) -> None:
@@ -244,6 +247,7 @@ def _infer_generic(node: Node, inputs: list[NodeInfo], shapes: list, fallback: F
             return NodeInfo(error=f"{node.name} ({node.kind}): {exc}", root_error=True, culprit=node.name)
     else:
         return NodeInfo(error=f"{node.name}: {node.kind} needs Keras to infer its shape", root_error=True, culprit=node.name)
+    tr, ntr = _frozen_counts(node, tr, ntr)
     info = NodeInfo(tuple(shape), tr, ntr, memory=activation_bytes(tuple(shape)))
     same = all(tuple(s) == tuple(shape) for s in shapes) and len(shapes) == 1
     _set_rf(info, IDENTITY if same else None, "" if same else note, inputs)

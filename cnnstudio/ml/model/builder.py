@@ -42,7 +42,14 @@ def layer_config(node: Node) -> dict[str, Any]:
 
 
 def make_layer(node: Node) -> keras.layers.Layer:
-    """A fresh Keras layer for ``node`` (not for InputLayer)."""
+    """A fresh Keras layer for ``node`` (not for InputLayer), ``trainable=False`` when the node is frozen."""
+    layer = _new_layer(node)
+    if node.frozen:  # a frozen BatchNormalization then also runs in inference mode (Keras 3)
+        layer.trainable = False
+    return layer
+
+
+def _new_layer(node: Node) -> keras.layers.Layer:
     try:
         if spec(node.kind) is None:
             if "layer" not in node.extra:

@@ -409,6 +409,7 @@ def _node_for(layer: keras.layers.Layer, graph: LayerGraph, group: str | None) -
         name, extra = _free_name(graph, layer.name)
         node = graph.add_node(kind, params, name=name, extra={"config": extra_cfg, **extra})
         graph.set_group(node.id, group)
+        node.frozen = not layer.trainable
     else:
         node = _generic_node(layer, graph, group)
     return node
@@ -434,7 +435,7 @@ def catalog_parts(layer: keras.layers.Layer) -> tuple[str, dict, dict] | None:
         params = sp.coerce({k: v for k, v in cfg.items() if k in names})
     except ParamError:
         return None
-    extra = {k: v for k, v in cfg.items() if k not in names and k != "name"}
+    extra = {k: v for k, v in cfg.items() if k not in names and k not in ("name", "trainable")}  # trainable: Node.frozen
     return kind, params, extra
 
 
@@ -443,6 +444,9 @@ def _generic_node(layer: keras.layers.Layer | keras.Operation, graph: LayerGraph
     """A generic node for ``layer``, or for an operation and its recorded ``call`` (``node_id`` and
     ``name``: to take the place of the catalog node read for it)."""
     doc = keras.saving.serialize_keras_object(layer)
+    frozen = isinstance(layer, keras.layers.Layer) and not layer.trainable
+    if isinstance(doc.get("config"), dict):
+        doc["config"].pop("trainable", None)  # kept as Node.frozen
     kind = type(layer).__name__
     extra: dict[str, Any] = {"layer": doc}
     if call is not None:
@@ -457,12 +461,23 @@ def _generic_node(layer: keras.layers.Layer | keras.Operation, graph: LayerGraph
     node = Node(node_id or graph.new_id(), kind, name, {}, extra=json.loads(json.dumps(extra, default=_jsonable)),
                 group=group)
     node.known_shape = _output_shape(layer)
-    node.known_params = weight_counts(layer)
+    node.frozen = frozen
+    node.known_params = _unfrozen_counts(layer) if frozen else weight_counts(layer)
     inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
     node.known_inputs = tuple(_shape(t) for t in inputs)
     if node_id is None:
         graph.insert_node(node)
     return node
+
+
+def _unfrozen_counts(layer: keras.layers.Layer) -> tuple[int, int]:
+    """``layer``'s (trainable, non-trainable) counts were it not frozen: the node keeps those and
+    inference moves them all to non-trainable while it is frozen, so unfreezing it counts right."""
+    layer.trainable = True
+    try:
+        return weight_counts(layer)
+    finally:
+        layer.trainable = False
 
 
 def _jsonable(v: Any) -> Any:
@@ -558,6 +573,17 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
     ``weights=None`` works offline; ``weights="imagenet"`` downloads the weights (once) and
     fails with a clear message when that is not possible.
     """
+    model = build_application(name, weights, input_shape, classes, include_top)
+    project = project_from_model(model, name)
+    if weights is not None:  # keep the downloaded weights with the architecture
+        project.weights_file = str(keep_weights(model, name, weights))
+    return project
+
+
+def build_application(name: str, weights: str | None = None, input_shape: tuple | None = None,
+                      classes: int = 1000, include_top: bool = True) -> keras.Model:
+    """The ``keras.applications`` model ``name``; raises :class:`ModelImportError`, in one line
+    that says so when the weights cannot be downloaded (offline)."""
     if name not in application_names():
         raise ModelImportError(f"keras.applications has no {name!r}")
     kwargs: dict[str, Any] = {"weights": weights, "include_top": include_top}
@@ -566,20 +592,24 @@ def project_from_application(name: str, weights: str | None = None, input_shape:
     if include_top:
         kwargs["classes"] = classes
     try:
-        model = getattr(keras.applications, name)(**kwargs)
+        return getattr(keras.applications, name)(**kwargs)
     except Exception as exc:  # a failed download, a bad input_shape / classes combination...
         msg = first_line(str(exc))
         if weights is not None and ("URL fetch failure" in msg or "http" in msg.lower() or isinstance(exc, OSError)):
             raise ModelImportError(f"cannot download the {weights} weights for {name} (offline?): {msg}") from None
         raise ModelImportError(f"{name}: {msg or type(exc).__name__}") from None
-    project = project_from_model(model, name)
-    if weights is not None:  # keep the downloaded weights with the architecture
-        target = user_data_dir() / "weights" / f"{name}-{Path(str(weights)).stem}.keras"  # keras.config has no home
-        target.parent.mkdir(parents=True, exist_ok=True)
-        model.save(target)
-        project.weights_file = str(target)
-    return project
 
 
-__all__ = ["ModelImportError", "first_line", "UntrustedCodeError", "application_names", "catalog_parts", "graph_from_model", "keras_fallback",
+def keep_weights(model: keras.Model, name: str, weights: str, tag: str = "") -> Path:
+    """Save a ``keras.applications`` model built with downloaded ``weights`` in the user's data
+    folder (``weights/<name>-<weights>[-<tag>].keras``), for projects to point at; returns the path."""
+    stem = f"{name}-{Path(str(weights)).stem}" + (f"-{tag}" if tag else "")
+    target = user_data_dir() / "weights" / f"{stem}.keras"  # keras.config has no home
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(target)
+    return target
+
+
+__all__ = ["ModelImportError", "first_line", "UntrustedCodeError", "application_names", "build_application",
+           "catalog_parts", "keep_weights", "graph_from_model", "keras_fallback",
            "load_model_file", "project_from_application", "project_from_file", "project_from_model"]

@@ -107,11 +107,48 @@ def run_settings(project: Project, dataset: Dataset, epochs: int) -> dict[str, A
             "classes": list(dataset.classes), "graph": project.graph.to_dict()}
 
 
+def start_weights(model, project: Project) -> dict[str, Any] | None:
+    """Copy the weights of ``project.weights_file`` (an imported model, a transfer backbone) into
+    the freshly built ``model`` by layer name; returns what the run records (``file``, ``copied``
+    and ``fresh`` layer names), or ``None`` when the project has no weights file to start from."""
+    if not project.weights_file or not Path(project.weights_file).is_file():
+        return None
+    from cnnstudio.ml.model.keras_io import first_line, load_model_file
+    from cnnstudio.ml.model.weights import copy_weights
+
+    try:
+        source = load_model_file(project.weights_file)
+    except (ValueError, OSError) as exc:
+        raise BuildError(f"cannot read the starting weights {project.weights_file}: "
+                         f"{first_line(str(exc)) or type(exc).__name__}") from None
+    fresh = copy_weights(source, model)
+    copied = [layer.name for layer in model.layers if layer.weights and layer.name not in fresh]
+    return {"file": str(project.weights_file), "copied": copied, "fresh": fresh}
+
+
+def apply_frozen(model, project: Project) -> list[str]:
+    """Set each layer of a loaded ``model`` trainable as the graph's node of its name says (a
+    resumed run after fine-tuning unfroze some); returns the names of the layers that changed."""
+    changed = []
+    for layer in model.layers:
+        node = project.graph.by_name(layer.name)
+        if node is not None and node.kind != "InputLayer" and layer.trainable != (not node.frozen):
+            layer.trainable = not node.frozen
+            changed.append(layer.name)
+    return changed
+
+
 def run_project(project: Project, reporter: Reporter | None = None, *, epochs: int | None = None,
                 runs_dir: str | Path | None = None, resume: str | Path | None = None,
                 strategy: str | None = None, loop: str | None = None,
-                join_timeout_s: float = JOIN_TIMEOUT_S) -> RunResult:
+                join_timeout_s: float = JOIN_TIMEOUT_S, fine_tune: float | None = None) -> RunResult:
     """Train ``project`` (or continue the run folder ``resume``); returns the :class:`RunResult`.
+
+    A new run starts from the weights of ``project.weights_file`` where it has one
+    (:func:`start_weights`; the run's ``settings.json`` records which layers). A resumed run
+    takes the graph's frozen state; when that changed, or with ``fine_tune`` (a learning-rate
+    factor, e.g. 0.1, after :func:`cnnstudio.core.transfer.unfreeze_top`), it is recompiled with
+    a fresh optimizer at the run's learning rate times ``fine_tune``, and goes on in the same curves.
 
     ``loop``: ``"fit"`` (``model.fit``, the default where it works) or ``"custom"``
     (:func:`~cnnstudio.ml.training.distributed.train_custom`, always used for ``multiworker``:
@@ -142,22 +179,44 @@ def run_project(project: Project, reporter: Reporter | None = None, *, epochs: i
     target = int(epochs if epochs is not None else (run.target_epochs if run else training.epochs))
     if run is not None and target <= initial_epoch:
         target = initial_epoch + training.epochs
+    started = None
+    unfrozen: list[str] = []
+    if fine_tune is not None:
+        if run is None:
+            raise SettingsError("fine-tuning continues a run: choose the run to resume")
+        training = training.replace(learning_rate=training.learning_rate * fine_tune)
     with dist.scope(), _precision(training.mixed_precision and gpu_available()):
         if run is not None:
             model = keras.saving.load_model(run.last_checkpoint)
+            unfrozen = apply_frozen(model, project)
         else:
             model = build_model(project.graph, name=project.name)
-        mode = compile_model(model, training, dataset, target) if run is None else None
+            started = start_weights(model, project)
+        recompile = run is None or fine_tune is not None or bool(unfrozen)
+        mode = compile_model(model, training, dataset, target) if recompile else None
     if mode is None:  # resumed: keep the saved optimizer state; only the label form is needed
         mode = label_mode(training, int(model.output_shape[-1]))
+    if started is not None:
+        reporter.on_status(f"Starting from the weights of {Path(started['file']).name}: {len(started['copied'])} "
+                           f"layer(s) copied, {len(started['fresh'])} new")
+    elif run is not None and recompile:
+        reporter.on_status(f"Fine-tuning from epoch {initial_epoch + 1}: {len(unfrozen)} layer(s) changed "
+                           f"trainable, learning rate {training.learning_rate:g} (a fresh optimizer)")
     check_fits(model, dataset, mode)
     if not chief:
         run = None  # the chief writes the run; this worker reads a resumed one only
     elif run is None:
-        run = Run.create(Path(runs_dir) if runs_dir is not None else project.runs_dir(),
-                         run_settings(project, dataset, target))
+        settings = run_settings(project, dataset, target)
+        if started is not None:
+            settings["start_weights"] = started
+        run = Run.create(Path(runs_dir) if runs_dir is not None else project.runs_dir(), settings)
     else:
         run.settings["epochs"] = target
+        if recompile:  # the run goes on with this graph and rate: record them, and when it changed
+            run.settings["training"] = training.to_dict()
+            run.settings["graph"] = project.graph.to_dict()
+            run.settings.setdefault("fine_tuned", []).append(
+                {"from_epoch": initial_epoch + 1, "learning_rate": training.learning_rate, "changed": unfrozen})
         run.save_settings()
     t0 = time.perf_counter()
     try:

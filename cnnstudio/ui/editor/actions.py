@@ -20,6 +20,7 @@ from cnnstudio.core.templates import TEMPLATES
 
 from cnnstudio.ui.editor.applications import ApplicationsDialog
 from cnnstudio.ui.editor.deploy_actions import DeployActions
+from cnnstudio.ui.editor.transfer_actions import TransferActions
 
 KERAS_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
 IMAGE_FILTERS = {"PNG image (*.png)": ".png", "SVG image (*.svg)": ".svg"}
@@ -88,6 +89,7 @@ class EditorActions(QObject):
             self.template_actions[name] = act
         window.templates_menu.addSeparator()
         self.applications_action = window.templates_menu.addAction("Keras &Applications…", self.applications_dialog)
+        self.transfer = TransferActions(self)  # Templates > Transfer Learning…
         menu = window.file_menu
         after_recent = menu.actions()[menu.actions().index(window.recent_menu.menuAction()) + 1]
         self.import_action = QAction("&Import Keras model…", self)
@@ -114,9 +116,14 @@ class EditorActions(QObject):
     def applications_dialog(self) -> None:
         """Ask for a ``keras.applications`` architecture and build it in the background."""
         dialog = ApplicationsDialog(self.window.tasks, self.window)
-        if dialog.exec() != QDialog.Accepted or not self.window.confirm_discard():
+        if dialog.exec() != QDialog.Accepted:
             return
-        self.build_application(dialog.choice())
+        if dialog.wants_transfer:  # its "Transfer learning…" button: the architecture as a backbone
+            choice = dialog.choice()
+            self.transfer.open_dialog(choice["name"], choice["weights"], choice["input_shape"])
+            return
+        if self.window.confirm_discard():
+            self.build_application(dialog.choice())
 
     def build_application(self, choice: dict) -> None:
         """Build ``choice`` (see :meth:`ApplicationsDialog.choice`) off the GUI thread, then open it."""

@@ -59,6 +59,12 @@ class ApplicationsDialog(QDialog):
         form.addRow("Weights", self.weights)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         buttons.button(QDialogButtonBox.Ok).setText("Build")
+        #: True when closed with "Transfer learning…": the architecture becomes a frozen backbone with a new head
+        self.wants_transfer = False
+        transfer = buttons.addButton("Transfer learning…", QDialogButtonBox.ActionRole)
+        transfer.setToolTip("Use this architecture (without its classifier) as a frozen backbone with a new head "
+                            "for the open project's classes")
+        transfer.clicked.connect(self._on_transfer_clicked)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -108,6 +114,12 @@ class ApplicationsDialog(QDialog):
             raise ParamError(f"input shape needs height x width x channels, got {len(shape)} values")
         return {"name": item.text(), "input_shape": shape, "classes": self.classes.value(),
                 "weights": WEIGHTS[self.weights.currentIndex()][1]}
+
+    def _on_transfer_clicked(self) -> None:
+        self.wants_transfer = True
+        self.accept()
+        if self.result() != QDialog.Accepted:  # a bad choice kept it open
+            self.wants_transfer = False
 
     def accept(self) -> None:  # refuse to close on a bad choice, and say why
         try:

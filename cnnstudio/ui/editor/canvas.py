@@ -17,7 +17,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
 
-from cnnstudio.core.commands import AddNode, MoveNodes, Paste, copy_subgraph
+from cnnstudio.core.commands import AddNode, MoveNodes, Paste, SetFrozen, copy_subgraph
 from cnnstudio.core.layout import layered_positions
 
 from cnnstudio.ui.editor.nodes import NodeItem
@@ -98,6 +98,8 @@ class CanvasView(QGraphicsView):
         self.zoom_in_action = self._act("Zoom &In", lambda: self.zoom(1.25), ("Ctrl+=", QKeySequence.ZoomIn))
         self.zoom_out_action = self._act("Zoom &Out", lambda: self.zoom(0.8), ("Ctrl+-", QKeySequence.ZoomOut))
         self.actual_size_action = self._act("Actual &Size", self.reset_zoom, ("Ctrl+0",))
+        self.freeze_action = self._act("&Freeze / Unfreeze Selection", self.toggle_frozen, ("Ctrl+F",),
+                                       "Freeze the selected layers' weights (unfreeze them when all are frozen)")
         window = self.window()
         if getattr(window, "edit_menu", None) is not None:
             window.edit_menu.addActions(self.edit_actions())
@@ -107,7 +109,18 @@ class CanvasView(QGraphicsView):
     def edit_actions(self) -> list[QAction]:
         """Actions for an Edit menu."""
         return [self.delete_action, self.copy_action, self.paste_action, self.duplicate_action,
-                self.select_all_action, self.layout_action, self.group_action]
+                self.select_all_action, self.layout_action, self.group_action,
+                self.freeze_action]
+
+    def toggle_frozen(self) -> None:
+        """Freeze the selected layers, or unfreeze them when every one is frozen already (one undo step)."""
+        graph = self.studio.graph
+        ids = [i for i in self.graph_scene.selected_node_ids() if graph.nodes[i].kind != "InputLayer"]
+        if not ids:
+            self.studio.status_message.emit("Select the layers to freeze first")
+            return
+        freeze = not all(graph.nodes[i].frozen for i in ids)
+        self.studio.push(SetFrozen(graph, ids, freeze))
 
     def view_actions(self) -> list[QAction]:
         """Actions for a View menu."""
@@ -321,7 +334,7 @@ class CanvasView(QGraphicsView):
         if selected:
             menu.addAction(self.delete_action)
         if has_nodes:
-            menu.addActions([self.copy_action, self.duplicate_action])
+            menu.addActions([self.copy_action, self.duplicate_action, self.freeze_action])
             if any(self.studio.graph.nodes[i].group is not None for i in self.graph_scene.selected_node_ids()):
                 menu.addAction(self.group_action)
         menu.addAction(self.paste_action)

@@ -13,11 +13,11 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QToolButton,
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)
 
 from cnnstudio.core.catalog import spec
-from cnnstudio.core.commands import Rename, SetParams
+from cnnstudio.core.commands import Rename, SetFrozen, SetParams
 from cnnstudio.core.graph import Node
 from cnnstudio.core.params import Param, ParamError
 from cnnstudio.ui.forms import ParamField, make_field
@@ -113,6 +113,9 @@ class InspectorView(QWidget):
         doc.setWordWrap(True)
         doc.setStyleSheet("color: #6b6b6b;")
         self.page_layout.addWidget(doc)
+        self.frozen_box = None
+        if node.kind != "InputLayer":
+            self._build_frozen_box(page, node)
         if sp is None:
             config = QPlainTextEdit(json.dumps(node.extra or node.params, indent=2, default=str), page)
             config.setReadOnly(True)
@@ -135,6 +138,18 @@ class InspectorView(QWidget):
         self.page_layout.addWidget(line)
         self.stats = self._rich_label(page)
         self.page_layout.addWidget(self.stats)
+
+    def _build_frozen_box(self, page: QWidget, node: Node) -> None:
+        self.frozen_box = QCheckBox("Frozen: its weights do not train (Ctrl+F for a selection)", page)
+        self.frozen_box.setToolTip("Keras's trainable=False. A frozen BatchNormalization also runs in inference "
+                                   "mode, on its moving statistics.")
+        self.frozen_box.setChecked(node.frozen)
+        self.frozen_box.toggled.connect(self._on_frozen_box_toggled)
+        self.page_layout.addWidget(self.frozen_box)
+
+    def _on_frozen_box_toggled(self, checked: bool) -> None:
+        if self.node is not None and checked != self.node.frozen:
+            self.studio.push(SetFrozen(self.studio.graph, [self.node.id], checked))
 
     def _form(self, parent: QWidget, params: list[Param]) -> QFormLayout:
         form = QFormLayout()
@@ -199,6 +214,10 @@ class InspectorView(QWidget):
                 self._shown[name] = value
                 field.set_value(value)
                 _show(self.field_errors[name], None)
+        if self.frozen_box is not None and self.frozen_box.isChecked() != node.frozen:  # an undo, the selection action
+            self.frozen_box.blockSignals(True)
+            self.frozen_box.setChecked(node.frozen)
+            self.frozen_box.blockSignals(False)
         info = inference.get(node.id)
         self.error_label.setText(node_error_html(info, graph, inference))
         self.error_label.setVisible(bool(info and info.error))

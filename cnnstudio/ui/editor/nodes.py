@@ -35,6 +35,15 @@ DOWNSTREAM_COLOR = QColor("#E8A0A0")
 SELECTED_COLOR = QColor("#1565C0")
 TEXT_COLOR = QColor("#1F2430")
 MUTED_TEXT = QColor("#667085")
+#: A frozen layer (weights that do not train): this mark in its header, its group colour muted.
+FROZEN_MARK = "\u2744"  # snowflake
+FROZEN_BADGE_WIDTH = 18.0
+
+
+def muted(color: QColor) -> QColor:
+    """``color`` greyed and lightened: the header of a frozen layer."""
+    h, s, v, a = color.getHsvF()
+    return QColor.fromHsvF(h, s * 0.35, min(1.0, v * 0.85 + 0.12), a)
 
 
 def group_color(kind: str) -> QColor:
@@ -53,6 +62,7 @@ def _font(size: float, bold: bool = False) -> QFont:
 TITLE_FONT = _font(9.5, bold=True)
 BODY_FONT = _font(8.5)
 BODY_BOLD = _font(8.5, bold=True)
+BADGE_FONT = _font(11.0, bold=True)
 
 
 class PortItem(QGraphicsItem):
@@ -115,7 +125,8 @@ class NodeItem(QGraphicsItem):
         """Show ``node``'s name, kind and key parameters (after a rename or parameter edit)."""
         self.node = node
         sp = spec(node.kind)
-        self.color = group_color(node.kind)
+        self.frozen = node.frozen
+        self.color = muted(group_color(node.kind)) if node.frozen else group_color(node.kind)
         self._title = node.name
         self._kind = node.kind
         if sp is not None:
@@ -164,20 +175,21 @@ class NodeItem(QGraphicsItem):
                 lines.append((text, "", color, BODY_FONT))
         elif info is not None:
             n = info.params
-            lines.append((f"→ {fmt.short_shape(info.output_shape)}", f"{fmt.count(n)} params" if n else "no params",
-                          TEXT_COLOR, BODY_BOLD))
+            count = (f"{fmt.count(n)} frozen" if self.frozen else f"{fmt.count(n)} params") if n else "no params"
+            lines.append((f"→ {fmt.short_shape(info.output_shape)}", count, TEXT_COLOR, BODY_BOLD))
             rf = info.receptive_field
             lines.append((f"RF {'x'.join(map(str, rf.size))} px" if rf else "",
                           f"{fmt.flops(info.flops)} FLOPs" if info.flops else "", MUTED_TEXT, BODY_FONT))
         self._lines = lines
-        self._title_text = QFontMetricsF(TITLE_FONT).elidedText(self._title, Qt.ElideMiddle, WIDTH - 18)
+        badge = FROZEN_BADGE_WIDTH if self.frozen else 0.0
+        self._title_text = QFontMetricsF(TITLE_FONT).elidedText(self._title, Qt.ElideMiddle, WIDTH - 18 - badge)
         self.setToolTip(self._tooltip())
         self.update_ports()
         self.update()
 
     def _tooltip(self) -> str:
         sp = spec(self._kind)
-        rows = [f"<b>{self._title}</b> &nbsp;<i>{self._kind}</i>"]
+        rows = [f"<b>{self._title}</b> &nbsp;<i>{self._kind}</i>" + (f" &nbsp;{FROZEN_MARK} frozen" if self.frozen else "")]
         if sp:
             rows.append(sp.doc)
         info = self.info
@@ -267,6 +279,10 @@ class NodeItem(QGraphicsItem):
         painter.setFont(TITLE_FONT)
         painter.drawText(QRectF(rect.left() + 9, rect.top(), WIDTH - 18, HEADER), Qt.AlignLeft | Qt.AlignVCenter,
                          self._title_text)
+        if self.frozen:  # a snowflake at the header's right: its weights do not train
+            painter.setFont(BADGE_FONT)
+            painter.drawText(QRectF(rect.right() - FROZEN_BADGE_WIDTH - 4, rect.top(), FROZEN_BADGE_WIDTH, HEADER),
+                             Qt.AlignCenter, FROZEN_MARK)
         y = rect.top() + HEADER + 3
         kind, describe = self._kind_line
         line = QRectF(rect.left() + 10, y, WIDTH - 20, 17)

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from cnnstudio.core.commands import SetSettings
+from cnnstudio.core.commands import SetFrozen, SetSettings
 from cnnstudio.ml.training.evaluation import Evaluation
 from cnnstudio.ml.training.progress import TrainingProgress
 from cnnstudio.ml.training.runs import Run, project_runs
@@ -29,6 +29,7 @@ from cnnstudio.ui.training.data_form import DataForm
 from cnnstudio.ui.training.distributed_box import DistributedBox
 from cnnstudio.ui.training.evaluation_view import EvaluationView
 from cnnstudio.ui.training.histogram_view import HistogramView
+from cnnstudio.ui.training.fine_tune import FineTuneDialog
 from cnnstudio.ui.training.image_grid import LabelledGrid
 from cnnstudio.ui.training.runs_view import RunsView
 from cnnstudio.ui.training.settings_form import TrainingForm
@@ -62,6 +63,7 @@ class TrainingPanel(QWidget):
         self._progress_timer.start()
         studio.settings_changed.connect(self._on_studio_settings_changed)
         studio.project_replaced.connect(self._on_studio_project_replaced)
+        studio.graph_changed.connect(self._update_buttons)  # Fine-tune needs frozen layers
         studio.compute.found.connect(self._show_device)
         self._show_device(studio.compute.description)
         self._on_studio_project_replaced()
@@ -73,6 +75,9 @@ class TrainingPanel(QWidget):
         self.resume_button = self._button("Resume", "Go on after a pause, or continue the selected (or latest) "
                                           "run from its last checkpoint", self.resume)
         self.stop_button = self._button("Stop", "Stop after the current batch", self.stop)
+        self.fine_tune_button = self._button("Fine-tune…", "Unfreeze the top blocks of a frozen backbone and "
+                                             "continue the selected (or latest) run at a lower learning rate",
+                                             self.fine_tune)
         self.device_label = QLabel("Device: …")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -80,7 +85,7 @@ class TrainingPanel(QWidget):
         self.status = QLabel("")
         self.status.setMinimumWidth(260)
         bar = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
+        for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button, self.fine_tune_button):
             bar.addWidget(b)
         bar.addSpacing(12)
         bar.addWidget(self.device_label)
@@ -158,6 +163,8 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(self.state == "running")
         self.resume_button.setEnabled(self.state == "paused" or (not busy and self._resumable_run() is not None))
         self.stop_button.setEnabled(self.state in ("running", "paused"))
+        self.fine_tune_button.setEnabled(not busy and self._resumable_run() is not None
+                                         and any(n.frozen for n in self.studio.graph.nodes.values()))
 
     def _show_device(self, device: str) -> None:
         self.device_label.setText(f"Device: {device}" if device else "Device: found when TensorFlow loads")
@@ -189,8 +196,9 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     # -- training -------------------------------------------------------------------
-    def start(self, resume: Path | None = None) -> None:
-        """Train the open project (a new run), or continue the run folder ``resume``."""
+    def start(self, resume: Path | None = None, fine_tune: float | None = None, epochs: int | None = None) -> None:
+        """Train the open project (a new run), or continue the run folder ``resume`` (up to ``epochs``;
+        with ``fine_tune``, a learning-rate factor, recompiled for the graph's new frozen state)."""
         if self.state != "idle":
             return
         self.commit_edits()
@@ -199,7 +207,8 @@ class TrainingPanel(QWidget):
         if resume is not None:
             self.history.load_curves(Run(resume).curves)
         self.run_progress.start({})
-        self.worker = TrainingWorker(self.studio.project, self.studio.project.runs_dir(), resume=resume)
+        self.worker = TrainingWorker(self.studio.project, self.studio.project.runs_dir(), resume=resume, epochs=epochs,
+                                     fine_tune=fine_tune)
         w = self.worker
         w.status_changed.connect(self._on_worker_status_changed)
         w.device_found.connect(self._on_worker_device_found)
@@ -236,6 +245,25 @@ class TrainingPanel(QWidget):
         run = self._resumable_run()
         if self.state == "idle" and run is not None:
             self.start(resume=run.path)
+
+    def fine_tune(self) -> FineTuneDialog | None:
+        """Ask how to fine-tune (the dialog is returned, open); on OK, unfreeze the top blocks in the
+        editor (one undoable step) and continue the run at the lower learning rate."""
+        run = self._resumable_run()
+        if self.state != "idle" or run is None:
+            return None
+        self.commit_edits()
+        rate = float(run.settings.get("training", {}).get("learning_rate", self.studio.project.training.learning_rate))
+        dialog = FineTuneDialog(self.studio.graph, run.name, rate, self)
+        dialog.accepted.connect(lambda: self._on_fine_tune_accepted(dialog, run))
+        dialog.open()
+        return dialog
+
+    def _on_fine_tune_accepted(self, dialog: FineTuneDialog, run: Run) -> None:
+        values = dialog.values()
+        error = self.studio.push(SetFrozen(self.studio.graph, dialog.layers(), False))
+        if error is None:
+            self.start(resume=run.path, fine_tune=values["lr_factor"], epochs=run.curves.epochs_done + values["epochs"])
 
     def stop(self) -> None:
         """Stop after the current batch."""

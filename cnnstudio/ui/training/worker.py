@@ -31,12 +31,12 @@ class TrainingWorker(QObject):
     finished = Signal(object)            # dict: status, message, run, evaluation, model
 
     def __init__(self, project: Project, runs_dir: Path | None = None, resume: Path | None = None,
-                 epochs: int | None = None) -> None:
+                 epochs: int | None = None, fine_tune: float | None = None) -> None:
         super().__init__()
         # a copy: the user may edit the project while this trains
         self.project = Project.from_dict(project.to_dict())
         self.project.path = project.path
-        self.runs_dir, self.resume, self.epochs = runs_dir, resume, epochs
+        self.runs_dir, self.resume, self.epochs, self.fine_tune = runs_dir, resume, epochs, fine_tune
         self.reporter = None
         self._stop_requested = False
 
@@ -55,7 +55,7 @@ class TrainingWorker(QObject):
             if self._stop_requested:
                 self.reporter.request_stop()
             result = run_project(self.project, self.reporter, epochs=self.epochs, runs_dir=self.runs_dir,
-                                 resume=self.resume)
+                                 resume=self.resume, fine_tune=self.fine_tune)
         except Exception as exc:
             message = bad_input_message(exc)
             if message is not None:  # bad input: the message says it all
