@@ -3,7 +3,10 @@
 Pick or create a class, then press Space (or the button) to save the frame in view; hold
 it to keep saving a few frames a second. The counts per class show as you go. "Train on
 these" points the project's data at the folder and opens the Training page, so the whole
-loop (capture, train, classify live) runs with the user's own network.
+loop (capture, train, classify live) runs: with the user's own network, or, as "Learn with"
+chooses, by transfer learning from a backbone (the project's latest trained model, a model
+file, or a small ``keras.applications`` network with ImageNet weights) whose layers stay
+frozen under a new head for the captured classes. A few dozen frames a class are then enough.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout)
 
 from cnnstudio.ml.data.capture_folder import CaptureError, DatasetWriter
@@ -27,10 +30,20 @@ def default_root(project) -> Path:
     return Path.home() / "cnnstudio-captures" / slug
 
 
-class DatasetCaptureBox(QGroupBox):
-    """Class list with counts, new-class entry, hold-to-capture, and "Train on these"."""
+#: ``keras.applications`` networks offered as backbones: small enough to train a head on a
+#: laptop's CPU. Their ImageNet weights download once (keras keeps them in ~/.keras).
+APPLICATION_BACKBONES = ("MobileNetV2", "MobileNetV3Small", "EfficientNetB0")
+#: The input size they are built at: the smallest MobileNetV2 has ImageNet weights for.
+APPLICATION_INPUT = (96, 96, 3)
+OWN, TRAINED, FILE = "own", "trained", "file"
 
-    train_requested = Signal(str)   # the dataset folder
+
+class DatasetCaptureBox(QGroupBox):
+    """Class list with counts, new-class entry, hold-to-capture, "Learn with" and "Train on these"."""
+
+    #: ``(dataset folder, backbone)``: backbone ``""`` trains the user's own network; else a model
+    #: file's path or a ``keras.applications`` name to transfer from
+    train_requested = Signal(str, str)
     message = Signal(str)           # for the panel's message line
 
     def __init__(self, grab_image, parent=None) -> None:
@@ -62,6 +75,17 @@ class DatasetCaptureBox(QGroupBox):
         self.capture_button.pressed.connect(self.begin_capture)
         self.capture_button.released.connect(self.end_capture)
         self.rate = QSpinBox(self, minimum=1, maximum=30, value=5, suffix=" frames/s while held")
+        self.learn = QComboBox(self)
+        self.learn.setToolTip("Train your own network on the frames, or keep a trained network's layers "
+                              "(frozen) and train only a new head for these classes: transfer learning")
+        self.learn.addItem("Your network (the editor's)", (OWN, ""))
+        self._trained_path = ""
+        self.learn.addItem("Transfer: the latest trained model", (TRAINED, ""))
+        self.learn.addItem("Transfer: a model file…", (FILE, ""))
+        for name in APPLICATION_BACKBONES:
+            self.learn.addItem(f"Transfer: {name} (ImageNet weights, downloads once)", (name, name))
+        self.learn.activated.connect(self._on_learn_activated)
+        self.set_trained_model(None)
         self.train_button = QPushButton("Train on these", self)
         self.train_button.clicked.connect(self._on_train_clicked)
         self._hold = QTimer(self)
@@ -80,6 +104,10 @@ class DatasetCaptureBox(QGroupBox):
         lay.addLayout(row)
         lay.addWidget(self.capture_button)
         lay.addWidget(self.rate)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Learn with", self))
+        row.addWidget(self.learn, 1)
+        lay.addLayout(row)
         lay.addWidget(self.train_button)
 
     # -- folder and classes ---------------------------------------------------------
@@ -186,6 +214,42 @@ class DatasetCaptureBox(QGroupBox):
             self.review.add_frame(path)
         return True
 
+    # -- what to train --------------------------------------------------------------
+    def set_trained_model(self, path: str | Path | None) -> None:
+        """The project's latest trained model (``None``: none yet), offered as a backbone."""
+        self._trained_path = str(path or "")
+        index = self._index(TRAINED)
+        item = self.learn.model().item(index)
+        item.setEnabled(bool(path))
+        item.setToolTip(str(path) if path else "Nothing trained yet: train on the Training page first")
+        if not path and self.learn.currentIndex() == index:
+            self.learn.setCurrentIndex(self._index(OWN))
+
+    def set_backbone_file(self, path: str | Path) -> None:
+        """Transfer from the model file ``path`` (what "a model file…" asks for)."""
+        index = self._index(FILE)
+        self.learn.setItemData(index, (FILE, str(path)))
+        self.learn.setItemText(index, f"Transfer: {Path(path).name}")
+        self.learn.setCurrentIndex(index)
+
+    def backbone(self) -> str:
+        """What "Train on these" transfers from: ``""`` (the user's own network), a file or an application name."""
+        kind, target = self.learn.currentData()
+        return self._trained_path if kind == TRAINED else target
+
+    def _index(self, kind: str) -> int:
+        return next(i for i in range(self.learn.count()) if self.learn.itemData(i)[0] == kind)
+
+    def _on_learn_activated(self, index: int) -> None:
+        kind, target = self.learn.itemData(index)
+        if kind == FILE and not target:
+            path, _ = QFileDialog.getOpenFileName(self, "Backbone: a trained Keras model", str(Path.home()),
+                                                  "Keras models (*.keras *.h5)")
+            if path:
+                self.set_backbone_file(path)
+            else:
+                self.learn.setCurrentIndex(self._index(OWN))
+
     def _on_train_clicked(self) -> None:
         if self.writer is not None:
-            self.train_requested.emit(str(self.writer.root))
+            self.train_requested.emit(str(self.writer.root), self.backbone())

@@ -21,13 +21,15 @@ from cnnstudio.core.commands import Macro, SetParams, SetSettings
 from cnnstudio.ml.live.frame_sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, CaptureEvent, DemoSource, Frame, FrameGrabber,
                                   RateMeter, SourceError, guess_kind, list_cameras, open_source)
 
-from cnnstudio.ui.live.capture_box import DatasetCaptureBox, default_root
+from cnnstudio.core.project import Project
+from cnnstudio.ui.live.capture_box import APPLICATION_INPUT, DatasetCaptureBox, default_root
 from cnnstudio.ui.live.controls import ModelControls, SourceControls
-from cnnstudio.ui.shared.model_choice import file_spec, graph_spec, trained_label, trained_spec
+from cnnstudio.ui.shared.model_choice import file_spec, graph_spec, latest_checkpoint, trained_label, trained_spec
 from cnnstudio.ui.live.requests import (CAM_METHODS, ForgetPast, LoadModel, ModelReady, Request, SelectUnit, SetMosaic,
                                       SetProbe, ShowLayer)
 from cnnstudio.ui.shared.pictures import FIELD, INPUT_EDGE, FeatureMapView, ImageView, TopKChart, heat_rgba, rect_item
 from cnnstudio.ui.live.worker import start_worker, stop_worker
+from cnnstudio.ui.tasks import TaskRunner
 
 _STATUS_EVERY_S = 0.25  # the figures line changes at most 4 times a second, so it can be read
 MAX_DRAW_HZ = 60  # no screen shows more; faster results are skipped (the newest is drawn)
@@ -60,6 +62,9 @@ class LivePanel(QWidget):
     """Sources, the live views, probing controls and capture into a dataset."""
 
     capture_event_received = Signal(object)  # a CaptureEvent, emitted from the capture thread
+    download_progressed = Signal(int, int)   # bytes done, total (0: unknown), from the transfer task
+    #: the project a transfer from the captured frames made, once it is the studio's project
+    transfer_ready = Signal(object)
 
     def __init__(self, studio, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,6 +88,9 @@ class LivePanel(QWidget):
         # emitted from the capture thread, drawn on the GUI thread: always queued
         self.capture_event_received.connect(self._on_grabber_event, Qt.QueuedConnection)
         self.capture.set_root(default_root(studio.project))
+        self._offer_trained_backbone()
+        self.tasks = TaskRunner(self, max_threads=1)  # transfer learning's backbone loading
+        self.download_progressed.connect(self._on_download_progressed)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setAcceptDrops(True)  # a video, an image or a folder dropped on the page plays
         self._trained_pending = False  # a newer trained model waits to be loaded when the page shows
@@ -178,6 +186,7 @@ class LivePanel(QWidget):
 
     def shutdown(self) -> None:
         """Release the camera and end the capture and inference threads."""
+        self.tasks.shutdown()
         self.capture.end_capture()
         self.grabber.stop()
         if self.thread is not None:
@@ -279,7 +288,12 @@ class LivePanel(QWidget):
         self.worker.send(LoadModel(spec), self._mosaic_layout(), self.models.settings())
         return True
 
+    def _offer_trained_backbone(self) -> None:
+        found = latest_checkpoint(self.studio)
+        self.capture.set_trained_model(found[0] if found is not None else None)
+
     def _on_studio_trained_published(self, _path: str) -> None:
+        self._offer_trained_backbone()
         # the loop capture -> train -> classify: the next visit to this page runs the new model
         if self.model_choice == "trained" or self._auto_choice:
             self._trained_pending = True
@@ -293,6 +307,7 @@ class LivePanel(QWidget):
 
     def _on_studio_project_replaced(self) -> None:
         self.capture.set_root(default_root(self.studio.project))
+        self._offer_trained_backbone()
         self._auto_choice = True
         if self.worker is not None:
             self.choose_model(self.models.default_choice(trained_spec(self.studio) is not None))
@@ -447,9 +462,14 @@ class LivePanel(QWidget):
             return
         super().keyReleaseEvent(event)
 
-    def train_on(self, root: str, fit_output: bool = True) -> None:
-        """Make the captured folder the project's data and fit the output layer to its classes (one
-        undoable step), then open the Training page."""
+    def train_on(self, root: str, fit_output: bool = True, backbone: str = "") -> None:
+        """Train on the captured folder ``root``: with the user's own network (``backbone`` empty:
+        the folder becomes the project's data and the output layer is fitted to its classes, one
+        undoable step), or by transfer learning from ``backbone`` (a model file or a
+        ``keras.applications`` name: see :meth:`transfer_on`). Then open the Training page."""
+        if backbone:
+            self.transfer_on(root, backbone)
+            return
         project = self.studio.project
         classes = self.capture.writer.classes if self.capture.writer is not None else []
         commands = [SetSettings(project, "data", {"kind": "folder", "path": str(root)})]
@@ -459,9 +479,57 @@ class LivePanel(QWidget):
             commands.append(SetParams(project.graph, outputs[0].id, {"units": len(classes)}))
         self.studio.push(Macro(project.graph, "train on captured images", commands))
         self.studio.status_message.emit(f"Training data: {root} ({len(classes)} classes: {', '.join(classes)})")
+        self._open_training()
+
+    def transfer_on(self, root: str, backbone: str) -> None:
+        """Start a new project that trains a head for the captured classes on ``backbone``, frozen.
+
+        The backbone is loaded (an application's ImageNet weights downloaded, with progress)
+        and cut before its classifier off the GUI thread; the new project (the current one's
+        training settings, the captured folder as data, the backbone's input scaling) then
+        replaces the current one, after the usual question about unsaved edits. Nothing changes
+        when that fails (offline, a file that is not a model): the message says why."""
+        window = self.window()
+        if hasattr(window, "confirm_discard") and not window.confirm_discard():
+            return
+        doc = self.studio.project.to_dict()
+        doc["data"] = {**doc["data"], "kind": "folder", "path": str(root)}
+        name = Path(backbone).name if Path(backbone).suffix else backbone
+        self.capture.train_button.setEnabled(False)
+        self.show_message(f"Preparing transfer learning from {name}…")
+        self.tasks.run(_transfer_project, doc, backbone, self.download_progressed.emit,
+                       on_done=self._on_transfer_done, on_error=self._on_transfer_failed)
+
+    def _on_download_progressed(self, done: int, total: int) -> None:
+        size = f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+        self.show_message(f"Downloading the backbone's weights: {size}")
+
+    def _on_transfer_done(self, project: Project) -> None:
+        self.capture.train_button.setEnabled(True)
+        self.message.hide()
+        self.studio.set_project(project)
+        self.studio.status_message.emit(f"New project {project.name}: {len(project.classes)} classes "
+                                        f"({', '.join(project.classes)}); {project.import_note}")
+        self.transfer_ready.emit(project)
+        self._open_training()
+
+    def _on_transfer_failed(self, message: str, _traceback: str) -> None:
+        self.capture.train_button.setEnabled(True)
+        self.show_message(f"Transfer learning not started: {message}")
+
+    def _open_training(self) -> None:
         window = self.window()
         if hasattr(window, "show_page"):
             window.show_page("Training")
 
-    def _on_capture_train_requested(self, root: str) -> None:
-        self.train_on(root)
+    def _on_capture_train_requested(self, root: str, backbone: str) -> None:
+        self.train_on(root, backbone=backbone)
+
+
+def _transfer_project(doc: dict, backbone: str, progress) -> Project:
+    """The transfer project for :meth:`LivePanel.transfer_on`, made on a task thread (TensorFlow)."""
+    from cnnstudio.ml.model.transfer import load_backbone, transfer_project
+
+    base = Project.from_dict(doc)
+    return transfer_project(base, load_backbone(backbone, weights="imagenet", input_shape=APPLICATION_INPUT,
+                                                progress=progress))
