@@ -178,3 +178,22 @@ def test_a_backbone_of_a_hundred_and_fifty_layers_expands_and_collapses(qtbot, s
     studio.select([studio.graph.by_name("b0_bn").id])
     scene.toggle_selected_group()  # the inner group of the selected layer
     assert isinstance(scene.shown_item(studio.graph.by_name("b0_bn").id), GroupItem)
+
+
+def test_a_frozen_backbone_s_card_says_so_and_unfreezing_one_layer_clears_it(canvas):
+    from cnnstudio.core.commands import SetFrozen
+
+    studio, scene = canvas.studio, scene_of(canvas)
+    scene.toggle_group("backbone")
+    card = scene.cards["backbone"]
+    assert not card.frozen
+    inside = members(studio.graph, "backbone")
+    studio.push(SetFrozen(studio.graph, inside, True))  # what Ctrl+F does on the card's layers
+    studio.reinfer()
+    assert card.frozen and card._lines[0][1].endswith(" frozen")
+    studio.push(SetFrozen(studio.graph, inside[:1], False))  # fine-tuning thaws the first layer
+    studio.reinfer()
+    assert not card.frozen and card._lines[0][1].endswith(" params")
+    studio.undo_stack.undo()
+    studio.reinfer()
+    assert card.frozen

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle
 from cnnstudio.core.catalog import MANY
 
 from cnnstudio.ui.editor import formatting as fmt
-from cnnstudio.ui.editor.nodes import HEIGHT, WIDTH, NodeItem
+from cnnstudio.ui.editor.nodes import HEIGHT, WIDTH, NodeItem, muted
 
 GROUP_COLOR = "#37474F"
 FRAME_PAD = 14.0
@@ -40,6 +40,7 @@ class CardNode:
     extra: dict = field(default_factory=dict)
     is_operation: bool = False
     pos: tuple[float, float] = (0.0, 0.0)
+    frozen: bool = False  # every layer in it is frozen (a frozen backbone)
 
     @property
     def id(self) -> str:
@@ -59,7 +60,8 @@ class GroupItem(NodeItem):
 
     def set_node(self, node) -> None:
         self.node = node
-        self.color = QColor(GROUP_COLOR)
+        self.frozen = node.frozen
+        self.color = muted(QColor(GROUP_COLOR)) if node.frozen else QColor(GROUP_COLOR)
         self._title = f"▸ {node.name}"
         self._kind = node.kind
         self._describe = f"{node.layers} layers"
@@ -69,11 +71,12 @@ class GroupItem(NodeItem):
         super()._relayout()
         if self._lines and self.info is not None and self.info.error is None:  # totals run to millions: short
             left, _right, color, font = self._lines[0]
-            self._lines[0] = (left, f"{fmt.compact(self.info.params)} params", color, font)
+            what = "frozen" if self.frozen else "params"
+            self._lines[0] = (left, f"{fmt.compact(self.info.params)} {what}", color, font)
 
-    def set_layers(self, layers: int, n_inputs: int) -> None:
-        """The group now holds ``layers`` layers fed by ``n_inputs`` outside ones."""
-        node = CardNode(self.group, layers, n_inputs=MANY if n_inputs > 1 else 1)
+    def set_layers(self, layers: int, n_inputs: int, frozen: bool = False) -> None:
+        """The group now holds ``layers`` layers fed by ``n_inputs`` outside ones (``frozen``: all of them)."""
+        node = CardNode(self.group, layers, n_inputs=MANY if n_inputs > 1 else 1, frozen=frozen)
         if node != self.node:
             self.set_node(node)
 

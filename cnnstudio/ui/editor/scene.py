@@ -185,8 +185,9 @@ class GraphScene(QGraphicsScene):
             if not (card.isVisible() or self.frames[name].isVisible()):
                 continue
             info = group_info(graph, inference, name)
-            layers = len(members(graph, name))
-            card.set_layers(layers, len(boundary(graph, name)[0]))
+            inside = members(graph, name)
+            layers = len(inside)
+            card.set_layers(layers, len(boundary(graph, name)[0]), all(graph.nodes[i].frozen for i in inside))
             if card.set_info(info):
                 for e in card.edges:
                     if e.src_item is card:
