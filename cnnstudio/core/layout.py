@@ -7,6 +7,7 @@ skip connections and branches side by side without crossings in the common cases
 from __future__ import annotations
 
 from .graph import LayerGraph
+from .groups import chain, open_frames, toggle_moves
 
 ROW = 110.0  # vertical distance between rows, in scene units
 COL = 240.0  # horizontal distance between columns
@@ -48,3 +49,14 @@ def apply_layout(graph: LayerGraph) -> None:
     """Move every node to its layered position (raw edit: wrap in MoveNodes to undo)."""
     for nid, pos in layered_positions(graph).items():
         graph.move(nid, pos)
+
+
+def lay_out(graph: LayerGraph) -> None:
+    """Lay out a graph just read or made (raw edit): every node at its layered position, room
+    round each group, then each group collapsed to its card (innermost first: each sees its own height)."""
+    apply_layout(graph)
+    open_frames(graph)
+    for name in sorted(graph.groups, key=lambda g: -len(chain(graph, g))):
+        for nid, pos in toggle_moves(graph, name, collapse=True).items():
+            graph.move(nid, pos)
+        graph.set_collapsed(name, True)

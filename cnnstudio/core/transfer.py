@@ -18,7 +18,7 @@ from typing import Any
 from .commands import SetFrozen
 from .graph import LayerGraph, Node
 from .inference import infer
-from .layout import apply_layout
+from .layout import lay_out
 from .params import Param, ParamSet
 
 #: The head template put on a cut backbone, described as settings are (forms are made from it).
@@ -68,7 +68,7 @@ def add_head(graph: LayerGraph, after: str, n_classes: int, head: dict[str, Any]
         nodes.append(node)
         last = node.id
     graph.set_outputs([last])
-    apply_layout(graph)
+    lay_out(graph)
     return nodes
 
 

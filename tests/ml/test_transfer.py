@@ -87,7 +87,7 @@ def test_frozen_batch_norm_keeps_its_moving_statistics_and_uses_them(tiny_model,
     model.compile("adam", "sparse_categorical_crossentropy")
     rng = np.random.default_rng(1)
     model.fit(rng.random((32, 12, 12, 3)) * 3, rng.integers(0, 2, 32), epochs=2, batch_size=8, verbose=0)
-    bn, want = model.get_layer("bn"), tiny_model.get_layer("bn")
+    bn, want = model.get_layer("tiny").get_layer("bn"), tiny_model.get_layer("bn")  # the backbone nests, as Keras's guide builds it
     np.testing.assert_allclose(bn.moving_mean.numpy(), want.moving_mean.numpy())
     np.testing.assert_allclose(bn.moving_variance.numpy(), want.moving_variance.numpy())
     x = rng.random((4, 10, 10, 4), dtype=np.float32) * 3  # bn's input: conv's output
@@ -162,7 +162,8 @@ def test_a_new_head_on_a_trained_backbone_learns_other_shapes_and_fine_tuning_go
     assert "Starting from the weights of best.keras: 3 layer(s) copied, 1 new" in statuses.lines
     run = Run(result.run.path)
     assert run.settings["start_weights"]["fresh"] == ["head_classifier"]
-    np.testing.assert_allclose(result.model.get_layer("conv3").kernel.numpy(),
+    backbone = result.model.get_layer(trained.model.name)  # nested, as Keras's transfer guide builds it
+    np.testing.assert_allclose(backbone.get_layer("conv3").kernel.numpy(),
                                trained.model.get_layer("conv3").kernel.numpy())  # frozen: as trained
     assert max(run.curves.epoch["val_accuracy"]) >= 0.9
     assert time.perf_counter() - t0 < 60
@@ -177,10 +178,11 @@ def test_a_new_head_on_a_trained_backbone_learns_other_shapes_and_fine_tuning_go
     assert run.curves.epochs_done == 14 and len(run.curves.epoch["val_accuracy"]) == 14
     assert run.settings["training"]["learning_rate"] == pytest.approx(1e-3)
     assert run.settings["fine_tuned"] == [{"from_epoch": 13, "learning_rate": pytest.approx(1e-3), "changed": ["conv3", "pool3"]}]
-    assert again.model.get_layer("conv3").trainable and not again.model.get_layer("conv2").trainable
+    backbone = again.model.get_layer(trained.model.name)
+    assert backbone.get_layer("conv3").trainable and not backbone.get_layer("conv2").trainable
     assert any(line.startswith("Fine-tuning from epoch 13") for line in statuses.lines)
-    assert not np.allclose(again.model.get_layer("conv3").kernel.numpy(), trained.model.get_layer("conv3").kernel.numpy())
-    np.testing.assert_allclose(again.model.get_layer("conv2").kernel.numpy(), trained.model.get_layer("conv2").kernel.numpy())
+    assert not np.allclose(backbone.get_layer("conv3").kernel.numpy(), trained.model.get_layer("conv3").kernel.numpy())
+    np.testing.assert_allclose(backbone.get_layer("conv2").kernel.numpy(), trained.model.get_layer("conv2").kernel.numpy())
 
 
 def test_a_project_from_a_model_keeps_its_frozen_layers_through_save_and_load(tiny_model, tmp_path):

@@ -28,9 +28,9 @@ import numpy as np
 from cnnstudio.core.catalog import spec
 from cnnstudio.core.doc_schema import DocError, check_keras_doc
 from cnnstudio.core.graph import LayerGraph, Node
-from cnnstudio.core.groups import Group, chain, open_frames, toggle_moves
+from cnnstudio.core.groups import Group
 from cnnstudio.core.inference import NodeInfo, infer_node
-from cnnstudio.core.layout import apply_layout
+from cnnstudio.core.layout import lay_out
 from cnnstudio.core.params import ParamError
 from cnnstudio.core.project import Project, user_data_dir
 
@@ -232,12 +232,7 @@ def graph_from_model(model: keras.Model) -> LayerGraph:
     sources: dict[str, keras.Operation] = {}  # node id -> the Keras layer it was read from
     graph.set_outputs(_read_model(model, graph, sources))
     _check_against_keras(graph, sources)
-    apply_layout(graph)
-    open_frames(graph)
-    for name in sorted(graph.groups, key=lambda g: -len(chain(graph, g))):  # innermost first: each sees its own height
-        for nid, pos in toggle_moves(graph, name, collapse=True).items():
-            graph.move(nid, pos)
-        graph.set_collapsed(name, True)
+    lay_out(graph)
     return graph
 
 

@@ -13,7 +13,7 @@ A backbone is any ``keras.applications`` constructor (``weights=None`` or ``"ima
 which downloads once with progress) or a ``.keras`` / ``.h5`` model file (one this studio
 trained too: a run's checkpoint, whose run also says how its input was scaled). The new
 project is ``base`` (its dataset, classes and training settings) with the backbone up to the
-cut, every backbone layer frozen, and :data:`cnnstudio.core.transfer.HEAD`'s layers on top.
+cut as a nested model (a group in the editor, collapsed to one card), every backbone layer frozen, and :data:`cnnstudio.core.transfer.HEAD`'s layers on top.
 Its ``weights_file`` is the backbone's file, so its first run starts from those weights
 (:func:`cnnstudio.ml.training.runner.run_project` copies them in by layer name).
 """
@@ -184,9 +184,12 @@ def transfer_project(base: Project, backbone: Backbone, cut: str | None = None, 
     classes = list(classes) if classes is not None else dataset_classes(base)
     if len(classes) < 2:
         raise TransferError(f"the project's dataset has {len(classes)} class(es): a new head needs at least two")
+    # the backbone as a model inside the model, called in inference mode: the shape of Keras's
+    # transfer-learning guide; it imports as a group, collapsed to one card
     cut_model = keras.Model(model.inputs, model.get_layer(cut).output, name=model.name)
+    image = keras.Input(tuple(model.inputs[0].shape[1:]), name="image")
     try:
-        graph = graph_from_model(cut_model)
+        graph = graph_from_model(keras.Model(image, cut_model(image, training=False)))
     except ModelImportError as exc:
         raise TransferError(f"cannot read {backbone.title} up to {cut}: {exc}") from None
     with graph.bulk_edit():

@@ -114,7 +114,7 @@ def start_weights(model, project: Project) -> dict[str, Any] | None:
     if not project.weights_file or not Path(project.weights_file).is_file():
         return None
     from cnnstudio.ml.model.keras_io import first_line, load_model_file
-    from cnnstudio.ml.model.weights import copy_weights
+    from cnnstudio.ml.model.weights import copy_weights, leaf_layers
 
     try:
         source = load_model_file(project.weights_file)
@@ -122,19 +122,26 @@ def start_weights(model, project: Project) -> dict[str, Any] | None:
         raise BuildError(f"cannot read the starting weights {project.weights_file}: "
                          f"{first_line(str(exc)) or type(exc).__name__}") from None
     fresh = copy_weights(source, model)
-    copied = [layer.name for layer in model.layers if layer.weights and layer.name not in fresh]
+    copied = [path for path, layer in leaf_layers(model) if layer.weights and path not in fresh]
     return {"file": str(project.weights_file), "copied": copied, "fresh": fresh}
 
 
 def apply_frozen(model, project: Project) -> list[str]:
-    """Set each layer of a loaded ``model`` trainable as the graph's node of its name says (a
-    resumed run after fine-tuning unfroze some); returns the names of the layers that changed."""
+    """Set each layer of a loaded ``model`` (nested models opened) trainable as the graph's node
+    at its path says (a resumed run after fine-tuning unfroze some); returns the graph names of
+    the layers that changed."""
+    from cnnstudio.core.groups import chain
+    from cnnstudio.ml.model.builder import keras_name
+    from cnnstudio.ml.model.weights import leaf_layers
+
+    graph = project.graph
+    nodes = {"/".join([*chain(graph, n.group)[::-1], keras_name(n)]): n for n in graph.nodes.values()}
     changed = []
-    for layer in model.layers:
-        node = project.graph.by_name(layer.name)
+    for path, layer in leaf_layers(model):
+        node = nodes.get(path)
         if node is not None and node.kind != "InputLayer" and layer.trainable != (not node.frozen):
             layer.trainable = not node.frozen
-            changed.append(layer.name)
+            changed.append(node.name)
     return changed
 
 
