@@ -2,21 +2,23 @@
 
 Each model is built and trained a few steps in the test (Sequential and functional, a U-Net,
 residual skips, an Xception-style depthwise-separable block, a two-output model), saved as
-``.h5`` (Keras 2-era files) or ``.keras``, and run through the commands as a user runs them:
-in a subprocess, so a traceback anywhere shows as a non-zero exit with Python's words on
-stderr. Exports must keep the trained weights bit for bit.
+``.h5`` (Keras 2-era files) or ``.keras``, and run through the commands' entry point,
+``cnnstudio.cli.main`` (in this process: a traceback anywhere fails the test with Python's
+words; tests/cli/test_summary_cli.py runs the real console process). Exports must keep the
+trained weights bit for bit.
 """
 
 from __future__ import annotations
 
 import runpy
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import cv2
 import keras
 import numpy as np
 import pytest
+
+from cnnstudio.cli import main
 
 L = keras.layers
 
@@ -77,28 +79,31 @@ def _trained(build) -> keras.Model:
     return model
 
 
-def cnnstudio(*argv: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnnstudio", *argv], cwd=cwd, capture_output=True, text=True,
-                          timeout=240)
+def cnnstudio(*argv: str, capsys) -> SimpleNamespace:
+    """Run ``cnnstudio ARGV`` as the console script does: its exit code and what it wrote on stderr."""
+    capsys.readouterr()
+    code = main(list(argv))
+    return SimpleNamespace(returncode=code, stderr=capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_summary_probe_and_exports_on_a_real_shaped_model_file(name, tmp_path):
+def test_summary_probe_and_exports_on_a_real_shaped_model_file(name, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     build, suffix = MODELS[name]
     model = _trained(build)
     source = tmp_path / f"{name}{suffix}"
     model.save(source)
     image = tmp_path / "picture.png"
     cv2.imwrite(str(image), np.random.default_rng(2).integers(0, 255, (40, 30, 3), dtype=np.uint8))
-    out = cnnstudio("summary", str(source), cwd=tmp_path)
+    out = cnnstudio("summary", str(source), capsys=capsys)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
-    out = cnnstudio("probe", str(source), str(image), "--out", str(tmp_path / "probe"), cwd=tmp_path)
+    out = cnnstudio("probe", str(source), str(image), "--out", str(tmp_path / "probe"), capsys=capsys)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     assert (tmp_path / "probe" / "predictions.json").is_file()
-    out = cnnstudio("export", str(source), "--format", "keras", "-o", str(tmp_path / "out.keras"), cwd=tmp_path)
+    out = cnnstudio("export", str(source), "--format", "keras", "-o", str(tmp_path / "out.keras"), capsys=capsys)
     assert out.returncode == 0 and "trained weights from" in out.stderr, out.stderr
     out = cnnstudio("export", str(source), "--format", "python", "--weights", "-o", str(tmp_path / "net.py"),
-                    cwd=tmp_path)
+                    capsys=capsys)
     assert out.returncode == 0 and (tmp_path / "net.weights.h5").is_file(), out.stderr
     x = np.random.default_rng(1).random((2, *model.input_shape[1:]), dtype=np.float32)
     for exported in (keras.saving.load_model(tmp_path / "out.keras", compile=False),

@@ -110,3 +110,19 @@ def test_defaults_brings_the_settings_back(qtbot, tab):
     qtbot.mouseClick(defaults, Qt.LeftButton)
     from cnnstudio.ml.probing.maximize_spec import MaximizeSettings
     assert tab.settings() == MaximizeSettings.default()
+
+
+def test_one_unit_of_a_map_is_maximised_at_its_row_and_column(qtbot, tab):
+    tab.layer.setCurrentIndex(tab.layer.findData(""))  # classes have no map: no unit to choose
+    assert not tab.at_unit.isEnabled()
+    tab.layer.setCurrentIndex(tab.layer.findData("conv2"))
+    assert tab.at_unit.isEnabled() and not tab.unit_row.isEnabled()
+    tab.at_unit.setChecked(True)
+    tab.unit_row.setValue(3)
+    tab.unit_col.setValue(5)
+    tab.channel.setValue(1)
+    _set(tab, steps=8)
+    assert tab.current_goal().unit == (3, 5) and tab.start()
+    qtbot.waitUntil(lambda: not tab.running, timeout=60000)
+    assert tab.result.goal.unit == (3, 5) and tab.result.activations[0] > tab.result.start[0]
+    assert tab.pictures.captions == [f"channel 1 at 3,5: {tab.result.activations[0]:.4g}"]

@@ -1,7 +1,7 @@
 """Maximise: the picture a channel, a unit or a class of the model wants to see (activation maximisation).
 
-Choose a layer and a channel (or the output's classes), or a grid of many channels of one
-layer at once, adjust the settings (their defaults suit most models), and Run (Ctrl+Return):
+Choose a layer and a channel (or the output's classes), optionally one unit (row, column) of its
+map, or a grid of many channels of one layer at once, adjust the settings (their defaults suit most models), and Run (Ctrl+Return):
 the ascent runs on the panel's worker (:class:`.requests.Maximize`), reports every step to
 the progress bar and a preview every few steps, and stops between steps on Cancel (Esc).
 Each picture is drawn large (at least :data:`MIN_TILE` pixels a side, nearest-neighbour or
@@ -138,6 +138,13 @@ class MaximizeTab(ProbeTab):
         self.grid.setToolTip("Maximise many channels at once, one picture each, in one batch")
         self.count = QSpinBox(self, minimum=1, maximum=256, value=16)
         self.count.setToolTip("How many channels the grid shows, from the chosen one on")
+        self.at_unit = QCheckBox("at unit", self)
+        self.at_unit.setToolTip("Maximise one position (row, column) of the map instead of the map's mean: "
+                                "what that unit sees is its receptive field")
+        self.unit_row = QSpinBox(self, minimum=0, maximum=4095)
+        self.unit_row.setToolTip("The unit's row in the map")
+        self.unit_col = QSpinBox(self, minimum=0, maximum=4095)
+        self.unit_col.setToolTip("The unit's column in the map")
         self.run_button = QPushButton("Run", self)
         self.run_button.setToolTip("Start the gradient ascent (Ctrl+Return)")
         self.cancel_button = QPushButton("Cancel", self)
@@ -168,7 +175,7 @@ class MaximizeTab(ProbeTab):
         top = QHBoxLayout()
         self.channel_label = QLabel("channel", self)
         for w in (QLabel("Maximise"), self.layer, self.channel_label, self.channel, self.grid, self.count,
-                  self.run_button, self.cancel_button, self.progress):
+                  self.at_unit, self.unit_row, self.unit_col, self.run_button, self.cancel_button, self.progress):
             top.addWidget(w)
         top.addStretch(1)
         top.addWidget(self.smooth)
@@ -187,6 +194,7 @@ class MaximizeTab(ProbeTab):
         self.layer.currentIndexChanged.connect(lambda _i: self._limit_channels())
         self.channel.valueChanged.connect(lambda _v: self._limit_channels())
         self.grid.toggled.connect(self.count.setEnabled)
+        self.at_unit.toggled.connect(lambda _on: self._set_running(self.running))
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.smooth.toggled.connect(self.pictures.set_smooth)
@@ -228,6 +236,7 @@ class MaximizeTab(ProbeTab):
         self.channel_label.setText("class" if self.layer.currentData() == CLASSES else "channel")
         self.channel.setMaximum(max(0, n - 1))
         self.count.setMaximum(max(1, min(256, n - self.channel.value())))
+        self._set_running(self.running)
 
     # -- running --------------------------------------------------------------------
     def settings(self) -> MaximizeSettings:
@@ -242,7 +251,10 @@ class MaximizeTab(ProbeTab):
         first = self.channel.value()
         count = self.count.value() if self.grid.isChecked() else 1
         channels = tuple(range(first, min(self._channels(), first + count)))
-        return Goal(None if layer == CLASSES else layer, channels)
+        if layer == CLASSES:
+            return Goal(None, channels)
+        unit = (self.unit_row.value(), self.unit_col.value()) if self.at_unit.isChecked() else None
+        return Goal(layer, channels, unit)
 
     def start(self) -> bool:
         """Run the ascent for the chosen goal on the worker; False if nothing can run."""
@@ -280,6 +292,10 @@ class MaximizeTab(ProbeTab):
         for w in (self.layer, self.channel, self.grid):
             w.setEnabled(not on)
         self.count.setEnabled(not on and self.grid.isChecked())
+        maps = self.layer.currentData() not in (None, CLASSES)
+        self.at_unit.setEnabled(not on and maps)
+        for w in (self.unit_row, self.unit_col):
+            w.setEnabled(not on and maps and self.at_unit.isChecked())
 
     def _finish_run(self) -> None:
         if self._stop is not None:
@@ -289,7 +305,8 @@ class MaximizeTab(ProbeTab):
     def _captions(self, goal: Goal, values) -> list[str]:
         if goal.layer is None:
             return [f"{goal.text(i, self.classes)}: {v:.4g}" for i, v in enumerate(values)]
-        return [f"channel {c}: {v:.4g}" for c, v in zip(goal.channels, values)]
+        where = f" at {goal.unit[0]},{goal.unit[1]}" if goal.unit is not None else ""
+        return [f"channel {c}{where}: {v:.4g}" for c, v in zip(goal.channels, values)]
 
     def _on_progress(self, p) -> None:
         if self._stop is None:
