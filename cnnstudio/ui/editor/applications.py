@@ -23,7 +23,24 @@ def application_names() -> list[str]:
     return list(names())
 
 
-class ApplicationsDialog(QDialog):
+class ChoiceDialog(QDialog):
+    """A dialog whose OK refuses to close on a bad :meth:`choice` and says why in ``self.message``."""
+
+    message: QLabel
+
+    def choice(self):
+        raise NotImplementedError
+
+    def accept(self) -> None:
+        try:
+            self.choice()
+        except ParamError as exc:
+            self.message.setText(str(exc))
+            return
+        super().accept()
+
+
+class ApplicationsDialog(ChoiceDialog):
     """Choose an architecture, input shape, number of classes and weights."""
 
     def __init__(self, tasks, parent: QWidget | None = None) -> None:
@@ -121,10 +138,3 @@ class ApplicationsDialog(QDialog):
         if self.result() != QDialog.Accepted:  # a bad choice kept it open
             self.wants_transfer = False
 
-    def accept(self) -> None:  # refuse to close on a bad choice, and say why
-        try:
-            self.choice()
-        except ParamError as exc:
-            self.message.setText(str(exc))
-            return
-        super().accept()

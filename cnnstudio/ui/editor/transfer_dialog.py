@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from cnnstudio.core.catalog import spec
@@ -24,7 +24,7 @@ from cnnstudio.core.project import Project
 from cnnstudio.core.transfer import HEAD
 from cnnstudio.ui.forms import FieldSet
 
-from cnnstudio.ui.editor.applications import WEIGHTS, application_names
+from cnnstudio.ui.editor.applications import WEIGHTS, ChoiceDialog, application_names
 
 KERAS_FILES = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 NOTE = ("The backbone's layers up to the cut are frozen; the head learns your classes. Its first run starts from "
@@ -37,7 +37,7 @@ def _preview(base_doc: dict, source: str, input_shape):
     return preview(Project.from_dict(base_doc), source, input_shape)
 
 
-class TransferDialog(QDialog):
+class TransferDialog(ChoiceDialog):
     """Choose backbone, cut layer, head settings; shows the classes the head will learn."""
 
     def __init__(self, tasks, project: Project, source: str = "", weights: str | None = "imagenet",
@@ -229,10 +229,3 @@ class TransferDialog(QDialog):
                 "weights": WEIGHTS[self.weights.currentIndex()][1] if application else None,
                 "input_shape": self._input_shape(), "cut": self.cut.currentData(), "head": head}
 
-    def accept(self) -> None:  # refuse to close on a bad choice, and say why
-        try:
-            self.choice()
-        except ParamError as exc:
-            self.message.setText(str(exc))
-            return
-        super().accept()
