@@ -32,8 +32,14 @@ def _no_thread_left_running(request):
     live inference), a capture thread, a task pool's thread or the TensorFlow loader. Each
     gets :data:`THREAD_GRACE_S` to end first; threads older than the test are not its doing."""
     before = set(threading.enumerate())
+    collector = None
+    if "qtbot" in request.fixturenames:  # as the studio does: Qt objects in cycles are freed on the GUI thread
+        from cnnstudio.ui.gui_gc import GuiThreadCollector
+
+        collector = GuiThreadCollector()
+        collector.start()
     yield
-    if "qtbot" not in request.fixturenames:
+    if collector is None:
         return
     from cnnstudio.ui.tasks import running_threads
 
@@ -46,6 +52,7 @@ def _no_thread_left_running(request):
     while python and time.monotonic() < deadline:
         python[0].join(max(0.0, deadline - time.monotonic()))
         python = _studio_python_threads(before)
+    collector.stop()
     assert not left, f"{len(left)} QThread(s) left running"
     assert not python, f"thread(s) left running: {', '.join(t.name for t in python)}"
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from cnnstudio.core.templates import open_default_project
 
+from cnnstudio.ui.gui_gc import GuiThreadCollector
 from cnnstudio.ui.mainwindow import MainWindow
 from cnnstudio.ui.studio import Studio
 
@@ -22,6 +23,8 @@ def run(path: str | None = None, t0: float | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("cnnstudio")
     app.setOrganizationName("cnnstudio")
+    collector = GuiThreadCollector(parent=app)  # no cycle of Qt objects is freed off the GUI thread
+    collector.start()
     studio = Studio(open_default_project())
     window = MainWindow(studio)
     window.show()
